@@ -1,0 +1,190 @@
+//! `promptlab generate`: one prompt in, generated text out, as plain text or
+//! as JSON lines (a contract: the event and field names stay stable).
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::{load_model, ModelArgs, SamplingArgs};
+use crate::config::Config;
+use crate::model::chat_template::Message;
+use crate::model::error::ModelError;
+use crate::model::generate::{generate, Finished, GenerateRequest, TokenStep};
+use crate::model::LoadedModel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The prompt text
+    #[arg(
+        long,
+        value_name = "TEXT",
+        conflicts_with = "prompt_file",
+        required_unless_present = "prompt_file"
+    )]
+    pub prompt: Option<String>,
+    /// Read the prompt from a file
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Send the prompt as one user turn through the model's chat template
+    #[arg(long)]
+    pub chat: bool,
+    /// System message (with --chat)
+    #[arg(long, value_name = "TEXT", requires = "chat")]
+    pub system: Option<String>,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// Report the K most likely tokens at each step (jsonl `top`)
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub top_logprobs: usize,
+    /// Write every layer's attention probabilities to this safetensors file
+    #[arg(long, value_name = "FILE")]
+    pub attention: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+pub fn run(args: &GenerateArgs, config: &Config) -> anyhow::Result<()> {
+    let sampling = args.sampling.resolve(config)?;
+    let user_text = match (&args.prompt, &args.prompt_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read prompt file {}", path.display()))?,
+        (None, None) => anyhow::bail!("give --prompt TEXT or --prompt-file FILE"),
+    };
+    if user_text.trim().is_empty() {
+        return Err(ModelError::EmptyPrompt.into());
+    }
+    let (model, load_ms) = load_model(&args.model, config)?;
+    let prompt_text = if args.chat {
+        let mut messages = Vec::new();
+        if let Some(system) = &args.system {
+            messages.push(Message::new("system", system));
+        }
+        messages.push(Message::new("user", &user_text));
+        model.render_chat(&messages)?
+    } else {
+        user_text
+    };
+    let prompt_ids = model.tokenizer.encode(&prompt_text)?;
+    let request = GenerateRequest {
+        prompt_ids,
+        sampling: sampling.params.clone(),
+        max_tokens: sampling.max_tokens,
+        stop: sampling.stop.clone(),
+        top_logprobs: args.top_logprobs,
+        capture_attention: args.attention.is_some(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.format == OutputFormat::Jsonl {
+        let tokens: Vec<String> = request
+            .prompt_ids
+            .iter()
+            .map(|&id| model.tokenizer.token_text(id))
+            .collect();
+        let line = json!({"event": "prompt", "token_ids": request.prompt_ids, "tokens": tokens});
+        writeln!(out, "{line}")?;
+    }
+    let mut shown = 0usize;
+    let finished = generate(&model, &request, |step| {
+        let written = match args.format {
+            OutputFormat::Text => {
+                shown += step.visible.len();
+                write!(out, "{}", step.visible).and_then(|_| out.flush())
+            }
+            OutputFormat::Jsonl => writeln!(out, "{}", token_event(&model, step)),
+        };
+        // A closed pipe (e.g. `| head`) ends generation quietly.
+        if written.is_err() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    match args.format {
+        OutputFormat::Text => {
+            let rest = finished.text.get(shown..).unwrap_or_default();
+            let _ = writeln!(out, "{rest}");
+            eprintln!("{}", summary(&finished, load_ms));
+        }
+        OutputFormat::Jsonl => {
+            let _ = writeln!(
+                out,
+                "{}",
+                done_event(&finished, load_ms, request.sampling.seed)
+            );
+        }
+    }
+    if let (Some(path), Some(maps)) = (&args.attention, &finished.attention) {
+        let tokens: Vec<String> = request
+            .prompt_ids
+            .iter()
+            .chain(finished.token_ids.iter())
+            .take(maps.n_queries())
+            .map(|&id| model.tokenizer.token_text(id))
+            .collect();
+        maps.save_safetensors(path, &tokens)
+            .with_context(|| format!("cannot write attention file {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn token_event(model: &LoadedModel, step: &TokenStep) -> serde_json::Value {
+    let top: Vec<serde_json::Value> = step
+        .top
+        .iter()
+        .map(|&(id, lp)| json!({"token_id": id, "text": model.tokenizer.token_text(id), "logprob": lp}))
+        .collect();
+    json!({
+        "event": "token",
+        "index": step.index,
+        "token_id": step.token_id,
+        "text": step.text,
+        "logprob": step.logprob,
+        "top": top,
+    })
+}
+
+fn done_event(f: &Finished, load_ms: f64, seed: u64) -> serde_json::Value {
+    json!({
+        "event": "done",
+        "prompt_tokens": f.prompt_tokens,
+        "generated_tokens": f.generated_tokens(),
+        "stop_reason": f.stop_reason.as_str(),
+        "load_ms": round2(load_ms),
+        "prefill_ms": round2(f.prefill_ms),
+        "decode_ms": round2(f.decode_ms),
+        "prefill_tok_s": round2(f.prefill_tok_s()),
+        "decode_tok_s": round2(f.decode_tok_s()),
+        "seed": seed,
+        "text": f.text,
+    })
+}
+
+fn summary(f: &Finished, load_ms: f64) -> String {
+    format!(
+        "[{}] {} prompt + {} generated tokens; load {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s",
+        f.stop_reason.as_str(),
+        f.prompt_tokens,
+        f.generated_tokens(),
+        load_ms,
+        f.prefill_tok_s(),
+        f.decode_tok_s()
+    )
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

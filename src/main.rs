@@ -1,0 +1,81 @@
+//! The `promptlab` binary: parses the command line and hands off to the
+//! headless commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use promptlab::cli::{self, bench::BenchArgs, generate::GenerateArgs};
+use promptlab::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "promptlab", version, about, arg_required_else_help = true)]
+struct Cli {
+    /// A config file layered over the defaults (default:
+    /// $XDG_CONFIG_HOME/promptlab/config.yaml when it exists)
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate text from one prompt (plain text or JSON lines)
+    Generate(GenerateArgs),
+    /// Measure prefill and decode speed
+    Bench(BenchArgs),
+    /// Manage model files
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Resolve a model spec, fetching it if it is not cached, and print its path
+    Pull {
+        /// Alias, path or Hub file spec (default: config's `model`)
+        spec: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PROMPTLAB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("promptlab: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match &cli.command {
+        Command::Generate(args) => {
+            cli::set_threads(args.model.threads)?;
+            cli::generate::run(args, &config)
+        }
+        Command::Bench(args) => {
+            cli::set_threads(args.model.threads)?;
+            cli::bench::run(args, &config)
+        }
+        Command::Models(ModelsCommand::Pull { spec }) => {
+            let spec = spec.clone().unwrap_or_else(|| config.model.clone());
+            let path = promptlab::model::hub::resolve(&spec, &config, &mut |line| {
+                eprintln!("promptlab: {line}");
+            })?;
+            println!("{}", path.display());
+            Ok(())
+        }
+    }
+}

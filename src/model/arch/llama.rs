@@ -1,0 +1,312 @@
+//! The Llama-family forward pass (SmolLM/SmolLM2, TinyLlama, Llama): RMSNorm,
+//! rotary positions, grouped-query attention with an optional attention
+//! capture, SwiGLU MLP, tied or separate LM head. Weights stay quantized.
+
+use candle_core::quantized::QMatMul;
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::ops::{rms_norm, silu, softmax_last_dim};
+use candle_nn::rotary_emb::{rope, rope_i};
+
+use crate::model::attention::AttentionMaps;
+use crate::model::error::{ModelError, Result};
+use crate::model::gguf::GgufFile;
+use crate::model::kv_cache::KvCache;
+
+/// How the rotary embedding pairs dimensions: GGUF stores Q/K permuted for
+/// rotating adjacent pairs; Hugging Face checkpoints rotate the two halves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeLayout {
+    Interleaved,
+    HalfSplit,
+}
+
+#[derive(Debug, Clone)]
+pub struct LlamaConfig {
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub d_model: usize,
+    pub head_dim: usize,
+    pub d_ff: usize,
+    pub vocab_size: usize,
+    pub context_length: usize,
+    pub rope_base: f32,
+    pub rms_eps: f32,
+    pub rope_layout: RopeLayout,
+}
+
+impl LlamaConfig {
+    /// Reads the `llama.*` hyper-parameters of a GGUF file.
+    pub fn from_gguf(file: &GgufFile) -> Result<Self> {
+        let key = |k: &str| format!("llama.{k}");
+        let n_heads = file.u32(&key("attention.head_count"))? as usize;
+        let d_model = file.u32(&key("embedding_length"))? as usize;
+        let n_kv_heads = file
+            .opt_u32(&key("attention.head_count_kv"))
+            .map_or(n_heads, |v| v as usize);
+        let head_dim = file
+            .opt_u32(&key("rope.dimension_count"))
+            .map_or(d_model / n_heads.max(1), |v| v as usize);
+        let vocab_size = match file.opt_u32(&key("vocab_size")) {
+            Some(v) => v as usize,
+            None => file.strings("tokenizer.ggml.tokens")?.len(),
+        };
+        let cfg = Self {
+            n_layers: file.u32(&key("block_count"))? as usize,
+            n_heads,
+            n_kv_heads,
+            d_model,
+            head_dim,
+            d_ff: file.u32(&key("feed_forward_length"))? as usize,
+            vocab_size,
+            context_length: file.u32(&key("context_length"))? as usize,
+            rope_base: file.opt_f32(&key("rope.freq_base")).unwrap_or(10_000.0),
+            rms_eps: file.f32(&key("attention.layer_norm_rms_epsilon"))?,
+            rope_layout: RopeLayout::Interleaved,
+        };
+        if cfg.n_heads == 0 || cfg.n_kv_heads == 0 || cfg.n_heads % cfg.n_kv_heads != 0 {
+            return Err(ModelError::Metadata {
+                path: file.path().to_path_buf(),
+                key: key("attention.head_count_kv"),
+                expected: "a non-zero divisor of the head count",
+            });
+        }
+        if cfg.head_dim % 2 != 0 || cfg.head_dim == 0 {
+            return Err(ModelError::Metadata {
+                path: file.path().to_path_buf(),
+                key: key("rope.dimension_count"),
+                expected: "an even, non-zero head dimension",
+            });
+        }
+        Ok(cfg)
+    }
+}
+
+struct Block {
+    attn_norm: Tensor, // (d_model)
+    wq: QMatMul,       // (heads * head_dim, d_model)
+    wk: QMatMul,       // (kv_heads * head_dim, d_model)
+    wv: QMatMul,       // (kv_heads * head_dim, d_model)
+    wo: QMatMul,       // (d_model, heads * head_dim)
+    ffn_norm: Tensor,  // (d_model)
+    gate: QMatMul,     // (d_ff, d_model)
+    up: QMatMul,       // (d_ff, d_model)
+    down: QMatMul,     // (d_model, d_ff)
+}
+
+pub struct Llama {
+    cfg: LlamaConfig,
+    embed: Tensor, // (vocab, d_model), f32
+    blocks: Vec<Block>,
+    final_norm: Tensor, // (d_model)
+    lm_head: QMatMul,   // (vocab, d_model)
+    cos: Tensor,        // (context, head_dim / 2)
+    sin: Tensor,        // (context, head_dim / 2)
+    device: Device,
+}
+
+/// Which positions a forward pass returns logits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    Last,
+    All,
+}
+
+impl Llama {
+    /// Loads the weights; with `dequantize` every matrix is expanded to f32
+    /// (exact activations, 4-8x the memory, slower decode).
+    pub fn from_gguf(file: &GgufFile, device: &Device, dequantize: bool) -> Result<Self> {
+        let cfg = LlamaConfig::from_gguf(file)?;
+        let (d, hd) = (cfg.d_model, cfg.head_dim);
+        let q_out = cfg.n_heads * hd;
+        let kv_out = cfg.n_kv_heads * hd;
+        let to_matmul = |q: candle_core::quantized::QTensor| -> Result<QMatMul> {
+            Ok(if dequantize {
+                QMatMul::Tensor(q.dequantize(device)?)
+            } else {
+                QMatMul::from_qtensor(q)?
+            })
+        };
+        let matmul = |name: &str, shape: &[usize]| -> Result<QMatMul> {
+            to_matmul(file.tensor_shaped(name, shape, device)?)
+        };
+        let vector = |name: &str| -> Result<Tensor> {
+            Ok(file.tensor_shaped(name, &[d], device)?.dequantize(device)?)
+        };
+        let embed_q = file.tensor_shaped("token_embd.weight", &[cfg.vocab_size, d], device)?;
+        let embed = embed_q.dequantize(device)?;
+        let lm_head = if file.has_tensor("output.weight") {
+            matmul("output.weight", &[cfg.vocab_size, d])?
+        } else {
+            to_matmul(embed_q)?
+        };
+        let mut blocks = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            let p = |n: &str| format!("blk.{i}.{n}.weight");
+            blocks.push(Block {
+                attn_norm: vector(&p("attn_norm"))?,
+                wq: matmul(&p("attn_q"), &[q_out, d])?,
+                wk: matmul(&p("attn_k"), &[kv_out, d])?,
+                wv: matmul(&p("attn_v"), &[kv_out, d])?,
+                wo: matmul(&p("attn_output"), &[d, q_out])?,
+                ffn_norm: vector(&p("ffn_norm"))?,
+                gate: matmul(&p("ffn_gate"), &[cfg.d_ff, d])?,
+                up: matmul(&p("ffn_up"), &[cfg.d_ff, d])?,
+                down: matmul(&p("ffn_down"), &[d, cfg.d_ff])?,
+            });
+        }
+        let final_norm = vector("output_norm.weight")?;
+        let (cos, sin) = rope_tables(&cfg, device)?;
+        Ok(Self {
+            cfg,
+            embed,
+            blocks,
+            final_norm,
+            lm_head,
+            cos,
+            sin,
+            device: device.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    /// Runs `tokens` at positions `cache.len()..` and returns logits
+    /// (t', vocab) as f32, where t' is 1 for [`Logits::Last`] and t for
+    /// [`Logits::All`]. Attention rows are appended to `capture` when given.
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        mut capture: Option<&mut AttentionMaps>,
+        which: Logits,
+    ) -> Result<Tensor> {
+        let t = tokens.len();
+        let offset = cache.len();
+        if t == 0 {
+            return Err(ModelError::EmptyPrompt);
+        }
+        if offset + t > self.cfg.context_length {
+            return Err(ModelError::PromptTooLong {
+                tokens: offset + t,
+                context: self.cfg.context_length,
+            });
+        }
+        let ids = Tensor::new(tokens, &self.device)?;
+        let mut x = self.embed.index_select(&ids, 0)?.unsqueeze(0)?; // (1, t, d)
+        let cos = self.cos.narrow(0, offset, t)?; // (t, head_dim / 2)
+        let sin = self.sin.narrow(0, offset, t)?;
+        let mask = causal_mask(t, offset, &self.device)?; // (t, offset + t) or None
+        for (layer, block) in self.blocks.iter().enumerate() {
+            let h = rms_norm(&x, &block.attn_norm, self.cfg.rms_eps)?;
+            let attn = self.attention(
+                block,
+                &h,
+                (&cos, &sin),
+                mask.as_ref(),
+                cache,
+                layer,
+                capture.as_deref_mut(),
+            )?;
+            x = (x + attn)?;
+            let h = rms_norm(&x, &block.ffn_norm, self.cfg.rms_eps)?;
+            let mlp = block
+                .down
+                .forward(&(silu(&block.gate.forward(&h)?)? * block.up.forward(&h)?)?)?;
+            x = (x + mlp)?;
+        }
+        cache.advance(t);
+        let x = match which {
+            Logits::Last => x.narrow(1, t - 1, 1)?,
+            Logits::All => x,
+        };
+        let x = rms_norm(&x, &self.final_norm, self.cfg.rms_eps)?;
+        let logits = self.lm_head.forward(&x)?.squeeze(0)?; // (t', vocab)
+        Ok(logits.to_dtype(DType::F32)?)
+    }
+
+    /// Self-attention of one block over `h` (1, t, d); returns (1, t, d).
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        block: &Block,
+        h: &Tensor,
+        (cos, sin): (&Tensor, &Tensor),
+        mask: Option<&Tensor>,
+        cache: &mut KvCache,
+        layer: usize,
+        capture: Option<&mut AttentionMaps>,
+    ) -> Result<Tensor> {
+        let (_, t, _) = h.dims3()?;
+        let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
+        let split = |w: &QMatMul, heads: usize| -> Result<Tensor> {
+            // (1, t, heads * hd) -> (1, heads, t, hd)
+            Ok(w.forward(h)?
+                .reshape((1, t, heads, hd))?
+                .transpose(1, 2)?
+                .contiguous()?)
+        };
+        let q = split(&block.wq, nh)?;
+        let k = split(&block.wk, nkv)?;
+        let v = split(&block.wv, nkv)?;
+        let (q, k) = match self.cfg.rope_layout {
+            RopeLayout::Interleaved => (rope_i(&q, cos, sin)?, rope_i(&k, cos, sin)?),
+            RopeLayout::HalfSplit => (rope(&q, cos, sin)?, rope(&k, cos, sin)?),
+        };
+        let (k, v) = cache.append(layer, k, v)?; // (1, nkv, keys, hd)
+        let keys = k.dim(2)?;
+        let k = candle_transformers::utils::repeat_kv(k, nh / nkv)?.contiguous()?; // (1, nh, keys, hd)
+        let v = candle_transformers::utils::repeat_kv(v, nh / nkv)?.contiguous()?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?; // (1, nh, t, keys)
+        let scores = match mask {
+            Some(m) => scores.broadcast_add(m)?,
+            None => scores,
+        };
+        let probs = softmax_last_dim(&scores)?; // (1, nh, t, keys)
+        if let Some(maps) = capture {
+            let flat = probs.flatten_all()?.to_vec1::<f32>()?;
+            maps.push_layer(layer, &flat, t, keys);
+        }
+        let out = probs.matmul(&v)?; // (1, nh, t, hd)
+        let out = out.transpose(1, 2)?.reshape((1, t, nh * hd))?;
+        Ok(block.wo.forward(&out)?)
+    }
+}
+
+/// cos and sin of every position's rotation angles: (context, head_dim / 2).
+fn rope_tables(cfg: &LlamaConfig, device: &Device) -> Result<(Tensor, Tensor)> {
+    let half = cfg.head_dim / 2;
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|i| 1.0 / cfg.rope_base.powf(2.0 * i as f32 / cfg.head_dim as f32))
+        .collect();
+    let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
+    let positions = Tensor::arange(0u32, cfg.context_length as u32, device)?
+        .to_dtype(DType::F32)?
+        .reshape((cfg.context_length, 1))?;
+    let angles = positions.broadcast_mul(&inv_freq)?; // (context, half)
+    Ok((angles.cos()?, angles.sin()?))
+}
+
+/// Additive mask (t, offset + t): -inf where query i (at position offset + i)
+/// would see a later key. None for a single query, which sees every key.
+fn causal_mask(t: usize, offset: usize, device: &Device) -> Result<Option<Tensor>> {
+    if t == 1 {
+        return Ok(None);
+    }
+    let keys = offset + t;
+    let mask: Vec<f32> = (0..t)
+        .flat_map(|i| {
+            (0..keys).map(move |j| {
+                if j > offset + i {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    Ok(Some(Tensor::from_vec(mask, (t, keys), device)?))
+}

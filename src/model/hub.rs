@@ -1,0 +1,190 @@
+//! Resolving a model spec to a file on disk: an explicit path, then the
+//! Hugging Face cache, then promptlab's own cache, then the registry-package
+//! mirror the alias names. Pure resolution: nothing here runs a model.
+
+use std::path::{Path, PathBuf};
+
+use super::error::{ModelError, Result};
+use super::mirror;
+use crate::config::Config;
+
+/// promptlab's cache folder: `$PROMPTLAB_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/promptlab`, else `~/.cache/promptlab`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PROMPTLAB_CACHE_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("promptlab")
+}
+
+/// Where downloaded and mirrored model files are kept.
+pub fn models_dir() -> PathBuf {
+    cache_dir().join("models")
+}
+
+/// The Hugging Face hub cache: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+/// `~/.cache/huggingface/hub` (the layout hf-hub and `huggingface_hub` share).
+pub fn hf_cache() -> hf_hub::Cache {
+    match std::env::var_os("HF_HUB_CACHE").filter(|v| !v.is_empty()) {
+        Some(dir) => hf_hub::Cache::new(PathBuf::from(dir)),
+        None => hf_hub::Cache::from_env(),
+    }
+}
+
+/// A spec's name for a file in a Hub repository: `owner/name[@rev]:file`.
+struct HubSpec<'a> {
+    repo: &'a str,
+    revision: Option<&'a str>,
+    file: &'a str,
+}
+
+fn parse_hub_spec(spec: &str) -> Option<HubSpec<'_>> {
+    let (repo_rev, file) = spec.split_once(':')?;
+    let (repo, revision) = match repo_rev.split_once('@') {
+        Some((repo, rev)) => (repo, Some(rev)),
+        None => (repo_rev, None),
+    };
+    let (owner, name) = repo.split_once('/')?;
+    (!owner.is_empty() && !name.is_empty() && !name.contains('/') && !file.is_empty()).then_some(
+        HubSpec {
+            repo,
+            revision,
+            file,
+        },
+    )
+}
+
+fn find_in_hf_cache(repo: &str, revision: Option<&str>, file: &str) -> Option<PathBuf> {
+    let repo = match revision {
+        Some(rev) => {
+            hf_hub::Repo::with_revision(repo.to_string(), hf_hub::RepoType::Model, rev.to_string())
+        }
+        None => hf_hub::Repo::model(repo.to_string()),
+    };
+    hf_cache().repo(repo).get(file)
+}
+
+/// Resolves `spec` (path, alias, or `owner/name[@rev]:file.gguf`) to a
+/// model file, fetching the alias's mirror when nothing local has it.
+pub fn resolve(spec: &str, config: &Config, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    let path = Path::new(spec);
+    if path.exists() {
+        return local_file(path);
+    }
+    if let Some(alias) = config.models.get(spec) {
+        let mut tried = Vec::new();
+        if let Some(hub) = &alias.hub {
+            if let Some(found) = find_in_hf_cache(&hub.repo, None, &hub.file) {
+                return Ok(found);
+            }
+            tried.push(format!(
+                "the Hugging Face cache at {} ({}:{})",
+                hf_cache().path().display(),
+                hub.repo,
+                hub.file
+            ));
+        }
+        if let Some(m) = &alias.mirror {
+            if let Some(found) = mirror::find_cached(m, &models_dir()) {
+                return Ok(found);
+            }
+            tried.push(format!("promptlab's cache at {}", models_dir().display()));
+            return mirror::fetch(m, &models_dir(), progress).map_err(|e| {
+                ModelError::Resolve(format!(
+                    "model `{spec}` not found (looked in {}), and {e}",
+                    tried.join(", ")
+                ))
+            });
+        }
+        return Err(ModelError::Resolve(format!(
+            "model `{spec}` not found (looked in {})",
+            tried.join(", ")
+        )));
+    }
+    if let Some(hub) = parse_hub_spec(spec) {
+        return find_in_hf_cache(hub.repo, hub.revision, hub.file).ok_or_else(|| {
+            ModelError::Resolve(format!(
+                "model `{spec}` is not in the Hugging Face cache at {} (set HF_HOME or HF_HUB_CACHE if it lives elsewhere)",
+                hf_cache().path().display()
+            ))
+        });
+    }
+    let aliases: Vec<&str> = config.models.keys().map(String::as_str).collect();
+    Err(ModelError::Resolve(format!(
+        "model `{spec}`: no such file or folder, and not an alias (known: {}) or a Hub file spec `owner/name[@revision]:file.gguf`",
+        aliases.join(", ")
+    )))
+}
+
+/// A file as given, or the one GGUF file inside a folder.
+fn local_file(path: &Path) -> Result<PathBuf> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let mut ggufs: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+        .collect();
+    ggufs.sort();
+    match ggufs.len() {
+        1 => Ok(ggufs.remove(0)),
+        0 => Err(ModelError::Resolve(format!(
+            "{}: folder holds no .gguf file",
+            path.display()
+        ))),
+        _ => Err(ModelError::Resolve(format!(
+            "{}: folder holds several .gguf files ({}); name one",
+            path.display(),
+            ggufs
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_specs_parse() {
+        let s = parse_hub_spec("owner/name@abc:model.Q4_0.gguf").unwrap();
+        assert_eq!(
+            (s.repo, s.revision, s.file),
+            ("owner/name", Some("abc"), "model.Q4_0.gguf")
+        );
+        assert!(parse_hub_spec("justaname:file.gguf").is_none());
+        assert!(parse_hub_spec("owner/name").is_none());
+    }
+
+    #[test]
+    fn folder_with_one_gguf_resolves_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.gguf"), b"x").unwrap();
+        std::fs::write(dir.path().join("readme.txt"), b"x").unwrap();
+        assert_eq!(local_file(dir.path()).unwrap(), dir.path().join("m.gguf"));
+        std::fs::write(dir.path().join("n.gguf"), b"x").unwrap();
+        let err = local_file(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("m.gguf, n.gguf"), "{err}");
+    }
+
+    #[test]
+    fn unknown_spec_lists_the_aliases() {
+        let config = Config::from_layers(None, Path::new("")).unwrap();
+        let err = resolve("nope-model", &config, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("smollm2-135m-instruct"), "{err}");
+    }
+}

@@ -1,0 +1,294 @@
+//! Tokenizers built from a GGUF's own vocabulary and merges, with the
+//! pre-tokenizer its `tokenizer.ggml.pre` names, and a streaming decoder that
+//! never emits half a UTF-8 character.
+
+use std::path::Path;
+
+use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::normalizers::unicode::NFC;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
+
+use super::error::{ModelError, Result};
+use super::gguf::GgufFile;
+
+/// Llama 3's and Qwen2's splits (GPT-2's is built into `ByteLevel`).
+const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// GGUF token types (llama.cpp's `llama_token_type`).
+const TOKEN_TYPE_CONTROL: i32 = 3;
+const TOKEN_TYPE_USER_DEFINED: i32 = 4;
+
+/// How text is split before BPE, by the family `tokenizer.ggml.pre` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreTokenizerKind {
+    /// GPT-2's regex.
+    Gpt2,
+    /// Every digit on its own, then GPT-2's regex (StarCoder, SmolLM).
+    DigitsThenGpt2,
+    /// Llama 3's regex (numbers in groups of up to three).
+    Llama3,
+    /// Qwen2's regex (single digits), with NFC normalisation.
+    Qwen2,
+}
+
+impl PreTokenizerKind {
+    /// The family of a `tokenizer.ggml.pre` value, as llama.cpp groups them.
+    pub fn from_gguf_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "default" | "gpt-2" | "gpt2" | "phi-2" | "jina-es" | "jina-de" | "olmo" => Self::Gpt2,
+            "starcoder" | "smollm" | "refact" | "command-r" | "codeshell" | "exaone"
+            | "minerva" => Self::DigitsThenGpt2,
+            "llama3" | "llama-bpe" | "falcon3" | "pixtral" | "dbrx" | "smaug-bpe" => Self::Llama3,
+            "qwen2" | "deepseek-r1-qwen" | "stablelm2" | "megrez" => Self::Qwen2,
+            _ => return None,
+        })
+    }
+}
+
+/// A tokenizer plus the facts generation needs about its special tokens.
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    bos_id: Option<u32>,
+    add_bos: bool,
+    eos_ids: Vec<u32>,
+}
+
+impl TextTokenizer {
+    /// Builds the byte-level BPE tokenizer a GGUF describes
+    /// (`tokenizer.ggml.model = "gpt2"`).
+    pub fn from_gguf(file: &GgufFile) -> Result<Self> {
+        let path = file.path();
+        let fail = |reason: String| ModelError::Tokenizer {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let model = file.string("tokenizer.ggml.model")?;
+        if model != "gpt2" {
+            return Err(fail(format!(
+                "tokenizer.ggml.model `{model}` is not supported (supported: gpt2, byte-level BPE)"
+            )));
+        }
+        let pre_name = file.opt_string("tokenizer.ggml.pre").unwrap_or("default");
+        let pre = PreTokenizerKind::from_gguf_name(pre_name).unwrap_or_else(|| {
+            tracing::warn!(
+                "{}: unknown tokenizer.ggml.pre `{pre_name}`; using GPT-2's split",
+                path.display()
+            );
+            PreTokenizerKind::Gpt2
+        });
+        let tokens = file.strings("tokenizer.ggml.tokens")?;
+        let merges = file.strings("tokenizer.ggml.merges")?;
+        let types = file.opt_i32s("tokenizer.ggml.token_type");
+        let vocab: Vocab = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.to_string(), i as u32))
+            .collect();
+        let merges = merges
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                m.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "tokenizer.ggml.merges[{i}] = {m:?} is not two tokens separated by a space"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let specials: Vec<&str> = match &types {
+            Some(types) => tokens
+                .iter()
+                .zip(types)
+                .filter(|(_, &ty)| ty == TOKEN_TYPE_CONTROL || ty == TOKEN_TYPE_USER_DEFINED)
+                .map(|(t, _)| *t)
+                .collect(),
+            None => Vec::new(),
+        };
+        let inner = build(vocab, merges, pre, &specials).map_err(|e| fail(e.to_string()))?;
+        let id_key = |key: &str| file.opt_u32(key).filter(|&id| (id as usize) < tokens.len());
+        let bos_id = id_key("tokenizer.ggml.bos_token_id");
+        let mut eos_ids: Vec<u32> = ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"]
+            .iter()
+            .filter_map(|k| id_key(k))
+            .collect();
+        eos_ids.dedup();
+        Ok(Self {
+            inner,
+            bos_id,
+            add_bos: file
+                .opt_bool("tokenizer.ggml.add_bos_token")
+                .unwrap_or(false),
+            eos_ids,
+        })
+    }
+
+    /// Token ids of `text`; special tokens written literally in the text are
+    /// recognised. A BOS token is prepended when the model asks for one.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.encode_with(text, self.add_bos)
+    }
+
+    /// Token ids of `text`, with a BOS token first only when `add_bos` is
+    /// set (and the model has one).
+    pub fn encode_with(&self, text: &str, add_bos: bool) -> Result<Vec<u32>> {
+        let encoding = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| ModelError::Tokenizer {
+                path: Path::new("<tokenizer>").to_path_buf(),
+                reason: format!("cannot encode: {e}"),
+            })?;
+        let mut ids = Vec::with_capacity(encoding.len() + 1);
+        if let (true, Some(bos)) = (add_bos, self.bos_id) {
+            ids.push(bos);
+        }
+        ids.extend_from_slice(encoding.get_ids());
+        Ok(ids)
+    }
+
+    /// The text of `ids`, special tokens included; invalid UTF-8 (a character
+    /// cut between tokens) shows as U+FFFD.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.inner.decode(ids, false).unwrap_or_default()
+    }
+
+    /// The text of one token, for display.
+    pub fn token_text(&self, id: u32) -> String {
+        self.decode(&[id])
+    }
+
+    /// The tokens that end generation (end of sequence / end of turn).
+    pub fn eos_ids(&self) -> &[u32] {
+        &self.eos_ids
+    }
+
+    pub fn bos_id(&self) -> Option<u32> {
+        self.bos_id
+    }
+
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+}
+
+fn build(
+    vocab: Vocab,
+    merges: Vec<(String, String)>,
+    pre: PreTokenizerKind,
+    specials: &[&str],
+) -> tokenizers::Result<Tokenizer> {
+    // Llama 3 emits a pre-token that is already a whole vocabulary entry
+    // as is, without applying merges.
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .ignore_merges(pre == PreTokenizerKind::Llama3)
+        .build()?;
+    let mut tokenizer = Tokenizer::new(bpe);
+    let split = |pattern: &str| -> tokenizers::Result<PreTokenizerWrapper> {
+        Ok(Split::new(
+            SplitPattern::Regex(pattern.to_string()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )?
+        .into())
+    };
+    let pre_tokenizer: PreTokenizerWrapper = match pre {
+        PreTokenizerKind::Gpt2 => ByteLevel::new(false, true, true).into(),
+        PreTokenizerKind::DigitsThenGpt2 => Sequence::new(vec![
+            Digits::new(true).into(),
+            ByteLevel::new(false, true, true).into(),
+        ])
+        .into(),
+        PreTokenizerKind::Llama3 => Sequence::new(vec![
+            split(LLAMA3_PATTERN)?,
+            ByteLevel::new(false, true, false).into(),
+        ])
+        .into(),
+        PreTokenizerKind::Qwen2 => Sequence::new(vec![
+            split(QWEN2_PATTERN)?,
+            ByteLevel::new(false, true, false).into(),
+        ])
+        .into(),
+    };
+    tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
+    if pre == PreTokenizerKind::Qwen2 {
+        tokenizer.with_normalizer(Some(NFC))?;
+    }
+    tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
+    let added: Vec<AddedToken> = specials
+        .iter()
+        .map(|s| AddedToken::from(s.to_string(), true))
+        .collect();
+    tokenizer.add_special_tokens(added)?;
+    Ok(tokenizer)
+}
+
+/// Turns a stream of token ids into text deltas, holding back bytes until
+/// they form whole UTF-8 characters.
+pub struct StreamDecoder<'a> {
+    tokenizer: &'a TextTokenizer,
+    ids: Vec<u32>,
+    /// Start of the window decoded for context (so merges at the boundary
+    /// decode as they would in the full text).
+    prefix_offset: usize,
+    /// End of the ids whose text has been emitted.
+    read_offset: usize,
+}
+
+impl<'a> StreamDecoder<'a> {
+    pub fn new(tokenizer: &'a TextTokenizer) -> Self {
+        Self {
+            tokenizer,
+            ids: Vec::new(),
+            prefix_offset: 0,
+            read_offset: 0,
+        }
+    }
+
+    /// Adds one token; returns the new text it completes ("" while a
+    /// character is still incomplete).
+    pub fn push(&mut self, id: u32) -> String {
+        self.ids.push(id);
+        let prefix = self
+            .tokenizer
+            .decode(&self.ids[self.prefix_offset..self.read_offset]);
+        let text = self.tokenizer.decode(&self.ids[self.prefix_offset..]);
+        if text.len() > prefix.len() && !text.ends_with('\u{FFFD}') {
+            let delta = text.get(prefix.len()..).unwrap_or_default().to_string();
+            self.prefix_offset = self.read_offset;
+            self.read_offset = self.ids.len();
+            delta
+        } else {
+            String::new()
+        }
+    }
+
+    /// The text still held back (an incomplete character at the end of the
+    /// stream), decoded lossily.
+    pub fn finish(&mut self) -> String {
+        let prefix = self
+            .tokenizer
+            .decode(&self.ids[self.prefix_offset..self.read_offset]);
+        let text = self.tokenizer.decode(&self.ids[self.prefix_offset..]);
+        self.prefix_offset = self.ids.len();
+        self.read_offset = self.ids.len();
+        text.get(prefix.len()..).unwrap_or_default().to_string()
+    }
+}

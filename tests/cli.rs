@@ -1,0 +1,277 @@
+//! End-to-end runs of the real `promptlab` binary: the jsonl contract, the
+//! attention file, the chat answer, and one-line errors for bad input.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::tiny_gguf::{self, TinySpec};
+use serde_json::Value;
+
+fn promptlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_promptlab"))
+        .args(args)
+        .env("PROMPTLAB_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+fn model_arg() -> String {
+    common::default_model_path().display().to_string()
+}
+
+/// The run failed with exactly one error line mentioning every `needle`.
+fn assert_one_line_error(out: &Output, needles: &[&str]) {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
+    assert!(lines[0].starts_with("promptlab: error:"), "{stderr}");
+    for n in needles {
+        assert!(lines[0].contains(n), "missing {n:?} in: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"));
+}
+
+#[test]
+fn chat_answers_the_capital_of_france_with_paris() {
+    let model = model_arg();
+    let out = promptlab(&[
+        "generate",
+        "--model",
+        &model,
+        "--chat",
+        "--prompt",
+        "What is the capital of France?",
+        "--temperature",
+        "0",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Paris"), "{text}");
+}
+
+#[test]
+fn with_f32_weights_the_greedy_chat_answer_is_exactly_the_references() {
+    let model = model_arg();
+    let out = promptlab(&[
+        "generate",
+        "--model",
+        &model,
+        "--weights",
+        "f32",
+        "--chat",
+        "--prompt",
+        "What is the capital of France?",
+        "--temperature",
+        "0",
+        "--repeat-penalty",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "The capital of France is Paris.\n"
+    );
+}
+
+#[test]
+fn jsonl_output_follows_the_contract() {
+    let model = model_arg();
+    let dir = tempfile::tempdir().unwrap();
+    let attn = dir.path().join("attn.safetensors");
+    let out = promptlab(&[
+        "generate",
+        "--model",
+        &model,
+        "--prompt",
+        "The capital of France is",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "4",
+        "--top-logprobs",
+        "3",
+        "--format",
+        "jsonl",
+        "--attention",
+        attn.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "prompt");
+    assert_eq!(
+        events[0]["token_ids"],
+        serde_json::json!([504, 3575, 282, 4649, 314])
+    );
+    assert_eq!(events[0]["tokens"][1], " capital");
+    let tokens = &events[1..events.len() - 1];
+    assert_eq!(tokens.len(), 4);
+    for (i, t) in tokens.iter().enumerate() {
+        assert_eq!(t["event"], "token");
+        assert_eq!(t["index"], i);
+        assert_eq!(t["top"].as_array().unwrap().len(), 3);
+        assert_eq!(t["top"][0]["token_id"], t["token_id"]);
+        assert!(t["logprob"].as_f64().unwrap() <= 0.0);
+        assert!(t["top"][0]["text"].is_string());
+    }
+    assert_eq!(tokens[0]["text"], " Paris");
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["prompt_tokens"], 5);
+    assert_eq!(done["generated_tokens"], 4);
+    assert_eq!(done["stop_reason"], "length");
+    for key in [
+        "load_ms",
+        "prefill_ms",
+        "decode_ms",
+        "prefill_tok_s",
+        "decode_tok_s",
+    ] {
+        assert!(done[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    // The attention file: one tensor per layer, heads × queries × keys.
+    let bytes = std::fs::read(&attn).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.len(), 30);
+    let layer = st.tensor("layer.29").unwrap();
+    assert_eq!(layer.shape(), &[9, 8, 8]); // 5 prompt + 3 fed-back tokens
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let tokens: Vec<String> =
+        serde_json::from_str(&meta.metadata().as_ref().unwrap()["tokens"]).unwrap();
+    assert_eq!(tokens.len(), 8);
+    assert_eq!(tokens[5], " Paris");
+}
+
+#[test]
+fn empty_prompt_is_refused() {
+    let model = model_arg();
+    assert_one_line_error(
+        &promptlab(&["generate", "--model", &model, "--prompt", ""]),
+        &["prompt is empty"],
+    );
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_is_refused() {
+    let model = model_arg();
+    let long = "word ".repeat(9000);
+    let out = promptlab(&["generate", "--model", &model, "--prompt", &long]);
+    assert_one_line_error(&out, &["9000 tokens", "context window is 8192"]);
+}
+
+#[test]
+fn a_missing_prompt_file_is_named() {
+    let out = promptlab(&["generate", "--prompt-file", "/nonexistent/prompt.txt"]);
+    assert_one_line_error(&out, &["/nonexistent/prompt.txt"]);
+}
+
+#[test]
+fn a_truncated_model_file_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.gguf");
+    let bytes = std::fs::read(common::default_model_path()).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = promptlab(&[
+        "generate",
+        "--model",
+        cut.to_str().unwrap(),
+        "--prompt",
+        "hi",
+    ]);
+    assert_one_line_error(&out, &["cut.gguf", "truncated"]);
+}
+
+#[test]
+fn a_corrupted_model_header_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.gguf");
+    let mut bytes = std::fs::read(common::default_model_path()).unwrap()[..4096].to_vec();
+    bytes[8..24].copy_from_slice(&[0xff; 16]); // tensor and metadata counts
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = promptlab(&[
+        "generate",
+        "--model",
+        bad.to_str().unwrap(),
+        "--prompt",
+        "hi",
+    ]);
+    assert_one_line_error(&out, &["bad.gguf", "not a readable GGUF file"]);
+}
+
+#[test]
+fn an_unsupported_architecture_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gemma.gguf");
+    tiny_gguf::write(
+        &path,
+        &TinySpec {
+            architecture: "gemma3".into(),
+            ..TinySpec::default()
+        },
+    );
+    let out = promptlab(&[
+        "generate",
+        "--model",
+        path.to_str().unwrap(),
+        "--prompt",
+        "hi",
+    ]);
+    assert_one_line_error(&out, &["`gemma3` is not supported", "supported: llama"]);
+}
+
+#[test]
+fn an_unknown_model_spec_lists_the_aliases() {
+    let out = promptlab(&["generate", "--model", "no-such-model", "--prompt", "hi"]);
+    assert_one_line_error(&out, &["no-such-model", "smollm2-135m-instruct"]);
+}
+
+#[test]
+fn bad_sampling_values_are_refused() {
+    let out = promptlab(&["generate", "--prompt", "hi", "--top-p", "1.5"]);
+    assert_one_line_error(&out, &["top-p must be in (0, 1], got 1.5"]);
+}
+
+#[test]
+fn bench_prints_a_table_and_json() {
+    let model = model_arg();
+    let out = promptlab(&[
+        "bench",
+        "--model",
+        &model,
+        "--threads",
+        "1",
+        "--prompt-tokens",
+        "16",
+        "--gen-tokens",
+        "4",
+        "--runs",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("prefill") && text.contains("decode"));
+    let json: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(json["threads"], 1);
+    assert!(json["decode_tok_s"].as_f64().unwrap() > 0.0);
+}

