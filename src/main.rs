@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Generate text from one prompt (plain text or JSON lines)
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
     /// Measure prefill and decode speed
     Bench(BenchArgs),
     /// Manage model files

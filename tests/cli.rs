@@ -96,6 +96,8 @@ fn jsonl_output_follows_the_contract() {
         "The capital of France is",
         "--temperature",
         "0",
+        "--repeat-penalty",
+        "1",
         "--max-tokens",
         "4",
         "--top-logprobs",
@@ -173,7 +175,7 @@ fn a_prompt_longer_than_the_context_is_refused() {
     let model = model_arg();
     let long = "word ".repeat(9000);
     let out = promptlab(&["generate", "--model", &model, "--prompt", &long]);
-    assert_one_line_error(&out, &["9000 tokens", "context window is 8192"]);
+    assert_one_line_error(&out, &["prompt is 9001 tokens", "context window is 8192"]);
 }
 
 #[test]

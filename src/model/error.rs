@@ -50,8 +50,13 @@ pub enum ModelError {
     PromptTooLong { tokens: usize, context: usize },
     #[error("{0}")]
     Resolve(String),
-    #[error("tensor computation failed: {0}")]
+    #[error("tensor computation failed: {}", first_line(.0))]
     Candle(#[from] candle_core::Error),
 }
 
 pub type Result<T> = std::result::Result<T, ModelError>;
+
+/// The first line of an error's message (candle appends backtraces).
+pub fn first_line(e: &impl std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}

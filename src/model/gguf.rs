@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use candle_core::quantized::{gguf_file, QTensor};
 use candle_core::Device;
 
-use super::error::{ModelError, Result};
+use super::error::{first_line, ModelError, Result};
 use super::weights::MappedFile;
 
 pub struct GgufFile {
@@ -32,7 +32,7 @@ impl GgufFile {
         let content =
             gguf_file::Content::read(&mut Cursor::new(bytes)).map_err(|e| ModelError::BadGguf {
                 path: path.to_path_buf(),
-                reason: format!("header: {e}"),
+                reason: format!("header: {}", first_line(&e)),
             })?;
         let file_len = bytes.len() as u64;
         for (name, info) in &content.tensor_infos {
@@ -92,7 +92,7 @@ impl GgufFile {
         )
         .map_err(|e| ModelError::BadGguf {
             path: self.path.clone(),
-            reason: format!("tensor `{name}`: {e}"),
+            reason: format!("tensor `{name}`: {}", first_line(&e)),
         })
     }
 

@@ -64,14 +64,14 @@ impl LlamaConfig {
             rms_eps: file.f32(&key("attention.layer_norm_rms_epsilon"))?,
             rope_layout: RopeLayout::Interleaved,
         };
-        if cfg.n_heads == 0 || cfg.n_kv_heads == 0 || cfg.n_heads % cfg.n_kv_heads != 0 {
+        if cfg.n_heads == 0 || cfg.n_kv_heads == 0 || !cfg.n_heads.is_multiple_of(cfg.n_kv_heads) {
             return Err(ModelError::Metadata {
                 path: file.path().to_path_buf(),
                 key: key("attention.head_count_kv"),
                 expected: "a non-zero divisor of the head count",
             });
         }
-        if cfg.head_dim % 2 != 0 || cfg.head_dim == 0 {
+        if !cfg.head_dim.is_multiple_of(2) || cfg.head_dim == 0 {
             return Err(ModelError::Metadata {
                 path: file.path().to_path_buf(),
                 key: key("rope.dimension_count"),
