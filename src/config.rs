@@ -17,6 +17,21 @@ pub struct Config {
     pub model: String,
     pub models: BTreeMap<String, ModelAlias>,
     pub sampling: SamplingDefaults,
+    pub presets: BTreeMap<String, Preset>,
+    /// Action name -> key, for the terminal app (checked by `tui::keymap`).
+    pub keys: BTreeMap<String, String>,
+}
+
+/// A named set of sampling values; keys left out keep the current value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    pub temperature: Option<f64>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f64>,
+    pub min_p: Option<f64>,
+    pub repeat_penalty: Option<f32>,
+    pub max_tokens: Option<usize>,
 }
 
 /// Where an aliased model can be found offline.

@@ -6,4 +6,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod model;
+pub mod tui;

@@ -6,18 +6,26 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use promptlab::cli::{self, bench::BenchArgs, generate::GenerateArgs};
+use promptlab::cli::{self, bench::BenchArgs, generate::GenerateArgs, tui::TuiArgs};
 use promptlab::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "promptlab", version, about, arg_required_else_help = true)]
+#[command(
+    name = "promptlab",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     /// A config file layered over the defaults (default:
     /// $XDG_CONFIG_HOME/promptlab/config.yaml when it exists)
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a command: open the terminal app
+    #[command(flatten)]
+    tui: TuiArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +50,16 @@ enum ModelsCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.is_none() {
+        // The terminal app logs to a file (set up once the model is found).
+        return match run(cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("promptlab: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PROMPTLAB_LOG")
@@ -60,7 +78,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return cli::tui::run(&cli.tui, &config);
+    };
+    match command {
         Command::Generate(args) => {
             cli::set_threads(args.model.threads)?;
             cli::generate::run(args, &config)

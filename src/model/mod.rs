@@ -101,14 +101,10 @@ impl LoadedModel {
         };
         let info = ModelInfo {
             path: path.to_path_buf(),
-            name: file
-                .opt_string("general.name")
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    path.file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                }),
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             architecture: arch_name,
             n_layers: arch.n_layers(),
             n_heads: arch.n_heads(),

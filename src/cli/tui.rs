@@ -1,0 +1,115 @@
+//! Starting the terminal app from the command line: the same model and
+//! sampling flags as `generate`, plus `--system` and `--load`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::{ModelArgs, SamplingArgs};
+use crate::config::Config;
+use crate::tui::app::TuiOptions;
+use crate::tui::conversation::Conversation;
+use crate::tui::keymap::Keymap;
+use crate::tui::settings::Settings;
+
+#[derive(Debug, Default, Args)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub model: Option<ModelArgs>,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// System prompt for a new conversation
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+    /// Open a saved conversation (saving writes back to this file)
+    #[arg(long, value_name = "FILE")]
+    pub load: Option<PathBuf>,
+}
+
+/// promptlab's data folder: `$XDG_DATA_HOME/promptlab`, else
+/// `~/.local/share/promptlab`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("promptlab")
+}
+
+pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
+    let keymap = Keymap::from_config(&config.keys).map_err(anyhow::Error::msg)?;
+    let sampling = args.sampling.resolve(config)?;
+    let conversation = match &args.load {
+        Some(path) => Conversation::load(path)?,
+        None => Conversation::new(args.system.as_deref().unwrap_or(""), ""),
+    };
+    let model_args = args.model.clone().unwrap_or(ModelArgs {
+        model: None,
+        threads: None,
+        weights: Default::default(),
+    });
+    super::set_threads(model_args.threads)?;
+    let spec = model_args
+        .model
+        .clone()
+        .unwrap_or_else(|| config.model.clone());
+    // Resolve (and fetch, with progress) before the screen is taken over.
+    let model_path = crate::model::hub::resolve(&spec, config, &mut |line| {
+        eprintln!("promptlab: {line}");
+    })?;
+    let log_path = crate::model::hub::cache_dir().join("promptlab.log");
+    init_file_logging(&log_path)
+        .with_context(|| format!("cannot open log file {}", log_path.display()))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let save_path = args.load.clone().unwrap_or_else(|| {
+        data_dir()
+            .join("conversations")
+            .join(format!("chat-{stamp}.json"))
+    });
+    let presets = config
+        .presets
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let settings = Settings::new(
+        sampling.params,
+        sampling.max_tokens,
+        sampling.stop,
+        conversation.system.clone(),
+        presets,
+    );
+    crate::tui::app::run(TuiOptions {
+        model_path,
+        precision: model_args.weights,
+        conversation,
+        settings,
+        keymap,
+        save_path,
+        autosave_path: data_dir().join("autosave.json"),
+    })
+}
+
+/// In the terminal app, logs go to a file, never to the screen.
+fn init_file_logging(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PROMPTLAB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Colours, chosen for what the terminal can show: 256 colours where TERM
+//! or COLORTERM says so, the 16 basic ANSI colours otherwise, and none at
+//! all under NO_COLOR. True colour is never assumed.
+
+use ratatui::style::{Color, Modifier, Style};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Palette {
+    Mono,
+    Basic16,
+    Indexed256,
+}
+
+impl Palette {
+    /// From the environment: NO_COLOR, then COLORTERM / TERM.
+    pub fn detect() -> Palette {
+        let var = |k: &str| std::env::var(k).unwrap_or_default();
+        if !var("NO_COLOR").is_empty() {
+            Palette::Mono
+        } else if var("TERM").contains("256")
+            || matches!(var("COLORTERM").as_str(), "truecolor" | "24bit")
+        {
+            Palette::Indexed256
+        } else {
+            Palette::Basic16
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Theme {
+    pub palette: Palette,
+    pub user: Style,
+    pub assistant: Style,
+    pub title: Style,
+    pub dim: Style,
+    pub border: Style,
+    pub focused_border: Style,
+    pub warning: Style,
+    pub status_model: Style,
+}
+
+impl Theme {
+    pub fn new(palette: Palette) -> Theme {
+        let fg = |c: Color| match palette {
+            Palette::Mono => Style::default(),
+            _ => Style::default().fg(c),
+        };
+        let bold = Modifier::BOLD;
+        Theme {
+            palette,
+            user: fg(Color::Cyan).add_modifier(bold),
+            assistant: fg(Color::Green).add_modifier(bold),
+            title: fg(Color::Yellow).add_modifier(bold),
+            dim: fg(Color::DarkGray).add_modifier(Modifier::DIM),
+            border: fg(Color::DarkGray),
+            focused_border: fg(Color::Cyan).add_modifier(bold),
+            warning: fg(Color::Yellow),
+            status_model: match palette {
+                Palette::Mono => Style::default().add_modifier(Modifier::REVERSED),
+                _ => Style::default().fg(Color::Black).bg(Color::Green),
+            },
+        }
+    }
+
+    /// The colour of a token with this log-probability: confident tokens
+    /// green, unlikely ones red (underlined without colour).
+    pub fn probability(&self, logprob: f32) -> Style {
+        let p = logprob.exp();
+        match self.palette {
+            Palette::Mono => {
+                if p < 0.1 {
+                    Style::default().add_modifier(Modifier::UNDERLINED)
+                } else {
+                    Style::default()
+                }
+            }
+            Palette::Basic16 => Style::default().fg(if p >= 0.8 {
+                Color::Green
+            } else if p >= 0.5 {
+                Color::LightGreen
+            } else if p >= 0.2 {
+                Color::Yellow
+            } else if p >= 0.05 {
+                Color::LightRed
+            } else {
+                Color::Red
+            }),
+            Palette::Indexed256 => {
+                // The 256-colour cube's red→yellow→green ramp (indices 196..46).
+                const RAMP: [u8; 8] = [196, 202, 208, 214, 220, 190, 118, 46];
+                let i = ((p.clamp(0.0, 1.0) * (RAMP.len() - 1) as f32).round()) as usize;
+                Style::default().fg(Color::Indexed(RAMP[i]))
+            }
+        }
+    }
+}
