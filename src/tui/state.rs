@@ -354,7 +354,8 @@ fn on_mouse(state: &mut State, mouse: MouseEvent) -> Vec<Effect> {
         MouseEventKind::ScrollUp => state.scroll_back = state.scroll_back.saturating_add(3),
         MouseEventKind::ScrollDown => state.scroll_back = state.scroll_back.saturating_sub(3),
         MouseEventKind::Down(_) => {
-            let input_top = super::ui::chat_layout(state).input.y;
+            let area = ratatui::layout::Rect::new(0, 0, state.size.0, state.size.1);
+            let input_top = super::ui::chat_layout(area, state).input.y;
             state.focus = if mouse.row >= input_top {
                 Focus::Input
             } else {

@@ -24,8 +24,7 @@ pub struct ChatLayout {
     pub status: Rect,
 }
 
-pub fn chat_layout(state: &State) -> ChatLayout {
-    let area = Rect::new(0, 0, state.size.0, state.size.1);
+pub fn chat_layout(area: Rect, state: &State) -> ChatLayout {
     let input_lines = state.input.lines().len().clamp(1, 6) as u16;
     let [messages, input, status] = Layout::vertical([
         Constraint::Min(1),
@@ -50,7 +49,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     }
-    let layout = chat_layout(state);
+    let layout = chat_layout(area, state);
     render_messages(frame, state, theme, layout.messages);
     render_input(frame, state, theme, layout.input);
     render_status(frame, state, theme, layout.status);
