@@ -277,3 +277,23 @@ fn bench_prints_a_table_and_json() {
     assert_eq!(json["threads"], 1);
     assert!(json["decode_tok_s"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn a_corrupt_or_newer_conversation_file_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.json");
+    std::fs::write(&corrupt, "{\"version\": 1, \"turns\": [").unwrap();
+    let out = promptlab(&["--load", corrupt.to_str().unwrap()]);
+    assert_one_line_error(&out, &["corrupt.json", "line 1"]);
+    assert_eq!(
+        std::fs::read_to_string(&corrupt).unwrap(),
+        "{\"version\": 1, \"turns\": ["
+    );
+
+    let newer = dir.path().join("newer.json");
+    let text = "{\"version\": 99, \"hologram\": true}";
+    std::fs::write(&newer, text).unwrap();
+    let out = promptlab(&["--load", newer.to_str().unwrap()]);
+    assert_one_line_error(&out, &["newer.json", "newer promptlab", "version 99"]);
+    assert_eq!(std::fs::read_to_string(&newer).unwrap(), text);
+}

@@ -158,7 +158,7 @@ fn streaming_shows_a_cursor_and_esc_cancels() {
     stream(&mut state, id, &[("One", -0.1), (", two", -0.2)], "");
     let (text, _) = screen(&state, 80, 24, Palette::Basic16);
     assert!(text.contains("One, two▍"), "{text}");
-    assert!(text.contains("generating, esc stops"));
+    assert!(text.contains("generating (esc stops)"));
     assert_eq!(
         key(&mut state, KeyCode::Esc, KeyModifiers::NONE),
         vec![Effect::Cancel]

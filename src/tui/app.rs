@@ -75,7 +75,12 @@ pub fn run(options: TuiOptions) -> anyhow::Result<()> {
 }
 
 /// Carries out one effect; false means quit.
-fn apply(effect: Effect, state: &mut State, engine: &EngineHandle, autosave: &PathBuf) -> bool {
+fn apply(
+    effect: Effect,
+    state: &mut State,
+    engine: &EngineHandle,
+    autosave: &std::path::Path,
+) -> bool {
     let notice = |state: &mut State, text: String| {
         update(state, Action::Notice(text));
     };

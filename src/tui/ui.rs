@@ -253,26 +253,29 @@ fn render_status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         (None, Some(_)) => "no model".into(),
         (None, None) => "loading model…".into(),
     };
+    let model: String = if model.chars().count() > 26 {
+        model.chars().take(25).chain(['…']).collect()
+    } else {
+        model
+    };
     let context = state.model.as_ref().map_or(0, |m| m.context_length);
     let s = &state.stats;
-    let mut spans = vec![
-        Span::styled(format!(" {model} "), theme.status_model),
-        Span::raw(format!(
-            " ctx {}/{} │ in {} out {} │ {:.0}/{:.1} tok/s ",
-            state.context_used(),
-            context,
-            s.prompt_tokens,
-            s.generated_tokens,
-            s.prefill_tok_s,
-            s.decode_tok_s
-        )),
-    ];
+    let mut spans = vec![Span::styled(format!(" {model} "), theme.status_model)];
     if state.generating.is_some() {
         spans.push(Span::styled(
-            format!("│ generating, {} stops ", key(state, KeyAction::Stop)),
+            format!(" generating ({} stops)", key(state, KeyAction::Stop)),
             theme.warning,
         ));
     }
+    spans.push(Span::raw(format!(
+        " ctx {}/{} · {}+{} tok · {:.0}/{:.1} tok/s ",
+        state.context_used(),
+        context,
+        s.prompt_tokens,
+        s.generated_tokens,
+        s.prefill_tok_s,
+        s.decode_tok_s
+    )));
     match &state.notice {
         Some(notice) => spans.push(Span::styled(format!("│ {notice}"), theme.warning)),
         None => spans.push(Span::styled(

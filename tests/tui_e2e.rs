@@ -1,0 +1,161 @@
+//! The real binary in a real terminal: tmux at 80×24 on the default model.
+//! Types a question, waits for the streamed answer, stops a long answer
+//! with Esc, types while an answer streams, quits with Ctrl+C, and checks
+//! the terminal was restored (cooked mode, main screen).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux must be installed for the terminal tests (.ci/run installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "app"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "app"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Polls the screen until `pred` holds; returns the screen and the wait.
+    fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> (String, Duration) {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return (screen, start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+fn shell_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+#[test]
+fn chat_in_tmux_streams_stops_and_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bin = env!("CARGO_BIN_EXE_promptlab");
+    let model = common::default_model_path();
+    let script = format!(
+        "cd {dir}; HOME={dir} XDG_DATA_HOME={dir}/data XDG_CONFIG_HOME={dir}/config \
+         PROMPTLAB_CACHE_DIR={dir}/cache {bin} --model {model} --temperature 0 --max-tokens 120; \
+         stty -a > {dir}/stty.txt; echo PROMPTLAB-EXITED; sleep 120",
+        dir = shell_quote(d),
+        bin = shell_quote(Path::new(bin)),
+        model = shell_quote(&model),
+    );
+    let tmux = Tmux {
+        socket: format!("promptlab-test-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "app",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &script,
+    ]);
+    let loaded = |s: &str| !s.contains("loading model") && s.contains("ctx 0/8192");
+    tmux.wait_for("the model to load", Duration::from_secs(60), loaded);
+
+    // A question and its streamed answer.
+    tmux.keys(&["-l", "What is the capital of France?"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the answer to start", Duration::from_secs(60), |s| {
+        s.contains("generating")
+    });
+    let (screen, _) = tmux.wait_for("the answer to finish", Duration::from_secs(120), |s| {
+        !s.contains("generating") && s.contains("tok/s")
+    });
+    assert!(
+        screen.contains("What is the capital of France?"),
+        "{screen}"
+    );
+    assert!(screen.contains("Paris"), "{screen}");
+    assert!(screen.contains("SmolLM2-135M-Instruct"), "{screen}");
+
+    // A long answer: type while it streams, then stop it with Esc.
+    tmux.keys(&[
+        "-l",
+        "Write a long story about a dragon who learns to cook.",
+    ]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the story to stream", Duration::from_secs(60), |s| {
+        s.contains("generating")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&["-l", "typed while streaming"]);
+    let (_, latency) = tmux.wait_for("typed text to show", Duration::from_secs(10), |s| {
+        s.contains("typed while streaming")
+    });
+    eprintln!("typing echoed on screen after {latency:?} while tokens streamed");
+    tmux.keys(&["Escape"]);
+    let (screen, _) = tmux.wait_for("the stop", Duration::from_secs(20), |s| {
+        s.contains("[stopped")
+    });
+    assert!(!screen.contains("generating"), "{screen}");
+    assert!(
+        screen.contains("typed while streaming"),
+        "the typed text is kept: {screen}"
+    );
+
+    // Ctrl+C quits; the shell after it runs in a restored terminal.
+    tmux.keys(&["C-c"]);
+    let (screen, _) = tmux.wait_for("exit", Duration::from_secs(20), |s| {
+        s.contains("PROMPTLAB-EXITED")
+    });
+    assert!(
+        !screen.contains("┌ chat"),
+        "alternate screen left: {screen}"
+    );
+    let stty = std::fs::read_to_string(d.join("stty.txt")).unwrap();
+    assert!(
+        stty.contains(" icanon") && !stty.contains("-icanon"),
+        "raw mode left on: {stty}"
+    );
+    assert!(
+        stty.contains(" echo ") && !stty.contains("-echo "),
+        "echo left off: {stty}"
+    );
+    // The session was autosaved.
+    let saved = std::fs::read_to_string(d.join("data/promptlab/autosave.json")).unwrap();
+    assert!(saved.contains("What is the capital of France?"));
+    assert!(saved.contains("\"stop_reason\": \"cancelled\""));
+}
