@@ -1,0 +1,165 @@
+//! The engine thread with a tiny model: events arrive in order, the oldest
+//! turns are dropped (and counted) when a conversation outgrows the context,
+//! cancelling stops a generation, and a model that fails to load says why.
+
+mod common;
+
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use common::tiny_gguf::{self, TinySpec};
+use promptlab::engine::{ChatRequest, Command, EngineHandle, Event};
+use promptlab::model::chat_template::Message;
+use promptlab::model::sampling::SamplingParams;
+use promptlab::model::Precision;
+
+fn start(spec: &TinySpec) -> (EngineHandle, Receiver<Event>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.gguf");
+    tiny_gguf::write(&path, spec);
+    let (tx, rx) = channel();
+    let engine = EngineHandle::spawn(path, Precision::Stored, move |e| {
+        let _ = tx.send(e);
+    });
+    (engine, rx, dir)
+}
+
+fn next(rx: &Receiver<Event>) -> Event {
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("an engine event")
+}
+
+fn request(id: u64, messages: Vec<Message>, max_tokens: usize) -> ChatRequest {
+    ChatRequest {
+        id,
+        messages,
+        assistant_prefix: String::new(),
+        sampling: SamplingParams::greedy(),
+        max_tokens,
+        stop: vec![],
+        top_logprobs: 3,
+    }
+}
+
+#[test]
+fn streams_tokens_then_finishes() {
+    let (engine, rx, _dir) = start(&TinySpec {
+        context_length: 256,
+        ..TinySpec::default()
+    });
+    assert!(matches!(next(&rx), Event::Loaded { .. }));
+    engine.send(Command::Chat(request(
+        7,
+        vec![Message::new("user", "ab")],
+        5,
+    )));
+    let Event::Started {
+        id: 7,
+        dropped_messages: 0,
+        ..
+    } = next(&rx)
+    else {
+        panic!("expected Started")
+    };
+    let mut tokens = 0;
+    loop {
+        match next(&rx) {
+            Event::Token { id: 7, token } => {
+                tokens += 1;
+                assert_eq!(token.top.len(), 3);
+            }
+            Event::Finished { id: 7, finished } => {
+                assert_eq!(finished.generated_tokens, tokens);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_oldest_turns_are_dropped_when_the_context_is_full() {
+    let (engine, rx, _dir) = start(&TinySpec {
+        context_length: 64,
+        ..TinySpec::default()
+    });
+    next(&rx);
+    let mut messages = vec![Message::new("system", "s")];
+    for i in 0..6 {
+        messages.push(Message::new("user", &format!("question {i}")));
+        messages.push(Message::new("assistant", &format!("answer {i}")));
+    }
+    messages.push(Message::new("user", "last"));
+    engine.send(Command::Chat(request(1, messages, 8)));
+    match next(&rx) {
+        Event::Started {
+            prompt_tokens,
+            dropped_messages,
+            ..
+        } => {
+            assert!(dropped_messages > 0);
+            assert!(prompt_tokens + 8 <= 64, "{prompt_tokens}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_message_too_long_for_the_context_fails_cleanly() {
+    let (engine, rx, _dir) = start(&TinySpec {
+        context_length: 32,
+        ..TinySpec::default()
+    });
+    next(&rx);
+    engine.send(Command::Chat(request(
+        3,
+        vec![Message::new("user", &"x".repeat(200))],
+        4,
+    )));
+    match next(&rx) {
+        Event::Failed { id: 3, error } => {
+            assert!(error.contains("context window is 32"), "{error}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn cancel_stops_the_generation() {
+    let (engine, rx, _dir) = start(&TinySpec {
+        context_length: 4096,
+        ..TinySpec::default()
+    });
+    next(&rx);
+    engine.send(Command::Chat(request(
+        9,
+        vec![Message::new("user", "ab")],
+        3000,
+    )));
+    next(&rx); // Started
+    assert!(matches!(next(&rx), Event::Token { .. }));
+    engine.cancel();
+    loop {
+        match next(&rx) {
+            Event::Token { .. } => continue,
+            Event::Finished { finished, .. } => {
+                assert_eq!(finished.stop_reason, "cancelled");
+                assert!(finished.generated_tokens < 3000);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_model_that_fails_to_load_is_reported() {
+    let (_engine, rx, _dir) = start(&TinySpec {
+        architecture: "mamba".into(),
+        ..TinySpec::default()
+    });
+    match next(&rx) {
+        Event::LoadFailed(error) => assert!(error.contains("mamba"), "{error}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
