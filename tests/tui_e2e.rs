@@ -159,3 +159,61 @@ fn chat_in_tmux_streams_stops_and_restores_the_terminal() {
     assert!(saved.contains("What is the capital of France?"));
     assert!(saved.contains("\"stop_reason\": \"cancelled\""));
 }
+
+#[test]
+fn a_panic_inside_the_app_restores_the_terminal_and_prints_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    // target/debug/deps/<test> -> target/debug/examples/panic_restore
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/panic_restore");
+    if !example.exists() {
+        // `cargo test` builds examples; a filtered `cargo test --test` does not.
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "panic_restore"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let script = format!(
+        "{bin} > {dir}/output.txt 2>&1; stty -a > {dir}/stty.txt; echo PANIC-EXITED; sleep 60",
+        dir = shell_quote(dir.path()),
+        bin = shell_quote(&example),
+    );
+    let tmux = Tmux {
+        socket: format!("promptlab-panic-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "app",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &script,
+    ]);
+    tmux.wait_for("exit", Duration::from_secs(20), |s| {
+        s.contains("PANIC-EXITED")
+    });
+    let stty = std::fs::read_to_string(dir.path().join("stty.txt")).unwrap();
+    assert!(
+        stty.contains(" icanon") && !stty.contains("-icanon"),
+        "raw mode left on: {stty}"
+    );
+    // The message comes after the sequence that leaves the alternate screen.
+    let output = std::fs::read_to_string(dir.path().join("output.txt")).unwrap();
+    let leave = output
+        .find("\u{1b}[?1049l")
+        .expect("the alternate screen is left");
+    let message = output
+        .find("deliberate panic inside the app")
+        .expect("the panic message");
+    assert!(message > leave, "{output:?}");
+}
