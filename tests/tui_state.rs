@@ -98,6 +98,7 @@ fn stream(state: &mut State, id: u64, tokens: &[(&str, f32)], reason: &str) {
                 id,
                 finished: FinishedEvent {
                     stop_reason: reason.into(),
+                    tail: String::new(),
                     prompt_tokens: 12,
                     generated_tokens: tokens.len(),
                     prefill_tok_s: 210.0,
@@ -352,8 +353,9 @@ fn multi_line_input_paste_and_history() {
     assert_eq!(state.input.lines(), ["pasted", "text"]);
     key(&mut state, KeyCode::Up, KeyModifiers::CONTROL);
     assert_eq!(state.input.lines(), ["line one", "line two"]);
+    // Past the newest entry, the draft (the pasted text) comes back.
     key(&mut state, KeyCode::Down, KeyModifiers::CONTROL);
-    assert_eq!(state.input.lines(), [""]);
+    assert_eq!(state.input.lines(), ["pasted", "text"]);
 }
 
 #[test]
@@ -417,4 +419,71 @@ fn save_export_and_copy_ask_the_runner() {
     );
     let leaf = state.conversation.leaf.unwrap();
     assert_eq!(state.conversation.turn(leaf).role, Role::Assistant);
+}
+
+#[test]
+fn each_answer_gets_its_own_seed_unless_the_user_fixed_one() {
+    let mut state = new_state();
+    let seed_of = |effects: Vec<Effect>| match effects.as_slice() {
+        [Effect::Chat(req)] => req.sampling.seed,
+        other => panic!("{other:?}"),
+    };
+    type_text(&mut state, "Hi");
+    let first = seed_of(key(&mut state, KeyCode::Enter, KeyModifiers::NONE));
+    stream(&mut state, 1, &[("Hello", -0.1)], "eos");
+    let second = seed_of(key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL));
+    assert_ne!(first, second, "a regenerated answer must be able to differ");
+    stream(&mut state, 2, &[("Hey", -0.1)], "eos");
+    state.settings.fixed_seed = true;
+    let third = seed_of(key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL));
+    assert_eq!(third, state.settings.sampling.seed);
+}
+
+#[test]
+fn the_held_back_tail_completes_the_answer() {
+    let mut state = new_state();
+    let id = send(&mut state, "Which language?");
+    stream(&mut state, id, &[("use C", -0.1)], "");
+    update(
+        &mut state,
+        Action::Engine(Event::Finished {
+            id,
+            finished: FinishedEvent {
+                stop_reason: "eos".into(),
+                tail: "#".into(),
+                prompt_tokens: 3,
+                generated_tokens: 2,
+                prefill_tok_s: 1.0,
+                decode_tok_s: 1.0,
+            },
+        }),
+    );
+    let leaf = state.conversation.leaf.unwrap();
+    assert_eq!(state.conversation.turn(leaf).content, "use C#");
+}
+
+#[test]
+fn history_browsing_keeps_the_draft_and_pasted_cr_becomes_newlines() {
+    let mut state = new_state();
+    answer(&mut state, "first", &[("ok", -0.1)]);
+    type_text(&mut state, "half-typed");
+    key(&mut state, KeyCode::Down, KeyModifiers::CONTROL);
+    assert_eq!(state.input.lines(), ["half-typed"]);
+    key(&mut state, KeyCode::Up, KeyModifiers::CONTROL);
+    assert_eq!(state.input.lines(), ["first"]);
+    key(&mut state, KeyCode::Down, KeyModifiers::CONTROL);
+    assert_eq!(state.input.lines(), ["half-typed"]);
+    state.input = tui_textarea::TextArea::default();
+    update(&mut state, Action::Paste("a\rb\r\nc".into()));
+    assert_eq!(state.input.lines(), ["a", "b", "c"]);
+}
+
+#[test]
+fn control_characters_are_never_drawn_raw() {
+    let mut state = new_state();
+    answer(&mut state, "tab\there", &[("esc\u{1b}[2Jcode", -0.1)]);
+    let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+    assert!(text.contains("tab    here"), "{text}");
+    assert!(!text.contains('\u{1b}'));
+    assert!(text.contains("esc\u{FFFD}[2Jcode"), "{text}");
 }

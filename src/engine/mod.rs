@@ -46,6 +46,8 @@ pub struct TokenEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishedEvent {
     pub stop_reason: String,
+    /// The end of the answer not yet sent as a token (see `Finished::tail`).
+    pub tail: String,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
     pub prefill_tok_s: f64,
@@ -211,6 +213,7 @@ fn chat(
         id: request.id,
         finished: FinishedEvent {
             stop_reason: done.stop_reason.as_str().to_string(),
+            tail: done.tail.clone(),
             prompt_tokens: done.prompt_tokens,
             generated_tokens: done.generated_tokens(),
             prefill_tok_s: done.prefill_tok_s(),
@@ -220,9 +223,11 @@ fn chat(
     Ok(())
 }
 
-/// The prompt's token ids, leaving out the oldest non-system messages until
-/// prompt plus `max_tokens` fit the context (at least the last message is
-/// kept); returns how many were left out.
+/// The prompt's token ids, leaving out the oldest non-system messages, a
+/// user/assistant pair at a time (so the rest still starts with a user
+/// turn), until the prompt leaves room to generate: `max_tokens`, but at
+/// most a quarter of the context (a long answer is cut off, not refused).
+/// At least the last message is kept; returns how many were left out.
 fn fit_prompt(model: &LoadedModel, request: &ChatRequest) -> Result<(Vec<u32>, usize), String> {
     let context = model.context_length();
     let has_system = request.messages.first().is_some_and(|m| m.role == "system");
@@ -238,12 +243,13 @@ fn fit_prompt(model: &LoadedModel, request: &ChatRequest) -> Result<(Vec<u32>, u
         if ids.len() + budget <= context {
             return Ok((ids, dropped));
         }
-        if first_droppable + dropped + 1 >= request.messages.len() {
+        if first_droppable + dropped + 2 >= request.messages.len() {
             return Err(format!(
-                "the last message alone is {} tokens; the context window is {context}",
+                "the prompt (system prompt, last message and any text being continued) is {} \
+                 tokens, with {budget} to generate; the context window is {context}",
                 ids.len()
             ));
         }
-        dropped += 1;
+        dropped += 2;
     }
 }

