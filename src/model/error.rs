@@ -12,6 +12,8 @@ pub enum ModelError {
     },
     #[error("{path}: not a readable GGUF file ({reason})")]
     BadGguf { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    BadWeights { path: PathBuf, reason: String },
     #[error("{path}: file is truncated: tensor `{tensor}` needs bytes up to {needed} but the file has {actual}")]
     Truncated {
         path: PathBuf,

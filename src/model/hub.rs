@@ -36,27 +36,31 @@ pub fn hf_cache() -> hf_hub::Cache {
     }
 }
 
-/// A spec's name for a file in a Hub repository: `owner/name[@rev]:file`.
+/// A spec naming a Hub repository, `owner/name[@rev]`, and optionally a
+/// file in it (`:file.gguf`); without one, the repository is a checkpoint
+/// folder (config.json, safetensors).
 struct HubSpec<'a> {
     repo: &'a str,
     revision: Option<&'a str>,
-    file: &'a str,
+    file: Option<&'a str>,
 }
 
 fn parse_hub_spec(spec: &str) -> Option<HubSpec<'_>> {
-    let (repo_rev, file) = spec.split_once(':')?;
+    let (repo_rev, file) = match spec.split_once(':') {
+        Some((repo_rev, file)) => (repo_rev, Some(file)),
+        None => (spec, None),
+    };
     let (repo, revision) = match repo_rev.split_once('@') {
         Some((repo, rev)) => (repo, Some(rev)),
         None => (repo_rev, None),
     };
     let (owner, name) = repo.split_once('/')?;
-    (!owner.is_empty() && !name.is_empty() && !name.contains('/') && !file.is_empty()).then_some(
-        HubSpec {
-            repo,
-            revision,
-            file,
-        },
-    )
+    let file_ok = file.is_none_or(|f| !f.is_empty());
+    (!owner.is_empty() && !name.is_empty() && !name.contains('/') && file_ok).then_some(HubSpec {
+        repo,
+        revision,
+        file,
+    })
 }
 
 fn find_in_hf_cache(repo: &str, revision: Option<&str>, file: &str) -> Option<PathBuf> {
@@ -120,7 +124,12 @@ pub fn resolve(spec: &str, config: &Config, progress: &mut dyn FnMut(&str)) -> R
         )));
     }
     if let Some(hub) = parse_hub_spec(spec) {
-        return find_in_hf_cache(hub.repo, hub.revision, hub.file).ok_or_else(|| {
+        let found = match hub.file {
+            Some(file) => find_in_hf_cache(hub.repo, hub.revision, file),
+            None => find_in_hf_cache(hub.repo, hub.revision, "config.json")
+                .and_then(|config| config.parent().map(Path::to_path_buf)),
+        };
+        return found.ok_or_else(|| {
             ModelError::Resolve(format!(
                 "model `{spec}` is not in the Hugging Face cache at {} (set HF_HOME or HF_HUB_CACHE if it lives elsewhere)",
                 hf_cache().path().display()
@@ -129,14 +138,14 @@ pub fn resolve(spec: &str, config: &Config, progress: &mut dyn FnMut(&str)) -> R
     }
     let aliases: Vec<&str> = config.models.keys().map(String::as_str).collect();
     Err(ModelError::Resolve(format!(
-        "model `{spec}`: no such file or folder, and not an alias (known: {}) or a Hub file spec `owner/name[@revision]:file.gguf`",
+        "model `{spec}`: no such file or folder, and not an alias (known: {}) or a Hub spec `owner/name[@revision][:file.gguf]`",
         aliases.join(", ")
     )))
 }
 
 /// A file as given, or the one GGUF file inside a folder.
 fn local_file(path: &Path) -> Result<PathBuf> {
-    if path.is_file() {
+    if path.is_file() || path.join("config.json").is_file() {
         return Ok(path.to_path_buf());
     }
     let mut ggufs: Vec<PathBuf> = std::fs::read_dir(path)
@@ -151,7 +160,7 @@ fn local_file(path: &Path) -> Result<PathBuf> {
     match ggufs.len() {
         1 => Ok(ggufs.remove(0)),
         0 => Err(ModelError::Resolve(format!(
-            "{}: folder holds no .gguf file",
+            "{}: folder holds no .gguf file and no config.json",
             path.display()
         ))),
         _ => Err(ModelError::Resolve(format!(
@@ -175,10 +184,12 @@ mod tests {
         let s = parse_hub_spec("owner/name@abc:model.Q4_0.gguf").unwrap();
         assert_eq!(
             (s.repo, s.revision, s.file),
-            ("owner/name", Some("abc"), "model.Q4_0.gguf")
+            ("owner/name", Some("abc"), Some("model.Q4_0.gguf"))
         );
         assert!(parse_hub_spec("justaname:file.gguf").is_none());
-        assert!(parse_hub_spec("owner/name").is_none());
+        let s = parse_hub_spec("owner/name").unwrap();
+        assert_eq!((s.repo, s.file), ("owner/name", None));
+        assert!(parse_hub_spec("a/b/c").is_none());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod hub;
 pub mod kv_cache;
 pub mod mirror;
 pub mod sampling;
+pub mod tensors;
 pub mod tokenizer;
 pub mod weights;
 
@@ -19,12 +20,14 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
+use arch::hf::HfConfig;
 use arch::{Architecture, Logits};
 use attention::AttentionMaps;
 use chat_template::{ChatTemplate, Message};
 use error::{ModelError, Result};
 use gguf::GgufFile;
 use kv_cache::KvCache;
+use tensors::{GgufSource, SafetensorsSource};
 use tokenizer::TextTokenizer;
 
 /// How weight matrices are held in memory.
@@ -66,20 +69,34 @@ impl LoadedModel {
     }
 
     pub fn load_with(path: &Path, precision: Precision) -> Result<Self> {
+        if path.is_dir() {
+            return Self::load_hf(path);
+        }
+        if path
+            .extension()
+            .is_some_and(|e| e == "safetensors" || e == "json")
+        {
+            return Self::load_hf(path.parent().unwrap_or(Path::new(".")));
+        }
         let device = Device::Cpu;
         let file = GgufFile::open(path)?;
         let arch_name = file.string("general.architecture")?.to_string();
+        let source = GgufSource {
+            file: &file,
+            device: device.clone(),
+            dequantize: precision == Precision::F32,
+        };
         let arch = match arch_name.as_str() {
-            "llama" => Architecture::Llama(arch::llama::Llama::from_gguf(
-                &file,
+            "llama" | "qwen2" => Architecture::Llama(arch::llama::Llama::load(
+                arch::llama::LlamaConfig::from_gguf(&file, &arch_name)?,
+                &source,
                 &device,
-                precision == Precision::F32,
             )?),
             other => {
                 return Err(ModelError::UnsupportedArch {
                     path: path.to_path_buf(),
                     arch: other.to_string(),
-                    supported: arch::SUPPORTED.join(", "),
+                    supported: arch::SUPPORTED_GGUF.join(", "),
                 })
             }
         };
@@ -99,6 +116,80 @@ impl LoadedModel {
             ),
             None => None,
         };
+        Ok(Self::assemble(
+            path,
+            arch_name,
+            arch,
+            tokenizer,
+            chat_template,
+            file.size_bytes(),
+        ))
+    }
+
+    /// Loads a Hugging Face checkpoint folder (config.json, safetensors,
+    /// tokenizer.json, tokenizer_config.json).
+    pub fn load_hf(folder: &Path) -> Result<Self> {
+        let device = Device::Cpu;
+        let config = HfConfig::read(folder)?;
+        let arch_name = config.architecture()?;
+        let files = arch::hf::weight_files(folder)?;
+        let arch = match arch_name.as_str() {
+            "LlamaForCausalLM" | "llama" | "Qwen2ForCausalLM" | "qwen2" => {
+                let cfg = arch::llama::LlamaConfig::from_hf(&config)?;
+                let source =
+                    SafetensorsSource::open(folder, &files, arch::hf::llama_hf_name, |_| false)?;
+                Architecture::Llama(arch::llama::Llama::load(cfg, &source, &device)?)
+            }
+            "GPT2LMHeadModel" | "gpt2" => {
+                let cfg = arch::gpt2::Gpt2Config::from_hf(&config)?;
+                let source =
+                    SafetensorsSource::open(folder, &files, str::to_string, arch::gpt2::is_conv1d)?;
+                Architecture::Gpt2(arch::gpt2::Gpt2::load(cfg, &source, &device)?)
+            }
+            other => {
+                return Err(ModelError::UnsupportedArch {
+                    path: config.path().to_path_buf(),
+                    arch: other.to_string(),
+                    supported: arch::SUPPORTED_HF.join(", "),
+                })
+            }
+        };
+        let tok_config = tokenizer::HfTokenizerConfig::read(folder)?;
+        let tokenizer = TextTokenizer::from_hf(folder, &tok_config, &config.eos_ids())?;
+        let chat_template = match &tok_config.chat_template {
+            Some(source) => Some(
+                ChatTemplate::new(
+                    source,
+                    tok_config.bos_token.as_deref().unwrap_or(""),
+                    tok_config.eos_token.as_deref().unwrap_or(""),
+                )
+                .map_err(|e| ModelError::Template(format!("{}: {e}", folder.display())))?,
+            ),
+            None => None,
+        };
+        let bytes = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(Self::assemble(
+            folder,
+            arch_name,
+            arch,
+            tokenizer,
+            chat_template,
+            bytes,
+        ))
+    }
+
+    fn assemble(
+        path: &Path,
+        arch_name: String,
+        arch: Architecture,
+        tokenizer: TextTokenizer,
+        chat_template: Option<ChatTemplate>,
+        file_bytes: u64,
+    ) -> Self {
         let info = ModelInfo {
             path: path.to_path_buf(),
             name: path
@@ -109,14 +200,14 @@ impl LoadedModel {
             n_layers: arch.n_layers(),
             n_heads: arch.n_heads(),
             context_length: arch.context_length(),
-            file_bytes: file.size_bytes(),
+            file_bytes,
         };
-        Ok(Self {
+        Self {
             arch,
             tokenizer,
             chat_template,
             info,
-        })
+        }
     }
 
     pub fn context_length(&self) -> usize {

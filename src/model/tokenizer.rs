@@ -58,6 +58,61 @@ pub struct TextTokenizer {
     bos_id: Option<u32>,
     add_bos: bool,
     eos_ids: Vec<u32>,
+    /// tokenizer.json files bring a post-processor that adds BOS/EOS as the
+    /// model expects; GGUF vocabularies say it with `add_bos_token`.
+    post_process: bool,
+}
+
+/// What `tokenizer_config.json` says about special tokens and chat.
+#[derive(Debug, Default)]
+pub struct HfTokenizerConfig {
+    pub bos_token: Option<String>,
+    pub eos_token: Option<String>,
+    pub chat_template: Option<String>,
+}
+
+impl HfTokenizerConfig {
+    /// Reads `tokenizer_config.json` in `folder` (absent: all None).
+    pub fn read(folder: &Path) -> Result<Self> {
+        let path = folder.join("tokenizer_config.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(Self::default());
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ModelError::Tokenizer {
+                path: path.clone(),
+                reason: format!(
+                    "invalid JSON at line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            })?;
+        // A token is a string or {"content": "..."}.
+        let token = |key: &str| match &json[key] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Object(o) => o
+                .get("content")
+                .and_then(|c| c.as_str())
+                .map(str::to_string),
+            _ => None,
+        };
+        // The template is a string, or a list of {name, template}.
+        let chat_template = match &json["chat_template"] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Array(list) => list
+                .iter()
+                .find(|t| t["name"] == "default")
+                .or_else(|| list.first())
+                .and_then(|t| t["template"].as_str())
+                .map(str::to_string),
+            _ => None,
+        };
+        Ok(Self {
+            bos_token: token("bos_token"),
+            eos_token: token("eos_token"),
+            chat_template,
+        })
+    }
 }
 
 impl TextTokenizer {
@@ -128,6 +183,37 @@ impl TextTokenizer {
                 .opt_bool("tokenizer.ggml.add_bos_token")
                 .unwrap_or(false),
             eos_ids,
+            post_process: false,
+        })
+    }
+
+    /// Loads `tokenizer.json` from a Hugging Face checkpoint folder; end
+    /// tokens come from `tokenizer_config.json` and `config.json`.
+    pub fn from_hf(folder: &Path, config: &HfTokenizerConfig, extra_eos: &[u32]) -> Result<Self> {
+        let path = folder.join("tokenizer.json");
+        if !path.exists() {
+            return Err(ModelError::Tokenizer {
+                path,
+                reason: "missing (a Hugging Face checkpoint needs tokenizer.json)".into(),
+            });
+        }
+        let inner = Tokenizer::from_file(&path).map_err(|e| ModelError::Tokenizer {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let id = |t: &Option<String>| t.as_deref().and_then(|t| inner.token_to_id(t));
+        let mut eos_ids: Vec<u32> = id(&config.eos_token).into_iter().collect();
+        for &e in extra_eos {
+            if !eos_ids.contains(&e) {
+                eos_ids.push(e);
+            }
+        }
+        Ok(Self {
+            bos_id: id(&config.bos_token),
+            add_bos: true,
+            eos_ids,
+            post_process: true,
+            inner,
         })
     }
 
@@ -147,13 +233,13 @@ impl TextTokenizer {
     pub fn encode_with(&self, text: &str, add_bos: bool) -> Result<Vec<u32>> {
         let encoding = self
             .inner
-            .encode(text, false)
+            .encode(text, add_bos && self.post_process)
             .map_err(|e| ModelError::Tokenizer {
                 path: Path::new("<tokenizer>").to_path_buf(),
                 reason: format!("cannot encode: {e}"),
             })?;
         let mut ids = Vec::with_capacity(encoding.len() + 1);
-        if let (true, Some(bos)) = (add_bos, self.bos_id) {
+        if let (true, false, Some(bos)) = (add_bos, self.post_process, self.bos_id) {
             ids.push(bos);
         }
         ids.extend_from_slice(encoding.get_ids());

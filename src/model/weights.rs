@@ -33,3 +33,31 @@ impl MappedFile {
         &self.map
     }
 }
+
+/// Memory-maps safetensors files (one, or the shards of a checkpoint).
+pub fn map_safetensors(
+    files: &[std::path::PathBuf],
+) -> Result<candle_core::safetensors::MmapedSafetensors> {
+    for file in files {
+        if !file.is_file() {
+            return Err(ModelError::Io {
+                path: file.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "safetensors file (shard) is missing",
+                ),
+            });
+        }
+    }
+    // SAFETY: as for `MappedFile::open`: read-only maps of files promptlab
+    // never writes in place (caches are filled by atomic rename).
+    unsafe { candle_core::safetensors::MmapedSafetensors::multi(files) }.map_err(|e| {
+        ModelError::BadWeights {
+            path: files.first().cloned().unwrap_or_default(),
+            reason: format!(
+                "not a readable safetensors file: {}",
+                super::error::first_line(&e)
+            ),
+        }
+    })
+}

@@ -4,12 +4,15 @@
 
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::ops::{rms_norm, silu, softmax_last_dim};
+use candle_nn::ops::{rms_norm, silu};
 use candle_nn::rotary_emb::{rope, rope_i};
 
 use crate::model::attention::AttentionMaps;
 use crate::model::error::{ModelError, Result};
 use crate::model::gguf::GgufFile;
+use crate::model::tensors::TensorSource;
+
+use super::common::{attend, causal_mask};
 use crate::model::kv_cache::KvCache;
 
 /// How the rotary embedding pairs dimensions: GGUF stores Q/K permuted for
@@ -36,9 +39,10 @@ pub struct LlamaConfig {
 }
 
 impl LlamaConfig {
-    /// Reads the `llama.*` hyper-parameters of a GGUF file.
-    pub fn from_gguf(file: &GgufFile) -> Result<Self> {
-        let key = |k: &str| format!("llama.{k}");
+    /// Reads the `{arch}.*` hyper-parameters of a GGUF file (`llama`,
+    /// `qwen2`).
+    pub fn from_gguf(file: &GgufFile, arch: &str) -> Result<Self> {
+        let key = |k: &str| format!("{arch}.{k}");
         let n_heads = file.u32(&key("attention.head_count"))? as usize;
         let d_model = file.u32(&key("embedding_length"))? as usize;
         let n_kv_heads = file
@@ -62,23 +66,58 @@ impl LlamaConfig {
             context_length: file.u32(&key("context_length"))? as usize,
             rope_base: file.opt_f32(&key("rope.freq_base")).unwrap_or(10_000.0),
             rms_eps: file.f32(&key("attention.layer_norm_rms_epsilon"))?,
-            rope_layout: RopeLayout::Interleaved,
+            // llama.cpp permutes Llama's Q/K for adjacent-pair rotation;
+            // Qwen2 keeps the half-split layout.
+            rope_layout: if arch == "llama" {
+                RopeLayout::Interleaved
+            } else {
+                RopeLayout::HalfSplit
+            },
         };
+        cfg.check(file.path())?;
+        Ok(cfg)
+    }
+
+    /// Reads a Hugging Face `config.json` (Llama, Qwen2).
+    pub fn from_hf(config: &super::hf::HfConfig) -> Result<Self> {
+        let n_heads = config.usize("num_attention_heads")?;
+        let d_model = config.usize("hidden_size")?;
+        let cfg = Self {
+            n_layers: config.usize("num_hidden_layers")?,
+            n_heads,
+            n_kv_heads: config.opt_usize("num_key_value_heads")?.unwrap_or(n_heads),
+            d_model,
+            head_dim: config
+                .opt_usize("head_dim")?
+                .unwrap_or(d_model / n_heads.max(1)),
+            d_ff: config.usize("intermediate_size")?,
+            vocab_size: config.usize("vocab_size")?,
+            context_length: config.usize("max_position_embeddings")?,
+            rope_base: config.opt_f64("rope_theta")?.unwrap_or(10_000.0) as f32,
+            rms_eps: config.opt_f64("rms_norm_eps")?.unwrap_or(1e-6) as f32,
+            rope_layout: RopeLayout::HalfSplit,
+        };
+        cfg.check(config.path())?;
+        Ok(cfg)
+    }
+
+    fn check(&self, path: &std::path::Path) -> Result<()> {
+        let cfg = self;
         if cfg.n_heads == 0 || cfg.n_kv_heads == 0 || !cfg.n_heads.is_multiple_of(cfg.n_kv_heads) {
             return Err(ModelError::Metadata {
-                path: file.path().to_path_buf(),
-                key: key("attention.head_count_kv"),
+                path: path.to_path_buf(),
+                key: "key/value head count".into(),
                 expected: "a non-zero divisor of the head count",
             });
         }
         if !cfg.head_dim.is_multiple_of(2) || cfg.head_dim == 0 {
             return Err(ModelError::Metadata {
-                path: file.path().to_path_buf(),
-                key: key("rope.dimension_count"),
+                path: path.to_path_buf(),
+                key: "head dimension".into(),
                 expected: "an even, non-zero head dimension",
             });
         }
-        Ok(cfg)
+        Ok(())
     }
 }
 
@@ -88,10 +127,12 @@ struct Block {
     wk: QMatMul,       // (kv_heads * head_dim, d_model)
     wv: QMatMul,       // (kv_heads * head_dim, d_model)
     wo: QMatMul,       // (d_model, heads * head_dim)
-    ffn_norm: Tensor,  // (d_model)
-    gate: QMatMul,     // (d_ff, d_model)
-    up: QMatMul,       // (d_ff, d_model)
-    down: QMatMul,     // (d_model, d_ff)
+    /// Qwen2's biases on q, k, v: (heads * head_dim), (kv_heads * head_dim) x2.
+    qkv_bias: Option<[Tensor; 3]>,
+    ffn_norm: Tensor, // (d_model)
+    gate: QMatMul,    // (d_ff, d_model)
+    up: QMatMul,      // (d_ff, d_model)
+    down: QMatMul,    // (d_model, d_ff)
 }
 
 pub struct Llama {
@@ -113,46 +154,42 @@ pub enum Logits {
 }
 
 impl Llama {
-    /// Loads the weights; with `dequantize` every matrix is expanded to f32
-    /// (exact activations, 4-8x the memory, slower decode).
-    pub fn from_gguf(file: &GgufFile, device: &Device, dequantize: bool) -> Result<Self> {
-        let cfg = LlamaConfig::from_gguf(file)?;
+    /// Loads the weights from `src`, named as in GGUF files (`blk.{i}.attn_q.weight`, …).
+    pub fn load(cfg: LlamaConfig, src: &dyn TensorSource, device: &Device) -> Result<Self> {
         let (d, hd) = (cfg.d_model, cfg.head_dim);
         let q_out = cfg.n_heads * hd;
         let kv_out = cfg.n_kv_heads * hd;
-        let to_matmul = |q: candle_core::quantized::QTensor| -> Result<QMatMul> {
-            Ok(if dequantize {
-                QMatMul::Tensor(q.dequantize(device)?)
-            } else {
-                QMatMul::from_qtensor(q)?
-            })
-        };
-        let matmul = |name: &str, shape: &[usize]| -> Result<QMatMul> {
-            to_matmul(file.tensor_shaped(name, shape, device)?)
-        };
-        let vector = |name: &str| -> Result<Tensor> {
-            Ok(file.tensor_shaped(name, &[d], device)?.dequantize(device)?)
-        };
-        let embed_q = file.tensor_shaped("token_embd.weight", &[cfg.vocab_size, d], device)?;
-        let embed = embed_q.dequantize(device)?;
-        let lm_head = if file.has_tensor("output.weight") {
-            matmul("output.weight", &[cfg.vocab_size, d])?
+        let vector = |name: &str| src.dense(name, &[d]);
+        let embed = src.dense("token_embd.weight", &[cfg.vocab_size, d])?;
+        let lm_head = if src.has("output.weight") {
+            src.matrix("output.weight", &[cfg.vocab_size, d])?
         } else {
-            to_matmul(embed_q)?
+            src.matrix("token_embd.weight", &[cfg.vocab_size, d])?
         };
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
             let p = |n: &str| format!("blk.{i}.{n}.weight");
+            let b = |n: &str| format!("blk.{i}.{n}.bias");
+            let qkv_bias = if src.has(&b("attn_q")) {
+                Some([
+                    src.dense(&b("attn_q"), &[q_out])?,
+                    src.dense(&b("attn_k"), &[kv_out])?,
+                    src.dense(&b("attn_v"), &[kv_out])?,
+                ])
+            } else {
+                None
+            };
             blocks.push(Block {
                 attn_norm: vector(&p("attn_norm"))?,
-                wq: matmul(&p("attn_q"), &[q_out, d])?,
-                wk: matmul(&p("attn_k"), &[kv_out, d])?,
-                wv: matmul(&p("attn_v"), &[kv_out, d])?,
-                wo: matmul(&p("attn_output"), &[d, q_out])?,
+                wq: src.matrix(&p("attn_q"), &[q_out, d])?,
+                wk: src.matrix(&p("attn_k"), &[kv_out, d])?,
+                wv: src.matrix(&p("attn_v"), &[kv_out, d])?,
+                wo: src.matrix(&p("attn_output"), &[d, q_out])?,
+                qkv_bias,
                 ffn_norm: vector(&p("ffn_norm"))?,
-                gate: matmul(&p("ffn_gate"), &[cfg.d_ff, d])?,
-                up: matmul(&p("ffn_up"), &[cfg.d_ff, d])?,
-                down: matmul(&p("ffn_down"), &[d, cfg.d_ff])?,
+                gate: src.matrix(&p("ffn_gate"), &[cfg.d_ff, d])?,
+                up: src.matrix(&p("ffn_up"), &[cfg.d_ff, d])?,
+                down: src.matrix(&p("ffn_down"), &[d, cfg.d_ff])?,
             });
         }
         let final_norm = vector("output_norm.weight")?;
@@ -241,36 +278,28 @@ impl Llama {
     ) -> Result<Tensor> {
         let (_, t, _) = h.dims3()?;
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
-        let split = |w: &QMatMul, heads: usize| -> Result<Tensor> {
+        let split = |w: &QMatMul, bias: Option<&Tensor>, heads: usize| -> Result<Tensor> {
+            let mut y = w.forward(h)?; // (1, t, heads * hd)
+            if let Some(bias) = bias {
+                y = y.broadcast_add(bias)?;
+            }
             // (1, t, heads * hd) -> (1, heads, t, hd)
-            Ok(w.forward(h)?
-                .reshape((1, t, heads, hd))?
+            Ok(y.reshape((1, t, heads, hd))?
                 .transpose(1, 2)?
                 .contiguous()?)
         };
-        let q = split(&block.wq, nh)?;
-        let k = split(&block.wk, nkv)?;
-        let v = split(&block.wv, nkv)?;
+        let bias = |i: usize| block.qkv_bias.as_ref().map(|b| &b[i]);
+        let q = split(&block.wq, bias(0), nh)?;
+        let k = split(&block.wk, bias(1), nkv)?;
+        let v = split(&block.wv, bias(2), nkv)?;
         let (q, k) = match self.cfg.rope_layout {
             RopeLayout::Interleaved => (rope_i(&q, cos, sin)?, rope_i(&k, cos, sin)?),
             RopeLayout::HalfSplit => (rope(&q, cos, sin)?, rope(&k, cos, sin)?),
         };
         let (k, v) = cache.append(layer, k, v)?; // (1, nkv, keys, hd)
-        let keys = k.dim(2)?;
         let k = candle_transformers::utils::repeat_kv(k, nh / nkv)?.contiguous()?; // (1, nh, keys, hd)
         let v = candle_transformers::utils::repeat_kv(v, nh / nkv)?.contiguous()?;
-        let scale = 1.0 / (hd as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?; // (1, nh, t, keys)
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        let probs = softmax_last_dim(&scores)?; // (1, nh, t, keys)
-        if let Some(maps) = capture {
-            let flat = probs.flatten_all()?.to_vec1::<f32>()?;
-            maps.push_layer(layer, &flat, t, keys);
-        }
-        let out = probs.matmul(&v)?; // (1, nh, t, hd)
+        let out = attend(&q, &k, &v, mask, capture.map(|c| (c, layer)))?; // (1, nh, t, hd)
         let out = out.transpose(1, 2)?.reshape((1, t, nh * hd))?;
         Ok(block.wo.forward(&out)?)
     }
@@ -288,25 +317,4 @@ fn rope_tables(cfg: &LlamaConfig, device: &Device) -> Result<(Tensor, Tensor)> {
         .reshape((cfg.context_length, 1))?;
     let angles = positions.broadcast_mul(&inv_freq)?; // (context, half)
     Ok((angles.cos()?, angles.sin()?))
-}
-
-/// Additive mask (t, offset + t): -inf where query i (at position offset + i)
-/// would see a later key. None for a single query, which sees every key.
-fn causal_mask(t: usize, offset: usize, device: &Device) -> Result<Option<Tensor>> {
-    if t == 1 {
-        return Ok(None);
-    }
-    let keys = offset + t;
-    let mask: Vec<f32> = (0..t)
-        .flat_map(|i| {
-            (0..keys).map(move |j| {
-                if j > offset + i {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-        })
-        .collect();
-    Ok(Some(Tensor::from_vec(mask, (t, keys), device)?))
 }

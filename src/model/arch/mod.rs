@@ -1,6 +1,9 @@
 //! Model architectures, one per file, behind one enum so the rest of
 //! promptlab runs any of them the same way.
 
+pub mod common;
+pub mod gpt2;
+pub mod hf;
 pub mod llama;
 
 pub use llama::Logits;
@@ -11,11 +14,15 @@ use super::attention::AttentionMaps;
 use super::error::Result;
 use super::kv_cache::KvCache;
 
-/// The architectures promptlab can run, by their GGUF `general.architecture`.
-pub const SUPPORTED: &[&str] = &["llama"];
+/// GGUF `general.architecture` values promptlab runs.
+pub const SUPPORTED_GGUF: &[&str] = &["llama", "qwen2"];
+/// Hugging Face `config.json` architectures promptlab runs.
+pub const SUPPORTED_HF: &[&str] = &["LlamaForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel"];
 
 pub enum Architecture {
+    /// Llama, SmolLM, TinyLlama, Qwen2 (with q/k/v biases).
     Llama(llama::Llama),
+    Gpt2(gpt2::Gpt2),
 }
 
 impl Architecture {
@@ -28,24 +35,28 @@ impl Architecture {
     ) -> Result<Tensor> {
         match self {
             Architecture::Llama(m) => m.forward(tokens, cache, capture, which),
+            Architecture::Gpt2(m) => m.forward(tokens, cache, capture, which),
         }
     }
 
     pub fn n_layers(&self) -> usize {
         match self {
             Architecture::Llama(m) => m.config().n_layers,
+            Architecture::Gpt2(m) => m.config().n_layers,
         }
     }
 
     pub fn n_heads(&self) -> usize {
         match self {
             Architecture::Llama(m) => m.config().n_heads,
+            Architecture::Gpt2(m) => m.config().n_heads,
         }
     }
 
     pub fn context_length(&self) -> usize {
         match self {
             Architecture::Llama(m) => m.config().context_length,
+            Architecture::Gpt2(m) => m.config().context_length,
         }
     }
 }
