@@ -272,3 +272,51 @@ fn an_unknown_repo_is_not_in_the_cache() {
         .to_string();
     assert!(err.contains("not in the Hugging Face cache"), "{err}");
 }
+
+/// GPT-2's own tokenizer files, as a checkpoint without tokenizer.json.
+fn gpt2_tokenizer() -> &'static promptlab::model::tokenizer::TextTokenizer {
+    use promptlab::model::tokenizer::{HfTokenizerConfig, TextTokenizer};
+    static T: OnceLock<TextTokenizer> = OnceLock::new();
+    T.get_or_init(|| {
+        let folder = common::repo_path("tests/data/gpt2-tokenizer");
+        let config = HfTokenizerConfig {
+            eos_token: Some("<|endoftext|>".into()),
+            ..HfTokenizerConfig::default()
+        };
+        TextTokenizer::from_hf(&folder, &config, &[]).unwrap()
+    })
+}
+
+#[test]
+fn gpt2_vocab_and_merges_give_gpt2s_known_encodings() {
+    let t = gpt2_tokenizer();
+    assert_eq!(t.vocab_size(), 50257);
+    // Encodings GPT-2 is known for.
+    assert_eq!(t.encode_with("Hello world", false).unwrap(), [15496, 995]);
+    assert_eq!(t.encode_with("<|endoftext|>", false).unwrap(), [50256]);
+    assert_eq!(t.eos_ids(), &[50256]);
+    // And llama.cpp's GPT-2 test vectors, which use the same vocabulary.
+    let dir = common::repo_path("tests/data/llama-vocab");
+    let inputs = std::fs::read_to_string(dir.join("ggml-vocab-gpt-2.gguf.inp")).unwrap();
+    let outputs = std::fs::read_to_string(dir.join("ggml-vocab-gpt-2.gguf.out")).unwrap();
+    let inputs: Vec<&str> = inputs.split("\n__ggml_vocab_test__\n").collect();
+    let outputs: Vec<&str> = outputs.split('\n').collect();
+    for (input, output) in inputs.iter().zip(&outputs).take(inputs.len() - 1) {
+        let want: Vec<u32> = output
+            .split_whitespace()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        assert_eq!(t.encode_with(input, false).unwrap(), want, "{input:?}");
+        assert_eq!(t.decode(&want), *input);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+    #[test]
+    fn gpt2_tokenizer_round_trips(text in "\\PC{0,40}") {
+        let t = gpt2_tokenizer();
+        let ids = t.encode_with(&text, false).unwrap();
+        proptest::prop_assert_eq!(t.decode(&ids), text);
+    }
+}

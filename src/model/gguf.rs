@@ -71,6 +71,13 @@ impl GgufFile {
         self.content.tensor_infos.contains_key(name)
     }
 
+    /// Every tensor's name, sorted.
+    pub fn tensor_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.content.tensor_infos.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub fn tensor_count(&self) -> usize {
         self.content.tensor_infos.len()
     }

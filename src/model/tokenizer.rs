@@ -191,16 +191,24 @@ impl TextTokenizer {
     /// tokens come from `tokenizer_config.json` and `config.json`.
     pub fn from_hf(folder: &Path, config: &HfTokenizerConfig, extra_eos: &[u32]) -> Result<Self> {
         let path = folder.join("tokenizer.json");
-        if !path.exists() {
+        let (vocab, merges) = (folder.join("vocab.json"), folder.join("merges.txt"));
+        let inner = if path.exists() {
+            Tokenizer::from_file(&path).map_err(|e| ModelError::Tokenizer {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?
+        } else if vocab.exists() && merges.exists() {
+            gpt2_from_files(&vocab, &merges).map_err(|e| ModelError::Tokenizer {
+                path: vocab.clone(),
+                reason: e.to_string(),
+            })?
+        } else {
             return Err(ModelError::Tokenizer {
                 path,
-                reason: "missing (a Hugging Face checkpoint needs tokenizer.json)".into(),
+                reason: "missing (a Hugging Face checkpoint needs tokenizer.json, or vocab.json and merges.txt)"
+                    .into(),
             });
-        }
-        let inner = Tokenizer::from_file(&path).map_err(|e| ModelError::Tokenizer {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        };
         let id = |t: &Option<String>| t.as_deref().and_then(|t| inner.token_to_id(t));
         let mut eos_ids: Vec<u32> = id(&config.eos_token).into_iter().collect();
         for &e in extra_eos {
@@ -277,6 +285,20 @@ impl TextTokenizer {
     pub fn inner(&self) -> &Tokenizer {
         &self.inner
     }
+}
+
+/// GPT-2's original tokenizer files (`vocab.json`, `merges.txt`): byte-level
+/// BPE with GPT-2's split and `<|endoftext|>` as a special token.
+fn gpt2_from_files(vocab: &Path, merges: &Path) -> tokenizers::Result<Tokenizer> {
+    let to_str = |p: &Path| p.to_string_lossy().into_owned();
+    let bpe = BPE::from_file(&to_str(vocab), &to_str(merges)).build()?;
+    let mut tokenizer = Tokenizer::new(bpe);
+    tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+    tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
+    if tokenizer.token_to_id("<|endoftext|>").is_some() {
+        tokenizer.add_special_tokens(vec![AddedToken::from("<|endoftext|>", true)])?;
+    }
+    Ok(tokenizer)
 }
 
 fn build(
