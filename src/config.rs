@@ -42,12 +42,12 @@ pub struct ModelAlias {
     pub mirror: Option<PackageMirror>,
 }
 
-/// A file inside a Hugging Face repository.
+/// A Hugging Face repository: a checkpoint folder, or one `file` in it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HubFile {
     pub repo: String,
-    pub file: String,
+    pub file: Option<String>,
 }
 
 /// A Python package on the package index that ships a model file.

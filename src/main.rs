@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use promptlab::cli::{self, bench::BenchArgs, generate::GenerateArgs, tui::TuiArgs};
+use promptlab::cli::{
+    self, bench::BenchArgs, generate::GenerateArgs, models::ModelsCommand, tui::TuiArgs,
+};
 use promptlab::config::Config;
 
 #[derive(Debug, Parser)]
@@ -37,15 +39,6 @@ enum Command {
     /// Manage model files
     #[command(subcommand)]
     Models(ModelsCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum ModelsCommand {
-    /// Resolve a model spec, fetching it if it is not cached, and print its path
-    Pull {
-        /// Alias, path or Hub file spec (default: config's `model`)
-        spec: Option<String>,
-    },
 }
 
 fn main() -> ExitCode {
@@ -90,13 +83,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::set_threads(args.model.threads)?;
             cli::bench::run(args, &config)
         }
-        Command::Models(ModelsCommand::Pull { spec }) => {
-            let spec = spec.clone().unwrap_or_else(|| config.model.clone());
-            let path = promptlab::model::hub::resolve(&spec, &config, &mut |line| {
-                eprintln!("promptlab: {line}");
-            })?;
-            println!("{}", path.display());
-            Ok(())
-        }
+        Command::Models(command) => cli::models::run(command, &config),
     }
 }

@@ -297,3 +297,64 @@ fn a_corrupt_or_newer_conversation_file_is_refused_and_kept() {
     assert_one_line_error(&out, &["newer.json", "newer promptlab", "version 99"]);
     assert_eq!(std::fs::read_to_string(&newer).unwrap(), text);
 }
+
+#[test]
+fn models_list_info_and_rm_work_on_a_hugging_face_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let sha = "2222222222222222222222222222222222222222";
+    let repo = cache.path().join("models--tiny--llama");
+    let snapshot = repo.join("snapshots").join(sha);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), sha).unwrap();
+    let src = common::repo_path("tests/data/tiny-hf/llama");
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), snapshot.join(e.file_name())).unwrap();
+    }
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_promptlab"))
+            .args(args)
+            .env("HF_HUB_CACHE", cache.path())
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["models", "list"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success() && text.contains("tiny/llama"),
+        "{text}"
+    );
+    let out = run(&["models", "info", "tiny/llama"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("LlamaForCausalLM"), "{text}");
+    assert!(text.contains("parameters    112448"), "{text}");
+    assert!(
+        text.contains("F16 ×21") && text.contains("chat template yes"),
+        "{text}"
+    );
+    let out = run(&[
+        "generate",
+        "--model",
+        "tiny/llama",
+        "--prompt",
+        "hello",
+        "--max-tokens",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["models", "rm", "tiny/llama"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!repo.exists());
+    let out = run(&["models", "rm", "tiny/llama"]);
+    assert_one_line_error(&out, &["not in any cache"]);
+}

