@@ -17,6 +17,7 @@ fn files_are_found_by_branch_and_by_commit_hash() {
     let file = repo.join("snapshots").join(sha).join("m.Q4_0.gguf");
     std::fs::write(&file, b"GGUF").unwrap();
     std::env::set_var("HF_HUB_CACHE", dir.path());
+    std::env::set_var("HF_HUB_OFFLINE", "1");
     let config = Config::from_layers(None, Path::new("")).unwrap();
     let found = resolve("owner/name:m.Q4_0.gguf", &config, &mut |_| {}).unwrap();
     assert_eq!(found, file);
