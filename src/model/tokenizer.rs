@@ -75,18 +75,10 @@ impl HfTokenizerConfig {
     /// Reads `tokenizer_config.json` in `folder` (absent: all None).
     pub fn read(folder: &Path) -> Result<Self> {
         let path = folder.join("tokenizer_config.json");
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        if !path.exists() {
             return Ok(Self::default());
-        };
-        let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| ModelError::Tokenizer {
-                path: path.clone(),
-                reason: format!(
-                    "invalid JSON at line {}, column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
-            })?;
+        }
+        let json = super::arch::hf::read_json(&path)?;
         // A token is a string or {"content": "..."}.
         let token = |key: &str| match &json[key] {
             serde_json::Value::String(s) => Some(s.clone()),

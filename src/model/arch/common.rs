@@ -5,7 +5,30 @@ use candle_core::{Device, Tensor};
 use candle_nn::ops::softmax_last_dim;
 
 use crate::model::attention::AttentionMaps;
-use crate::model::error::Result;
+use crate::model::error::{ModelError, Result};
+
+/// Refuses an empty step, or one reaching past the context window.
+pub fn check_fits(t: usize, offset: usize, context: usize) -> Result<()> {
+    if t == 0 {
+        return Err(ModelError::EmptyPrompt);
+    }
+    if offset + t > context {
+        return Err(ModelError::PromptTooLong {
+            tokens: offset + t,
+            context,
+        });
+    }
+    Ok(())
+}
+
+/// The positions logits are wanted for: (1, t, d) -> (1, t', d).
+pub fn select_positions(x: Tensor, which: super::Logits) -> Result<Tensor> {
+    let t = x.dim(1)?;
+    Ok(match which {
+        super::Logits::Last => x.narrow(1, t - 1, 1)?,
+        super::Logits::All => x,
+    })
+}
 
 /// Additive mask (t, offset + t): -inf where query i (at position offset + i)
 /// would see a later key. None for a single query, which sees every key.

@@ -6,7 +6,7 @@ use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::ops::layer_norm;
 
-use super::common::{attend, causal_mask};
+use super::common::{attend, causal_mask, check_fits, select_positions};
 use super::hf::HfConfig;
 use super::llama::Logits;
 use crate::model::attention::AttentionMaps;
@@ -142,15 +142,7 @@ impl Gpt2 {
     ) -> Result<Tensor> {
         let t = tokens.len();
         let offset = cache.len();
-        if t == 0 {
-            return Err(ModelError::EmptyPrompt);
-        }
-        if offset + t > self.cfg.context_length {
-            return Err(ModelError::PromptTooLong {
-                tokens: offset + t,
-                context: self.cfg.context_length,
-            });
-        }
+        check_fits(t, offset, self.cfg.context_length)?;
         let (nh, d) = (self.cfg.n_heads, self.cfg.d_model);
         let hd = d / nh;
         let ids = Tensor::new(tokens, &self.device)?;
@@ -186,10 +178,7 @@ impl Gpt2 {
             x = (x + b.mlp_proj.forward(&m)?.broadcast_add(&b.mlp_proj_b)?)?;
         }
         cache.advance(t);
-        let x = match which {
-            Logits::Last => x.narrow(1, t - 1, 1)?,
-            Logits::All => x,
-        };
+        let x = select_positions(x, which)?;
         let x = ln(&x, &self.ln_f)?;
         Ok(self.lm_head.forward(&x)?.squeeze(0)?.to_dtype(DType::F32)?)
     }

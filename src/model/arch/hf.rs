@@ -18,18 +18,7 @@ pub struct HfConfig {
 impl HfConfig {
     pub fn read(folder: &Path) -> Result<Self> {
         let path = folder.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| ModelError::BadWeights {
-            path: path.clone(),
-            reason: format!(
-                "invalid JSON at line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ),
-        })?;
+        let json = read_json(&path)?;
         Ok(Self { path, json })
     }
 
@@ -98,23 +87,28 @@ impl HfConfig {
     }
 }
 
+/// A JSON file of a checkpoint; errors name the file, line and column.
+pub fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| ModelError::BadWeights {
+        path: path.to_path_buf(),
+        reason: format!(
+            "invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
 /// The safetensors files of a checkpoint folder: the shards its index
 /// names, else `model.safetensors`.
 pub fn weight_files(folder: &Path) -> Result<Vec<PathBuf>> {
     let index = folder.join("model.safetensors.index.json");
     if index.exists() {
-        let text = std::fs::read_to_string(&index).map_err(|source| ModelError::Io {
-            path: index.clone(),
-            source,
-        })?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| ModelError::BadWeights {
-            path: index.clone(),
-            reason: format!(
-                "invalid JSON at line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ),
-        })?;
+        let json = read_json(&index)?;
         let map = json["weight_map"]
             .as_object()
             .ok_or_else(|| ModelError::Metadata {

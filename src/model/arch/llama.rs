@@ -12,7 +12,7 @@ use crate::model::error::{ModelError, Result};
 use crate::model::gguf::GgufFile;
 use crate::model::tensors::TensorSource;
 
-use super::common::{attend, causal_mask};
+use super::common::{attend, causal_mask, check_fits, select_positions};
 use crate::model::kv_cache::KvCache;
 
 /// How the rotary embedding pairs dimensions: GGUF stores Q/K permuted for
@@ -222,15 +222,7 @@ impl Llama {
     ) -> Result<Tensor> {
         let t = tokens.len();
         let offset = cache.len();
-        if t == 0 {
-            return Err(ModelError::EmptyPrompt);
-        }
-        if offset + t > self.cfg.context_length {
-            return Err(ModelError::PromptTooLong {
-                tokens: offset + t,
-                context: self.cfg.context_length,
-            });
-        }
+        check_fits(t, offset, self.cfg.context_length)?;
         let ids = Tensor::new(tokens, &self.device)?;
         let mut x = self.embed.index_select(&ids, 0)?.unsqueeze(0)?; // (1, t, d)
         let cos = self.cos.narrow(0, offset, t)?; // (t, head_dim / 2)
@@ -255,10 +247,7 @@ impl Llama {
             x = (x + mlp)?;
         }
         cache.advance(t);
-        let x = match which {
-            Logits::Last => x.narrow(1, t - 1, 1)?,
-            Logits::All => x,
-        };
+        let x = select_positions(x, which)?;
         let x = rms_norm(&x, &self.final_norm, self.cfg.rms_eps)?;
         let logits = self.lm_head.forward(&x)?.squeeze(0)?; // (t', vocab)
         Ok(logits.to_dtype(DType::F32)?)
