@@ -7,5 +7,6 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod methods;
 pub mod model;
 pub mod tui;

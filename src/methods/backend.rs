@@ -1,0 +1,74 @@
+//! What the runner calls: a [`Backend`] answers one prompt. The local one
+//! runs the loaded model through its chat template.
+
+use crate::model::chat_template::Message;
+use crate::model::generate::{generate, GenerateRequest};
+use crate::model::sampling::SamplingParams;
+use crate::model::LoadedModel;
+
+/// One model call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub prompt: String,
+    pub temperature: f64,
+    pub max_tokens: usize,
+    pub stop: Vec<String>,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub text: String,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+}
+
+pub trait Backend {
+    fn call(&mut self, call: &Call) -> Result<Reply, String>;
+}
+
+/// The local engine: the prompt is one user turn through the chat template
+/// (raw text when the model has none).
+pub struct LocalBackend<'a> {
+    pub model: &'a LoadedModel,
+}
+
+impl Backend for LocalBackend<'_> {
+    fn call(&mut self, call: &Call) -> Result<Reply, String> {
+        let text = match self.model.chat_template {
+            Some(_) => self
+                .model
+                .render_chat(&[Message::new("user", &call.prompt)])
+                .map_err(|e| e.to_string())?,
+            None => call.prompt.clone(),
+        };
+        let prompt_ids = self
+            .model
+            .tokenizer
+            .encode(&text)
+            .map_err(|e| e.to_string())?;
+        let request = GenerateRequest {
+            prompt_ids,
+            sampling: SamplingParams {
+                temperature: call.temperature,
+                seed: call.seed,
+                ..SamplingParams::greedy()
+            },
+            max_tokens: call.max_tokens,
+            stop: call.stop.clone(),
+            top_logprobs: 0,
+            capture_attention: false,
+        };
+        let done = generate(
+            self.model,
+            &request,
+            |_| std::ops::ControlFlow::Continue(()),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Reply {
+            generated_tokens: done.generated_tokens(),
+            prompt_tokens: done.prompt_tokens,
+            text: done.text,
+        })
+    }
+}

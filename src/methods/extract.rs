@@ -1,0 +1,186 @@
+//! Finding the answer in a model's text, and voting over answers. A pattern
+//! that does not match gives no answer — never a guess.
+
+use super::spec::Pattern;
+
+/// The answer `pattern` finds in `text`, if any.
+pub fn extract(text: &str, pattern: &Pattern) -> Result<Option<String>, String> {
+    Ok(match pattern {
+        Pattern::Regex(re) => {
+            let re = regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
+            re.captures(text).map(|c| {
+                c.get(1)
+                    .or_else(|| c.get(0))
+                    .map_or(String::new(), |m| m.as_str().trim().to_string())
+            })
+        }
+        Pattern::LastNumber => last_number(text),
+        Pattern::OptionLetter => option_letter(text),
+        Pattern::CodeBlock => code_block(text),
+        Pattern::Json => json_value(text),
+        Pattern::Lines => {
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            (!lines.is_empty()).then(|| lines.join("\n"))
+        }
+    })
+}
+
+/// The last number in the text, without thousands separators or a
+/// trailing period ("$1,234.50." → "1234.50", "7.0" → "7").
+fn last_number(text: &str) -> Option<String> {
+    let re = regex::Regex::new(r"-?\d[\d,]*(?:\.\d+)?").expect("valid");
+    let raw = re.find_iter(text).last()?.as_str().replace(',', "");
+    Some(match raw.split_once('.') {
+        Some((int, frac)) if frac.chars().all(|c| c == '0') => int.to_string(),
+        _ => raw,
+    })
+}
+
+/// An option letter A–E: "(C)", "answer is B", or a line that is just "D".
+fn option_letter(text: &str) -> Option<String> {
+    let patterns = [
+        r"(?i)answer(?: is|:)\s*\(?([A-E])\)?\b",
+        r"\(([A-E])\)",
+        r"(?m)^\s*([A-E])[.):]?\s*$",
+    ];
+    patterns.iter().find_map(|p| {
+        regex::Regex::new(p)
+            .expect("valid")
+            .captures_iter(text)
+            .last()
+            .map(|c| c[1].to_uppercase())
+    })
+}
+
+/// The body of the last fenced code block.
+fn code_block(text: &str) -> Option<String> {
+    let re = regex::Regex::new(r"(?s)```[A-Za-z0-9_+-]*\n(.*?)```").expect("valid");
+    re.captures_iter(text)
+        .last()
+        .map(|c| c[1].trim_end().to_string())
+}
+
+/// The first JSON object or array that parses, re-serialised compactly.
+fn json_value(text: &str) -> Option<String> {
+    for (start, c) in text.char_indices() {
+        if c != '{' && c != '[' {
+            continue;
+        }
+        let mut stream =
+            serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
+        if let Some(Ok(value)) = stream.next() {
+            return Some(value.to_string());
+        }
+    }
+    None
+}
+
+/// A majority vote: the winner (None when nothing to vote on or a tie at
+/// the top), the tally, most votes first, and whether the top was tied.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Vote {
+    pub winner: Option<String>,
+    pub tally: Vec<(String, usize)>,
+    pub tie: bool,
+    /// Candidates that gave no answer.
+    pub abstained: usize,
+}
+
+pub fn vote(answers: &[Option<String>]) -> Vote {
+    let mut tally: Vec<(String, usize)> = Vec::new();
+    for answer in answers.iter().flatten() {
+        match tally.iter_mut().find(|(a, _)| a == answer) {
+            Some((_, n)) => *n += 1,
+            None => tally.push((answer.clone(), 1)),
+        }
+    }
+    // Stable: equal counts keep first-seen order.
+    tally.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let tie = tally.len() > 1 && tally[0].1 == tally[1].1;
+    Vote {
+        winner: if tie {
+            None
+        } else {
+            tally.first().map(|(a, _)| a.clone())
+        },
+        abstained: answers.iter().filter(|a| a.is_none()).count(),
+        tie,
+        tally,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(text: &str, p: Pattern) -> Option<String> {
+        extract(text, &p).unwrap()
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(
+            ex("so 3 + 4 = 7.0.", Pattern::LastNumber).as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            ex("She pays $1,234.50 in total.", Pattern::LastNumber).as_deref(),
+            Some("1234.50")
+        );
+        assert_eq!(
+            ex("-12 degrees", Pattern::LastNumber).as_deref(),
+            Some("-12")
+        );
+        assert_eq!(ex("no digits here", Pattern::LastNumber), None);
+    }
+
+    #[test]
+    fn option_letters() {
+        assert_eq!(
+            ex("I think the answer is (B).", Pattern::OptionLetter).as_deref(),
+            Some("B")
+        );
+        assert_eq!(
+            ex("Options (A) and (C)... so (C)", Pattern::OptionLetter).as_deref(),
+            Some("C")
+        );
+        assert_eq!(ex("Answer: d", Pattern::OptionLetter).as_deref(), Some("D"));
+        assert_eq!(ex("A cat sat.", Pattern::OptionLetter), None);
+    }
+
+    #[test]
+    fn regex_code_json_lines() {
+        let p = Pattern::Regex(r"answer is (\w+)".into());
+        assert_eq!(
+            ex("the answer is Paris.", p.clone()).as_deref(),
+            Some("Paris")
+        );
+        assert_eq!(ex("no match", p), None);
+        let code = "text\n```python\nprint(1)\n```\nmore\n```\nprint(2)\n```";
+        assert_eq!(ex(code, Pattern::CodeBlock).as_deref(), Some("print(2)"));
+        assert_eq!(
+            ex("Result: {\"a\": [1, 2]} ok", Pattern::Json).as_deref(),
+            Some("{\"a\":[1,2]}")
+        );
+        assert_eq!(ex("{ not json", Pattern::Json), None);
+        assert_eq!(ex("\n a \n\n b\n", Pattern::Lines).as_deref(), Some("a\nb"));
+        assert!(extract("x", &Pattern::Regex("(".into())).is_err());
+    }
+
+    #[test]
+    fn votes_report_ties_and_abstentions() {
+        let s = |v: &str| Some(v.to_string());
+        let v = vote(&[s("7"), s("8"), s("7"), None]);
+        assert_eq!(v.winner.as_deref(), Some("7"));
+        assert_eq!(v.tally, vec![("7".into(), 2), ("8".into(), 1)]);
+        assert_eq!(v.abstained, 1);
+        let v = vote(&[s("7"), s("8")]);
+        assert!(v.tie && v.winner.is_none());
+        let v = vote(&[None, None]);
+        assert!(v.winner.is_none() && !v.tie && v.abstained == 2);
+    }
+}

@@ -1,0 +1,7 @@
+//! The survey's prompting methods as data (`surveys/methods/*.yaml`) and the
+//! runner of their primitives over a [`backend::Backend`].
+
+pub mod backend;
+pub mod extract;
+pub mod runner;
+pub mod spec;

@@ -1,0 +1,368 @@
+//! Running a method's steps for one item: each primitive renders its
+//! templates over the inputs and earlier outputs, calls the backend, and
+//! records every call; progress streams out as events.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use minijinja::Environment;
+use serde::Serialize;
+
+use super::backend::{Backend, Call};
+use super::extract::{extract, vote, Vote};
+use super::spec::{ForeachMode, MethodSpec, StepKind};
+
+/// What a step produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Output {
+    Text {
+        text: String,
+    },
+    /// Several texts (samples, per-item answers).
+    List {
+        items: Vec<String>,
+    },
+    /// Extracted answers; `None` where nothing matched.
+    Answers {
+        answers: Vec<Option<String>>,
+    },
+    Vote {
+        vote: Vote,
+    },
+}
+
+impl Output {
+    /// The single answer this output stands for, if any.
+    pub fn answer(&self) -> Option<String> {
+        match self {
+            Output::Text { text } => Some(text.clone()),
+            Output::List { items } => items.last().cloned(),
+            Output::Answers { answers } => answers.iter().flatten().next_back().cloned(),
+            Output::Vote { vote } => vote.winner.clone(),
+        }
+    }
+
+    /// The value templates see.
+    fn to_template(&self) -> minijinja::Value {
+        match self {
+            Output::Text { text } => text.as_str().into(),
+            Output::List { items } => minijinja::Value::from_serialize(items),
+            Output::Answers { answers } => minijinja::Value::from_serialize(answers),
+            Output::Vote { vote } => minijinja::Value::from_serialize(&vote.winner),
+        }
+    }
+
+    fn texts(&self) -> Vec<String> {
+        match self {
+            Output::Text { text } => text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            Output::List { items } => items.clone(),
+            Output::Answers { answers } => answers.iter().flatten().cloned().collect(),
+            Output::Vote { vote } => vote.winner.iter().cloned().collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CallRecord {
+    pub prompt: String,
+    pub output: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub id: String,
+    pub primitive: &'static str,
+    pub calls: Vec<CallRecord>,
+    pub output: Output,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodRun {
+    pub method: String,
+    pub steps: Vec<StepRecord>,
+    /// The answer step's answer; None is a visible "no answer".
+    pub answer: Option<String>,
+    pub calls: usize,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub seconds: f64,
+}
+
+/// Progress while a method runs.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    StepStarted {
+        step: String,
+    },
+    Called {
+        step: String,
+        index: usize,
+        output: String,
+    },
+    StepFinished {
+        step: String,
+        output: Output,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub max_tokens: usize,
+    /// Base seed; each call derives its own.
+    pub seed: u64,
+}
+
+struct Ctx<'a, B: Backend> {
+    backend: &'a mut B,
+    options: &'a RunOptions,
+    env: Environment<'static>,
+    vars: BTreeMap<String, minijinja::Value>,
+    outputs: BTreeMap<String, Output>,
+    calls: usize,
+    prompt_tokens: usize,
+    generated_tokens: usize,
+}
+
+impl<B: Backend> Ctx<'_, B> {
+    fn render(&self, template: &str, extra: &[(&str, minijinja::Value)]) -> Result<String, String> {
+        let mut vars = self.vars.clone();
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.clone());
+        }
+        self.env
+            .render_str(template, vars)
+            .map_err(|e| format!("template: {e}"))
+    }
+
+    fn call(
+        &mut self,
+        prompt: String,
+        temperature: f64,
+        max_tokens: Option<usize>,
+        stop: &[String],
+    ) -> Result<CallRecord, String> {
+        self.calls += 1;
+        let call = Call {
+            prompt,
+            temperature,
+            max_tokens: max_tokens.unwrap_or(self.options.max_tokens),
+            stop: stop.to_vec(),
+            seed: self.options.seed.wrapping_add(self.calls as u64),
+        };
+        let reply = self.backend.call(&call)?;
+        self.prompt_tokens += reply.prompt_tokens;
+        self.generated_tokens += reply.generated_tokens;
+        Ok(CallRecord {
+            prompt: call.prompt,
+            output: reply.text,
+        })
+    }
+}
+
+/// Runs `spec` on one item's `inputs` (question, context, …).
+pub fn run<B: Backend>(
+    spec: &MethodSpec,
+    inputs: &BTreeMap<String, String>,
+    backend: &mut B,
+    options: &RunOptions,
+    mut on_event: impl FnMut(RunEvent),
+) -> Result<MethodRun, String> {
+    if let Some(reason) = &spec.not_runnable {
+        return Err(format!(
+            "method `{}` is catalogued but not runnable: {reason}",
+            spec.id
+        ));
+    }
+    for input in &spec.inputs {
+        if !inputs.contains_key(input) {
+            return Err(format!("method `{}` needs the input `{input}`", spec.id));
+        }
+    }
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let mut vars: BTreeMap<String, minijinja::Value> = inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().into()))
+        .collect();
+    vars.insert(
+        "exemplars".into(),
+        spec.exemplars.clone().unwrap_or_default().into(),
+    );
+    let mut ctx = Ctx {
+        backend,
+        options,
+        env,
+        vars,
+        outputs: BTreeMap::new(),
+        calls: 0,
+        prompt_tokens: 0,
+        generated_tokens: 0,
+    };
+    let start = Instant::now();
+    let mut steps = Vec::new();
+    for step in &spec.steps {
+        on_event(RunEvent::StepStarted {
+            step: step.id.clone(),
+        });
+        let step_start = Instant::now();
+        let mut calls = Vec::new();
+        let fail = |e: String| format!("step `{}`: {e}", step.id);
+        let output = match &step.kind {
+            StepKind::Generate(g) => {
+                let record = ctx
+                    .call(
+                        ctx.render(&g.prompt, &[]).map_err(fail)?,
+                        0.0,
+                        g.max_tokens,
+                        &g.stop,
+                    )
+                    .map_err(fail)?;
+                let text = record.output.clone();
+                on_event(RunEvent::Called {
+                    step: step.id.clone(),
+                    index: 0,
+                    output: text.clone(),
+                });
+                calls.push(record);
+                Output::Text { text }
+            }
+            StepKind::SampleN(s) => {
+                let prompt = ctx.render(&s.prompt, &[]).map_err(fail)?;
+                let mut items = Vec::new();
+                for index in 0..s.n {
+                    let record = ctx
+                        .call(prompt.clone(), s.temperature, s.max_tokens, &s.stop)
+                        .map_err(fail)?;
+                    on_event(RunEvent::Called {
+                        step: step.id.clone(),
+                        index,
+                        output: record.output.clone(),
+                    });
+                    items.push(record.output.clone());
+                    calls.push(record);
+                }
+                Output::List { items }
+            }
+            StepKind::Extract(e) => {
+                let source = &ctx.outputs[&e.from];
+                let texts = match source {
+                    Output::Text { text } => vec![text.clone()],
+                    Output::List { items } => items.clone(),
+                    Output::Answers { answers } => answers
+                        .iter()
+                        .map(|a| a.clone().unwrap_or_default())
+                        .collect(),
+                    Output::Vote { vote } => vote.winner.iter().cloned().collect(),
+                };
+                let answers = texts
+                    .iter()
+                    .map(|t| extract(t, &e.pattern))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(fail)?;
+                Output::Answers { answers }
+            }
+            StepKind::Vote(v) => {
+                let answers = match &ctx.outputs[&v.from] {
+                    Output::Answers { answers } => answers.clone(),
+                    other => other.texts().into_iter().map(Some).collect(),
+                };
+                Output::Vote {
+                    vote: vote(&answers),
+                }
+            }
+            StepKind::Foreach(f) => {
+                let items = ctx.outputs[&f.over].texts();
+                let mut history: Vec<(String, String)> = Vec::new();
+                let mut outputs = Vec::new();
+                for (index, item) in items.iter().enumerate() {
+                    let mut extra = vec![("item", minijinja::Value::from(item.as_str()))];
+                    if f.mode == ForeachMode::Sequential {
+                        extra.push(("history", minijinja::Value::from_serialize(&history)));
+                    }
+                    let record = ctx
+                        .call(
+                            ctx.render(&f.prompt, &extra).map_err(fail)?,
+                            0.0,
+                            f.max_tokens,
+                            &[],
+                        )
+                        .map_err(fail)?;
+                    on_event(RunEvent::Called {
+                        step: step.id.clone(),
+                        index,
+                        output: record.output.clone(),
+                    });
+                    history.push((item.clone(), record.output.clone()));
+                    outputs.push(record.output.clone());
+                    calls.push(record);
+                }
+                Output::List { items: outputs }
+            }
+            StepKind::LoopUntil(l) => {
+                let until = regex::Regex::new(&l.until).map_err(|e| fail(format!("until: {e}")))?;
+                let mut previous = String::new();
+                let mut outputs = Vec::new();
+                for iteration in 0..l.max_iterations {
+                    let extra = [
+                        ("iteration", minijinja::Value::from(iteration)),
+                        ("previous", minijinja::Value::from(previous.as_str())),
+                    ];
+                    let record = ctx
+                        .call(
+                            ctx.render(&l.prompt, &extra).map_err(fail)?,
+                            0.0,
+                            l.max_tokens,
+                            &[],
+                        )
+                        .map_err(fail)?;
+                    on_event(RunEvent::Called {
+                        step: step.id.clone(),
+                        index: iteration,
+                        output: record.output.clone(),
+                    });
+                    previous = record.output.clone();
+                    outputs.push(record.output.clone());
+                    calls.push(record);
+                    if until.is_match(&previous) {
+                        break;
+                    }
+                }
+                Output::List { items: outputs }
+            }
+        };
+        ctx.vars.insert(step.id.clone(), output.to_template());
+        ctx.outputs.insert(step.id.clone(), output.clone());
+        on_event(RunEvent::StepFinished {
+            step: step.id.clone(),
+            output: output.clone(),
+        });
+        steps.push(StepRecord {
+            id: step.id.clone(),
+            primitive: step.kind.name(),
+            calls,
+            output,
+            seconds: step_start.elapsed().as_secs_f64(),
+        });
+    }
+    let answer_step = spec
+        .answer
+        .clone()
+        .or_else(|| spec.steps.last().map(|s| s.id.clone()));
+    let answer = answer_step.and_then(|id| ctx.outputs.get(&id).and_then(Output::answer));
+    Ok(MethodRun {
+        method: spec.id.clone(),
+        steps,
+        answer,
+        calls: ctx.calls,
+        prompt_tokens: ctx.prompt_tokens,
+        generated_tokens: ctx.generated_tokens,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,226 @@
+//! The method runner's primitives on a fake backend with scripted replies,
+//! and method files refused at load time with file, line and field.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+
+use promptlab::methods::backend::{Backend, Call, Reply};
+use promptlab::methods::runner::{run, Output, RunEvent, RunOptions};
+use promptlab::methods::spec::MethodSpec;
+
+struct Scripted {
+    replies: VecDeque<String>,
+    calls: Vec<Call>,
+}
+
+impl Scripted {
+    fn new(replies: &[&str]) -> Self {
+        Self {
+            replies: replies.iter().map(|s| s.to_string()).collect(),
+            calls: Vec::new(),
+        }
+    }
+}
+
+impl Backend for Scripted {
+    fn call(&mut self, call: &Call) -> Result<Reply, String> {
+        self.calls.push(call.clone());
+        let text = self.replies.pop_front().ok_or("no scripted reply left")?;
+        Ok(Reply {
+            generated_tokens: text.split_whitespace().count(),
+            prompt_tokens: call.prompt.split_whitespace().count(),
+            text,
+        })
+    }
+}
+
+fn spec(yaml: &str) -> MethodSpec {
+    MethodSpec::parse(yaml, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn inputs(question: &str) -> BTreeMap<String, String> {
+    [("question".to_string(), question.to_string())].into()
+}
+
+const OPTIONS: RunOptions = RunOptions {
+    max_tokens: 64,
+    seed: 1,
+};
+
+const SELF_CONSISTENCY: &str = "\
+id: self-consistency
+name: Self-Consistency
+section: '2.3'
+paper: Wang et al. 2022
+tasks: [mathematical problem solving]
+inputs: [question]
+steps:
+  - id: paths
+    sample_n:
+      prompt: \"Q: {{ question }}\\nA: Let's think step by step.\"
+      n: 4
+      temperature: 0.7
+  - id: answers
+    extract: {from: paths, pattern: last_number}
+  - id: final
+    vote: {from: answers}
+answer: final
+";
+
+#[test]
+fn sample_extract_vote_with_an_abstention() {
+    let spec = spec(SELF_CONSISTENCY);
+    let mut backend = Scripted::new(&["so 3+4 = 7", "it is 8", "7.0", "I am not sure"]);
+    let mut events = Vec::new();
+    let result = run(&spec, &inputs("3+4?"), &mut backend, &OPTIONS, |e| {
+        events.push(e)
+    })
+    .unwrap();
+    assert_eq!(result.answer.as_deref(), Some("7"));
+    assert_eq!(result.calls, 4);
+    assert_eq!(
+        backend.calls[0].prompt,
+        "Q: 3+4?\nA: Let's think step by step."
+    );
+    assert!(backend.calls.iter().all(|c| c.temperature == 0.7));
+    let seeds: std::collections::HashSet<u64> = backend.calls.iter().map(|c| c.seed).collect();
+    assert_eq!(seeds.len(), 4, "each sample has its own seed");
+    let Output::Vote { vote } = &result.steps[2].output else {
+        panic!()
+    };
+    assert_eq!(vote.tally, vec![("7".into(), 2), ("8".into(), 1)]);
+    assert_eq!(vote.abstained, 1);
+    let sampled = events
+        .iter()
+        .filter(|e| matches!(e, RunEvent::Called { step, .. } if step == "paths"))
+        .count();
+    assert_eq!(sampled, 4, "every sample is streamed");
+}
+
+#[test]
+fn a_tied_vote_is_no_answer_not_a_guess() {
+    let spec = spec(&SELF_CONSISTENCY.replace("n: 4", "n: 2"));
+    let mut backend = Scripted::new(&["7", "8"]);
+    let result = run(&spec, &inputs("?"), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(result.answer, None);
+    let Output::Vote { vote } = &result.steps[2].output else {
+        panic!()
+    };
+    assert!(vote.tie);
+}
+
+#[test]
+fn an_extract_that_does_not_match_gives_no_answer() {
+    let yaml = "\
+id: basic
+name: Basic
+section: '2.1'
+paper: Brown et al. 2020
+tasks: [context-free QA]
+inputs: [question]
+steps:
+  - id: raw
+    generate: {prompt: '{{ question }}'}
+  - id: letter
+    extract: {from: raw, pattern: option_letter}
+";
+    let mut backend = Scripted::new(&["I would rather not say."]);
+    let result = run(
+        &spec(yaml),
+        &inputs("Pick A-E"),
+        &mut backend,
+        &OPTIONS,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(result.answer, None);
+}
+
+#[test]
+fn a_loop_stops_at_its_bound_or_when_it_matches() {
+    let yaml = "\
+id: refine
+name: Refine
+section: '2.x'
+paper: test
+tasks: [free response]
+inputs: [question]
+steps:
+  - id: tries
+    loop_until:
+      prompt: '{{ question }} attempt {{ iteration }} after: {{ previous }}'
+      until: 'DONE'
+      max_iterations: 3
+";
+    let mut backend = Scripted::new(&["a", "b", "c", "never used"]);
+    let result = run(&spec(yaml), &inputs("q"), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(result.calls, 3, "the bound holds");
+    assert_eq!(backend.calls[2].prompt, "q attempt 2 after: b");
+    let mut backend = Scripted::new(&["a", "ok DONE", "never used"]);
+    let result = run(&spec(yaml), &inputs("q"), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(result.calls, 2);
+    assert_eq!(result.answer.as_deref(), Some("ok DONE"));
+}
+
+#[test]
+fn foreach_sequential_sees_the_earlier_answers() {
+    let yaml = "\
+id: least-to-most
+name: Least-to-Most
+section: '2.8'
+paper: Zhou et al. 2022
+tasks: [mathematical problem solving]
+inputs: [question]
+steps:
+  - id: subquestions
+    generate: {prompt: 'Decompose: {{ question }}'}
+  - id: solved
+    foreach:
+      over: subquestions
+      mode: sequential
+      prompt: \"{% for q, a in history %}{{ q }} -> {{ a }}\\n{% endfor %}Now: {{ item }}\"
+";
+    let mut backend = Scripted::new(&["first?\nsecond?", "one", "two"]);
+    let result = run(&spec(yaml), &inputs("big"), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(backend.calls[1].prompt, "Now: first?");
+    assert_eq!(backend.calls[2].prompt, "first? -> one\nNow: second?");
+    assert_eq!(result.answer.as_deref(), Some("two"));
+}
+
+fn load_error(yaml: &str) -> String {
+    MethodSpec::parse(yaml, Path::new("surveys/methods/bad.yaml"))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn an_unknown_primitive_is_refused_with_file_line_and_field() {
+    let err = load_error(&SELF_CONSISTENCY.replace("    sample_n:", "    sampel_n:"));
+    assert!(
+        err.starts_with("surveys/methods/bad.yaml:9: steps[0]:"),
+        "{err}"
+    );
+    assert!(err.contains("unknown primitive `sampel_n`"), "{err}");
+}
+
+#[test]
+fn an_undefined_template_variable_is_refused() {
+    let err = load_error(&SELF_CONSISTENCY.replace("{{ question }}", "{{ qestion }}"));
+    assert!(
+        err.starts_with("surveys/methods/bad.yaml:10: steps[0].sample_n.prompt:"),
+        "{err}"
+    );
+    assert!(err.contains("`qestion`"), "{err}");
+}
+
+#[test]
+fn a_step_reading_a_missing_output_is_refused() {
+    let err = load_error(&SELF_CONSISTENCY.replace("{from: answers}", "{from: answerz}"));
+    assert!(
+        err.starts_with("surveys/methods/bad.yaml:16: steps[2].vote.from:"),
+        "{err}"
+    );
+    assert!(err.contains("`answerz`"), "{err}");
+    let err = load_error(&SELF_CONSISTENCY.replace("temperature: 0.7", "temperature: hot"));
+    assert!(err.contains("steps[0].sample_n"), "{err}");
+}
