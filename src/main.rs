@@ -7,7 +7,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use promptlab::cli::{
-    self, bench::BenchArgs, generate::GenerateArgs, models::ModelsCommand, tui::TuiArgs,
+    self,
+    bench::BenchArgs,
+    generate::GenerateArgs,
+    methods::{CompareArgs, MethodsCommand},
+    models::ModelsCommand,
+    tui::TuiArgs,
 };
 use promptlab::config::Config;
 
@@ -39,6 +44,11 @@ enum Command {
     /// Manage model files
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// The survey's prompting methods
+    #[command(subcommand)]
+    Methods(MethodsCommand),
+    /// Run one question through several prompting methods side by side
+    Compare(Box<CompareArgs>),
 }
 
 fn main() -> ExitCode {
@@ -84,5 +94,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::bench::run(args, &config)
         }
         Command::Models(command) => cli::models::run(command, &config),
+        Command::Methods(command) => cli::methods::run_methods(command),
+        Command::Compare(args) => {
+            cli::set_threads(args.model.threads)?;
+            cli::methods::compare(args, &config)
+        }
     }
 }

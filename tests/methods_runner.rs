@@ -44,6 +44,7 @@ fn inputs(question: &str) -> BTreeMap<String, String> {
 
 const OPTIONS: RunOptions = RunOptions {
     max_tokens: 64,
+    cap: None,
     seed: 1,
 };
 

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod generate;
+pub mod methods;
 pub mod models;
 pub mod tui;
 

@@ -2,6 +2,7 @@
 //! runner of their primitives over a [`backend::Backend`].
 
 pub mod backend;
+pub mod catalog;
 pub mod extract;
 pub mod runner;
 pub mod spec;

@@ -114,7 +114,10 @@ pub enum RunEvent {
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Token budget of a call whose step sets none.
     pub max_tokens: usize,
+    /// An upper bound on every call's budget (quick smoke runs).
+    pub cap: Option<usize>,
     /// Base seed; each call derives its own.
     pub seed: u64,
 }
@@ -152,7 +155,9 @@ impl<B: Backend> Ctx<'_, B> {
         let call = Call {
             prompt,
             temperature,
-            max_tokens: max_tokens.unwrap_or(self.options.max_tokens),
+            max_tokens: max_tokens
+                .unwrap_or(self.options.max_tokens)
+                .min(self.options.cap.unwrap_or(usize::MAX)),
             stop: stop.to_vec(),
             seed: self.options.seed.wrapping_add(self.calls as u64),
         };

@@ -1,0 +1,204 @@
+//! `promptlab methods list | show` and `promptlab compare`: the survey's
+//! methods, and the same question through several of them side by side.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::generate::OutputFormat;
+use super::{load_model, ModelArgs};
+use crate::config::Config;
+use crate::methods::backend::LocalBackend;
+use crate::methods::catalog;
+use crate::methods::runner::{run, MethodRun, RunOptions};
+
+#[derive(Debug, Subcommand)]
+pub enum MethodsCommand {
+    /// Every catalogued method: section, id, runnable or not, model calls per item
+    List,
+    /// One method's file and summary
+    Show { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The question every method answers
+    #[arg(long, value_name = "TEXT")]
+    pub question: String,
+    /// A passage for methods that read a context
+    #[arg(long, value_name = "TEXT")]
+    pub context: Option<String>,
+    /// The correct answer, to mark each method right or wrong
+    #[arg(long, value_name = "ANSWER")]
+    pub reference: Option<String>,
+    /// Comma-separated method ids (see `promptlab methods list`)
+    #[arg(long, value_name = "ID,ID,…", value_delimiter = ',', required = true)]
+    pub methods: Vec<String>,
+    /// Default token budget per model call
+    #[arg(long, value_name = "N", default_value_t = 192)]
+    pub max_tokens: usize,
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
+    let methods = catalog::all()?;
+    match command {
+        MethodsCommand::List => {
+            println!(
+                "{:<6} {:<32} {:<9} {:>6}  name",
+                "§", "id", "runnable", "calls"
+            );
+            for m in &methods {
+                let runnable = if m.runnable() { "yes" } else { "no" };
+                let calls = if m.runnable() {
+                    m.calls_per_item()
+                } else {
+                    "-".into()
+                };
+                println!(
+                    "{:<6} {:<32} {:<9} {:>6}  {}",
+                    m.section, m.id, runnable, calls, m.name
+                );
+                if let Some(reason) = &m.not_runnable {
+                    println!("{:<6} {:<32} ↳ {reason}", "", "");
+                }
+            }
+            let runnable = methods.iter().filter(|m| m.runnable()).count();
+            println!("{} methods, {runnable} runnable", methods.len());
+            Ok(())
+        }
+        MethodsCommand::Show { id } => {
+            let m = &catalog::select(&methods, std::slice::from_ref(id))
+                .map_err(anyhow::Error::msg)?[0];
+            let (_, text) = catalog::METHOD_FILES
+                .iter()
+                .find(|(name, _)| name.trim_end_matches(".yaml") == m.id)
+                .ok_or_else(|| anyhow::anyhow!("no file for `{id}`"))?;
+            println!("{} (§{}) — {}", m.name, m.section, m.paper);
+            println!("tasks: {}", m.tasks.join(", "));
+            println!("model calls per item: {}", m.calls_per_item());
+            println!("---");
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Right or wrong against the reference: numbers compare as numbers,
+/// text case-insensitively; no answer is wrong.
+pub fn is_correct(answer: Option<&str>, reference: &str) -> bool {
+    let Some(answer) = answer else { return false };
+    let number = |s: &str| {
+        s.trim()
+            .trim_start_matches('$')
+            .replace(',', "")
+            .parse::<f64>()
+            .ok()
+    };
+    match (number(answer), number(reference)) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+        _ => answer
+            .trim()
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(reference.trim()),
+    }
+}
+
+pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
+    let all = catalog::all()?;
+    let methods = catalog::select(&all, &args.methods).map_err(anyhow::Error::msg)?;
+    if let Some(m) = methods.iter().find(|m| !m.runnable()) {
+        anyhow::bail!(
+            "method `{}` is catalogued but not runnable: {}",
+            m.id,
+            m.not_runnable.as_deref().unwrap_or("")
+        );
+    }
+    let mut inputs = BTreeMap::from([("question".to_string(), args.question.clone())]);
+    if let Some(context) = &args.context {
+        inputs.insert("context".into(), context.clone());
+    }
+    if let Some(m) = methods
+        .iter()
+        .find(|m| m.inputs.iter().any(|i| !inputs.contains_key(i)))
+    {
+        anyhow::bail!(
+            "method `{}` needs --{}",
+            m.id,
+            m.inputs
+                .iter()
+                .find(|i| !inputs.contains_key(*i))
+                .map_or("", |s| s.as_str())
+        );
+    }
+    let (model, _) = load_model(&args.model, config)?;
+    let mut backend = LocalBackend { model: &model };
+    let options = RunOptions {
+        max_tokens: args.max_tokens,
+        cap: None,
+        seed: args.seed,
+    };
+    let mut results: Vec<MethodRun> = Vec::new();
+    for method in &methods {
+        if args.format == OutputFormat::Text {
+            eprintln!("promptlab: running {} …", method.id);
+        }
+        let result =
+            run(method, &inputs, &mut backend, &options, |_| {}).map_err(anyhow::Error::msg)?;
+        if args.format == OutputFormat::Jsonl {
+            let correct = args
+                .reference
+                .as_deref()
+                .map(|r| is_correct(result.answer.as_deref(), r));
+            let line = json!({
+                "method": result.method,
+                "answer": result.answer,
+                "final_output": final_output(&result),
+                "correct": correct,
+                "calls": result.calls,
+                "prompt_tokens": result.prompt_tokens,
+                "generated_tokens": result.generated_tokens,
+                "seconds": (result.seconds * 100.0).round() / 100.0,
+                "steps": result.steps,
+                "note": method.note,
+            });
+            println!("{line}");
+        }
+        results.push(result);
+    }
+    if args.format == OutputFormat::Text {
+        for r in &results {
+            println!("── {} ──", r.method);
+            println!("{}", final_output(r).trim());
+            let verdict = match &args.reference {
+                Some(reference) if is_correct(r.answer.as_deref(), reference) => " ✓ correct",
+                Some(_) => " ✗ wrong",
+                None => "",
+            };
+            println!(
+                "answer: {}{verdict}   ({} calls, {} + {} tokens, {:.1} s)",
+                r.answer.as_deref().unwrap_or("(no answer)"),
+                r.calls,
+                r.prompt_tokens,
+                r.generated_tokens,
+                r.seconds
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The last model output of a run (the text the answer came from).
+fn final_output(run: &MethodRun) -> String {
+    run.steps
+        .iter()
+        .rev()
+        .find_map(|s| s.calls.last().map(|c| c.output.clone()))
+        .unwrap_or_default()
+}
