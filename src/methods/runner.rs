@@ -38,7 +38,8 @@ impl Output {
         match self {
             Output::Text { text } => Some(text.clone()),
             Output::List { items } => items.last().cloned(),
-            Output::Answers { answers } => answers.iter().flatten().next_back().cloned(),
+            // The last item's answer; an earlier one is never a fallback.
+            Output::Answers { answers } => answers.last().cloned().flatten(),
             Output::Vote { vote } => vote.winner.clone(),
         }
     }

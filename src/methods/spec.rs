@@ -128,7 +128,8 @@ pub struct ExtractStep {
     pub pattern: Pattern,
 }
 
-/// How an answer is found in text.
+/// How an answer is found in text: a name (`last_number`, …) or a
+/// regular expression written with a tag, `pattern: !regex '…'`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum Pattern {
