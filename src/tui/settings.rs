@@ -145,15 +145,8 @@ impl Settings {
             KeyCode::Right => self.step(1),
             KeyCode::Enter if self.field() != Field::Preset => {
                 self.error = None;
-                self.editing = Some(match self.field() {
-                    Field::Stop => self
-                        .stop
-                        .iter()
-                        .map(|s| escape(s))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    f => self.value(f),
-                });
+                // Shown values are typable as they are (stop strings escaped).
+                self.editing = Some(self.value(self.field()));
             }
             _ => {}
         }

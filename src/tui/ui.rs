@@ -300,6 +300,18 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     rect
 }
 
+/// A bordered box centred over `area`, sized to its lines.
+fn draw_overlay(frame: &mut Frame, area: Rect, width: u16, title: &str, lines: Vec<Line>) {
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(title)),
+        rect,
+    );
+}
+
 fn render_help(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     let mut lines: Vec<Line> = KeyAction::ALL
         .iter()
@@ -319,14 +331,7 @@ fn render_help(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         "keys are set in config.yaml (keys:) · any key closes",
         theme.dim,
     ));
-    let rect = centered(area, 78, lines.len() as u16 + 2);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(" keys: chat ")),
-        rect,
-    );
+    draw_overlay(frame, area, 78, " keys: chat ", lines);
 }
 
 fn render_settings(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
@@ -358,14 +363,7 @@ fn render_settings(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) 
         "↑↓ choose · ←→ adjust · Enter type a value · Esc close",
         theme.dim,
     ));
-    let rect = centered(area, 70, lines.len() as u16 + 2);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(" settings ")),
-        rect,
-    );
+    draw_overlay(frame, area, 70, " settings ", lines);
 }
 
 /// Text safe to draw: tabs become spaces and other control characters
