@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
-use promptlab::methods::backend::{Backend, Call, Reply};
+use std::ops::ControlFlow;
+
+use promptlab::methods::backend::{Backend, Call, Reply, CANCELLED};
 use promptlab::methods::runner::{run, Output, RunEvent, RunOptions};
 use promptlab::methods::spec::MethodSpec;
 
@@ -23,9 +25,18 @@ impl Scripted {
 }
 
 impl Backend for Scripted {
-    fn call(&mut self, call: &Call) -> Result<Reply, String> {
+    fn call(
+        &mut self,
+        call: &Call,
+        on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Reply, String> {
         self.calls.push(call.clone());
         let text = self.replies.pop_front().ok_or("no scripted reply left")?;
+        for piece in text.split_inclusive(' ') {
+            if on_text(piece).is_break() {
+                return Err(CANCELLED.into());
+            }
+        }
         Ok(Reply {
             generated_tokens: text.split_whitespace().count(),
             prompt_tokens: call.prompt.split_whitespace().count(),
@@ -46,6 +57,7 @@ const OPTIONS: RunOptions = RunOptions {
     max_tokens: 64,
     cap: None,
     seed: 1,
+    allow_code: false,
 };
 
 const SELF_CONSISTENCY: &str = "\

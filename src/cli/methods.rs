@@ -11,6 +11,7 @@ use super::{load_model, ModelArgs};
 use crate::config::Config;
 use crate::methods::backend::LocalBackend;
 use crate::methods::catalog;
+use crate::methods::extract::matches_reference;
 use crate::methods::runner::{run, MethodRun, RunOptions};
 
 #[derive(Debug, Subcommand)]
@@ -90,26 +91,6 @@ pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Right or wrong against the reference: numbers compare as numbers,
-/// text case-insensitively; no answer is wrong.
-pub fn is_correct(answer: Option<&str>, reference: &str) -> bool {
-    let Some(answer) = answer else { return false };
-    let number = |s: &str| {
-        s.trim()
-            .trim_start_matches('$')
-            .replace(',', "")
-            .parse::<f64>()
-            .ok()
-    };
-    match (number(answer), number(reference)) {
-        (Some(a), Some(b)) => (a - b).abs() < 1e-9,
-        _ => answer
-            .trim()
-            .trim_end_matches('.')
-            .eq_ignore_ascii_case(reference.trim()),
-    }
-}
-
 pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
     let all = catalog::all()?;
     let methods = catalog::select(&all, &args.methods).map_err(anyhow::Error::msg)?;
@@ -143,6 +124,7 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         max_tokens: args.max_tokens,
         cap: None,
         seed: args.seed,
+        allow_code: false,
     };
     let mut results: Vec<MethodRun> = Vec::new();
     for method in &methods {
@@ -155,7 +137,7 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
             let correct = args
                 .reference
                 .as_deref()
-                .map(|r| is_correct(result.answer.as_deref(), r));
+                .map(|r| matches_reference(result.answer.as_deref(), r));
             let line = json!({
                 "method": result.method,
                 "answer": result.answer,
@@ -177,7 +159,9 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
             println!("── {} ──", r.method);
             println!("{}", final_output(r).trim());
             let verdict = match &args.reference {
-                Some(reference) if is_correct(r.answer.as_deref(), reference) => " ✓ correct",
+                Some(reference) if matches_reference(r.answer.as_deref(), reference) => {
+                    " ✓ correct"
+                }
                 Some(_) => " ✗ wrong",
                 None => "",
             };

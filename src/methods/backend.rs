@@ -1,8 +1,10 @@
 //! What the runner calls: a [`Backend`] answers one prompt. The local one
 //! runs the loaded model through its chat template.
 
+use std::ops::ControlFlow;
+
 use crate::model::chat_template::Message;
-use crate::model::generate::{generate, GenerateRequest};
+use crate::model::generate::{generate, GenerateRequest, StopReason};
 use crate::model::sampling::SamplingParams;
 use crate::model::LoadedModel;
 
@@ -23,8 +25,18 @@ pub struct Reply {
     pub generated_tokens: usize,
 }
 
+/// Why a call ended without a reply.
+pub const CANCELLED: &str = "cancelled";
+
 pub trait Backend {
-    fn call(&mut self, call: &Call) -> Result<Reply, String>;
+    /// Answers one call, passing each piece of text to `on_text` as it is
+    /// generated; `on_text` returning `Break` cancels the call, which then
+    /// fails with [`CANCELLED`].
+    fn call(
+        &mut self,
+        call: &Call,
+        on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Reply, String>;
 }
 
 /// The local engine: the prompt is one user turn through the chat template
@@ -34,7 +46,11 @@ pub struct LocalBackend<'a> {
 }
 
 impl Backend for LocalBackend<'_> {
-    fn call(&mut self, call: &Call) -> Result<Reply, String> {
+    fn call(
+        &mut self,
+        call: &Call,
+        on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Reply, String> {
         let text = match self.model.chat_template {
             Some(_) => self
                 .model
@@ -59,12 +75,11 @@ impl Backend for LocalBackend<'_> {
             top_logprobs: 0,
             capture_attention: false,
         };
-        let done = generate(
-            self.model,
-            &request,
-            |_| std::ops::ControlFlow::Continue(()),
-        )
-        .map_err(|e| e.to_string())?;
+        let done = generate(self.model, &request, |step| on_text(&step.visible))
+            .map_err(|e| e.to_string())?;
+        if done.stop_reason == StopReason::Cancelled {
+            return Err(CANCELLED.into());
+        }
         Ok(Reply {
             generated_tokens: done.generated_tokens(),
             prompt_tokens: done.prompt_tokens,

@@ -113,6 +113,26 @@ pub fn vote(answers: &[Option<String>]) -> Vote {
     }
 }
 
+/// Right or wrong against the reference: numbers compare as numbers,
+/// text case-insensitively; no answer is wrong.
+pub fn matches_reference(answer: Option<&str>, reference: &str) -> bool {
+    let Some(answer) = answer else { return false };
+    let number = |s: &str| {
+        s.trim()
+            .trim_start_matches('$')
+            .replace(',', "")
+            .parse::<f64>()
+            .ok()
+    };
+    match (number(answer), number(reference)) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+        _ => answer
+            .trim()
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(reference.trim()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,6 +102,12 @@ pub enum RunEvent {
     StepStarted {
         step: String,
     },
+    /// A piece of a call's output as it is generated (call `index` of the step).
+    Token {
+        step: String,
+        index: usize,
+        text: String,
+    },
     Called {
         step: String,
         index: usize,
@@ -121,10 +127,14 @@ pub struct RunOptions {
     pub cap: Option<usize>,
     /// Base seed; each call derives its own.
     pub seed: u64,
+    /// Whether `run_code` steps may run model-written programs; off unless
+    /// the user allows it.
+    pub allow_code: bool,
 }
 
 struct Ctx<'a, B: Backend> {
     backend: &'a mut B,
+    on_event: &'a mut dyn FnMut(RunEvent),
     options: &'a RunOptions,
     env: Environment<'static>,
     vars: BTreeMap<String, minijinja::Value>,
@@ -145,8 +155,12 @@ impl<B: Backend> Ctx<'_, B> {
             .map_err(|e| format!("template: {e}"))
     }
 
+    /// One model call for call `index` of `step`; its text streams out as
+    /// [`RunEvent::Token`] and the whole output as [`RunEvent::Called`].
     fn call(
         &mut self,
+        step: &str,
+        index: usize,
         prompt: String,
         temperature: f64,
         max_tokens: Option<usize>,
@@ -162,9 +176,24 @@ impl<B: Backend> Ctx<'_, B> {
             stop: stop.to_vec(),
             seed: self.options.seed.wrapping_add(self.calls as u64),
         };
-        let reply = self.backend.call(&call)?;
+        let on_event = &mut *self.on_event;
+        let reply = self.backend.call(&call, &mut |text| {
+            if !text.is_empty() {
+                on_event(RunEvent::Token {
+                    step: step.to_string(),
+                    index,
+                    text: text.to_string(),
+                });
+            }
+            std::ops::ControlFlow::Continue(())
+        })?;
         self.prompt_tokens += reply.prompt_tokens;
         self.generated_tokens += reply.generated_tokens;
+        (self.on_event)(RunEvent::Called {
+            step: step.to_string(),
+            index,
+            output: reply.text.clone(),
+        });
         Ok(CallRecord {
             prompt: call.prompt,
             output: reply.text,
@@ -180,6 +209,7 @@ pub fn run<B: Backend>(
     options: &RunOptions,
     mut on_event: impl FnMut(RunEvent),
 ) -> Result<MethodRun, String> {
+    let on_event: &mut dyn FnMut(RunEvent) = &mut on_event;
     if let Some(reason) = &spec.not_runnable {
         return Err(format!(
             "method `{}` is catalogued but not runnable: {reason}",
@@ -203,6 +233,7 @@ pub fn run<B: Backend>(
     );
     let mut ctx = Ctx {
         backend,
+        on_event,
         options,
         env,
         vars,
@@ -214,7 +245,7 @@ pub fn run<B: Backend>(
     let start = Instant::now();
     let mut steps = Vec::new();
     for step in &spec.steps {
-        on_event(RunEvent::StepStarted {
+        (ctx.on_event)(RunEvent::StepStarted {
             step: step.id.clone(),
         });
         let step_start = Instant::now();
@@ -222,20 +253,11 @@ pub fn run<B: Backend>(
         let fail = |e: String| format!("step `{}`: {e}", step.id);
         let output = match &step.kind {
             StepKind::Generate(g) => {
+                let prompt = ctx.render(&g.prompt, &[]).map_err(fail)?;
                 let record = ctx
-                    .call(
-                        ctx.render(&g.prompt, &[]).map_err(fail)?,
-                        0.0,
-                        g.max_tokens,
-                        &g.stop,
-                    )
+                    .call(&step.id, 0, prompt, 0.0, g.max_tokens, &g.stop)
                     .map_err(fail)?;
                 let text = record.output.clone();
-                on_event(RunEvent::Called {
-                    step: step.id.clone(),
-                    index: 0,
-                    output: text.clone(),
-                });
                 calls.push(record);
                 Output::Text { text }
             }
@@ -244,13 +266,15 @@ pub fn run<B: Backend>(
                 let mut items = Vec::new();
                 for index in 0..s.n {
                     let record = ctx
-                        .call(prompt.clone(), s.temperature, s.max_tokens, &s.stop)
+                        .call(
+                            &step.id,
+                            index,
+                            prompt.clone(),
+                            s.temperature,
+                            s.max_tokens,
+                            &s.stop,
+                        )
                         .map_err(fail)?;
-                    on_event(RunEvent::Called {
-                        step: step.id.clone(),
-                        index,
-                        output: record.output.clone(),
-                    });
                     items.push(record.output.clone());
                     calls.push(record);
                 }
@@ -292,19 +316,10 @@ pub fn run<B: Backend>(
                     if f.mode == ForeachMode::Sequential {
                         extra.push(("history", minijinja::Value::from_serialize(&history)));
                     }
+                    let prompt = ctx.render(&f.prompt, &extra).map_err(fail)?;
                     let record = ctx
-                        .call(
-                            ctx.render(&f.prompt, &extra).map_err(fail)?,
-                            0.0,
-                            f.max_tokens,
-                            &[],
-                        )
+                        .call(&step.id, index, prompt, 0.0, f.max_tokens, &[])
                         .map_err(fail)?;
-                    on_event(RunEvent::Called {
-                        step: step.id.clone(),
-                        index,
-                        output: record.output.clone(),
-                    });
                     history.push((item.clone(), record.output.clone()));
                     outputs.push(record.output.clone());
                     calls.push(record);
@@ -320,19 +335,10 @@ pub fn run<B: Backend>(
                         ("iteration", minijinja::Value::from(iteration)),
                         ("previous", minijinja::Value::from(previous.as_str())),
                     ];
+                    let prompt = ctx.render(&l.prompt, &extra).map_err(fail)?;
                     let record = ctx
-                        .call(
-                            ctx.render(&l.prompt, &extra).map_err(fail)?,
-                            0.0,
-                            l.max_tokens,
-                            &[],
-                        )
+                        .call(&step.id, iteration, prompt, 0.0, l.max_tokens, &[])
                         .map_err(fail)?;
-                    on_event(RunEvent::Called {
-                        step: step.id.clone(),
-                        index: iteration,
-                        output: record.output.clone(),
-                    });
                     previous = record.output.clone();
                     outputs.push(record.output.clone());
                     calls.push(record);
@@ -345,7 +351,7 @@ pub fn run<B: Backend>(
         };
         ctx.vars.insert(step.id.clone(), output.to_template());
         ctx.outputs.insert(step.id.clone(), output.clone());
-        on_event(RunEvent::StepFinished {
+        (ctx.on_event)(RunEvent::StepFinished {
             step: step.id.clone(),
             output: output.clone(),
         });
