@@ -83,7 +83,7 @@ fn every_runnable_method_runs_end_to_end_on_the_default_model() {
         max_tokens: 16,
         cap: Some(16),
         seed: 1,
-        allow_code: false,
+        allow_code: true,
     };
     for m in methods.iter().filter(|m| m.runnable()) {
         let result = run(m, &inputs, &mut backend, &options, |_| {})

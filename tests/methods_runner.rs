@@ -237,3 +237,99 @@ fn a_step_reading_a_missing_output_is_refused() {
     let err = load_error(&SELF_CONSISTENCY.replace("temperature: 0.7", "temperature: hot"));
     assert!(err.contains("steps[0].sample_n"), "{err}");
 }
+
+const PROGRAM_OF_THOUGHTS: &str = "\
+id: pot
+name: PoT
+section: '2.7'
+paper: Chen et al. 2022
+tasks: [mathematical problem solving]
+inputs: [question]
+steps:
+  - id: code
+    generate: {prompt: \"Write Python for: {{ question }}\"}
+  - id: program
+    extract: {from: code, pattern: code_block}
+  - id: execution
+    run_code: {from: program, append: 'print(ans)', timeout_seconds: 5}
+answer: execution
+";
+
+const ALLOW_CODE: RunOptions = RunOptions {
+    allow_code: true,
+    ..OPTIONS
+};
+
+#[test]
+fn code_runs_only_when_allowed_and_is_refused_before_any_call() {
+    let spec = spec(PROGRAM_OF_THOUGHTS);
+    assert!(spec.runs_code());
+    let mut backend = Scripted::new(&["```python\nans = 6 * 7\n```"]);
+    let err = run(&spec, &inputs("6 times 7?"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
+    assert!(err.contains("code execution is off"), "{err}");
+    assert!(backend.calls.is_empty(), "no model call before the refusal");
+}
+
+#[test]
+fn the_interpreter_computes_the_answer() {
+    let spec = spec(PROGRAM_OF_THOUGHTS);
+    let mut backend = Scripted::new(&[
+        "Here it is:\n```python\napples = 6\nboxes = 7\nans = apples * boxes\n```\nDone.",
+    ]);
+    let mut finished = Vec::new();
+    let result = run(&spec, &inputs("q"), &mut backend, &ALLOW_CODE, |e| {
+        if let RunEvent::StepFinished { step, output } = e {
+            finished.push((step, output));
+        }
+    })
+    .unwrap();
+    assert_eq!(result.answer.as_deref(), Some("42"));
+    assert_eq!(result.calls, 1, "running code is not a model call");
+    let Output::Runs { runs } = &finished[2].1 else {
+        panic!("{:?}", finished[2]);
+    };
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].code.ends_with("ans = apples * boxes\nprint(ans)\n"));
+    assert_eq!(runs[0].stdout, "42\n");
+}
+
+#[test]
+fn a_failing_program_or_no_program_is_no_answer() {
+    let spec = spec(PROGRAM_OF_THOUGHTS);
+    // The program raises: its error is recorded, and there is no answer.
+    let mut backend = Scripted::new(&["```python\nans = undefined_name + 1\n```"]);
+    let result = run(&spec, &inputs("q"), &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert_eq!(result.answer, None);
+    let Output::Runs { runs } = &result.steps[2].output else {
+        panic!("{:?}", result.steps[2]);
+    };
+    assert!(runs[0].failure().unwrap().contains("NameError"));
+    // No code block at all: nothing runs, and there is no answer.
+    let mut backend = Scripted::new(&["The answer is 42."]);
+    let result = run(&spec, &inputs("q"), &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert_eq!(result.answer, None);
+    assert_eq!(result.steps[2].output, Output::Runs { runs: vec![] });
+}
+
+#[test]
+fn a_program_past_its_timeout_is_no_answer() {
+    let spec = spec(PROGRAM_OF_THOUGHTS);
+    let mut backend = Scripted::new(&["```python\nwhile True:\n    pass\nans = 1\n```"]);
+    let start = std::time::Instant::now();
+    let result = run(&spec, &inputs("q"), &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(15));
+    assert_eq!(result.answer, None);
+    let Output::Runs { runs } = &result.steps[2].output else {
+        panic!();
+    };
+    assert_eq!(runs[0].failure().as_deref(), Some("timed out"));
+}
+
+#[test]
+fn run_code_reading_a_missing_output_is_refused_at_load() {
+    let err = load_error(&PROGRAM_OF_THOUGHTS.replace("from: program", "from: programme"));
+    assert!(
+        err.contains("surveys/methods/bad.yaml:13: steps[2].run_code.from: refers to `programme`"),
+        "{err}"
+    );
+}

@@ -12,7 +12,8 @@ use crate::config::Config;
 use crate::methods::backend::LocalBackend;
 use crate::methods::catalog;
 use crate::methods::extract::matches_reference;
-use crate::methods::runner::{run, MethodRun, RunOptions};
+use crate::methods::runner::{run, MethodRun, Output, RunOptions};
+use crate::methods::sandbox;
 
 #[derive(Debug, Subcommand)]
 pub enum MethodsCommand {
@@ -45,6 +46,11 @@ pub struct CompareArgs {
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Let methods run the Python programs the model writes (Program-of-Thoughts,
+    /// PAL), confined: their own temporary folder, no network, a timeout
+    /// and a memory ceiling
+    #[arg(long)]
+    pub allow_code: bool,
 }
 
 pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
@@ -56,7 +62,11 @@ pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
                 "§", "id", "runnable", "calls"
             );
             for m in &methods {
-                let runnable = if m.runnable() { "yes" } else { "no" };
+                let runnable = match (m.runnable(), m.runs_code()) {
+                    (false, _) => "no",
+                    (true, false) => "yes",
+                    (true, true) => "yes*",
+                };
                 let calls = if m.runnable() {
                     m.calls_per_item()
                 } else {
@@ -72,6 +82,7 @@ pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
             }
             let runnable = methods.iter().filter(|m| m.runnable()).count();
             println!("{} methods, {runnable} runnable", methods.len());
+            println!("* runs the Python the model writes, confined, only with --allow-code");
             Ok(())
         }
         MethodsCommand::Show { id } => {
@@ -101,6 +112,15 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
             m.not_runnable.as_deref().unwrap_or("")
         );
     }
+    if let Some(m) = methods.iter().find(|m| m.runs_code()) {
+        if !args.allow_code {
+            anyhow::bail!(
+                "method `{}` runs the Python the model writes; pass --allow-code to run it confined (its own temporary folder, no network, a timeout and a memory ceiling)",
+                m.id
+            );
+        }
+        sandbox::available().map_err(|e| anyhow::anyhow!("method `{}`: {e}", m.id))?;
+    }
     let mut inputs = BTreeMap::from([("question".to_string(), args.question.clone())]);
     if let Some(context) = &args.context {
         inputs.insert("context".into(), context.clone());
@@ -124,7 +144,7 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         max_tokens: args.max_tokens,
         cap: None,
         seed: args.seed,
-        allow_code: false,
+        allow_code: args.allow_code,
     };
     let mut results: Vec<MethodRun> = Vec::new();
     for method in &methods {
@@ -158,6 +178,16 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         for r in &results {
             println!("── {} ──", r.method);
             println!("{}", final_output(r).trim());
+            for step in &r.steps {
+                if let Output::Runs { runs } = &step.output {
+                    for run in runs {
+                        match run.failure() {
+                            None => println!("[{} ran: printed {:?}]", step.id, run.stdout.trim()),
+                            Some(failure) => println!("[{} ran: {failure}]", step.id),
+                        }
+                    }
+                }
+            }
             let verdict = match &args.reference {
                 Some(reference) if matches_reference(r.answer.as_deref(), reference) => {
                     " ✓ correct"

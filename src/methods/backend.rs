@@ -12,6 +12,9 @@ use crate::model::LoadedModel;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub prompt: String,
+    /// The prompt is raw text for the model to continue (e.g. ending in an
+    /// open code fence), not a chat turn.
+    pub completion: bool,
     pub temperature: f64,
     pub max_tokens: usize,
     pub stop: Vec<String>,
@@ -40,7 +43,7 @@ pub trait Backend {
 }
 
 /// The local engine: the prompt is one user turn through the chat template
-/// (raw text when the model has none).
+/// (raw text for a completion call, or when the model has none).
 pub struct LocalBackend<'a> {
     pub model: &'a LoadedModel,
 }
@@ -51,12 +54,12 @@ impl Backend for LocalBackend<'_> {
         call: &Call,
         on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Reply, String> {
-        let text = match self.model.chat_template {
-            Some(_) => self
+        let text = match (&self.model.chat_template, call.completion) {
+            (Some(_), false) => self
                 .model
                 .render_chat(&[Message::new("user", &call.prompt)])
                 .map_err(|e| e.to_string())?,
-            None => call.prompt.clone(),
+            _ => call.prompt.clone(),
         };
         let prompt_ids = self
             .model

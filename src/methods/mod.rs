@@ -5,4 +5,5 @@ pub mod backend;
 pub mod catalog;
 pub mod extract;
 pub mod runner;
+pub mod sandbox;
 pub mod spec;

@@ -3,13 +3,14 @@
 //! records every call; progress streams out as events.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use minijinja::Environment;
 use serde::Serialize;
 
 use super::backend::{Backend, Call};
 use super::extract::{extract, vote, Vote};
+use super::sandbox::{self, CodeRun, Limits};
 use super::spec::{ForeachMode, MethodSpec, StepKind};
 
 /// What a step produced.
@@ -30,6 +31,18 @@ pub enum Output {
     Vote {
         vote: Vote,
     },
+    /// Programs run by `run_code`, in order.
+    Runs {
+        runs: Vec<CodeRun>,
+    },
+}
+
+/// What a program run stands for: its printed output, or its failure.
+fn run_text(run: &CodeRun) -> String {
+    match run.failure() {
+        None => run.stdout.trim().to_string(),
+        Some(failure) => format!("Error: {failure}"),
+    }
 }
 
 impl Output {
@@ -41,6 +54,15 @@ impl Output {
             // The last item's answer; an earlier one is never a fallback.
             Output::Answers { answers } => answers.last().cloned().flatten(),
             Output::Vote { vote } => vote.winner.clone(),
+            // The last printed line of the last program, if it succeeded.
+            Output::Runs { runs } => runs.last().filter(|r| r.succeeded()).and_then(|r| {
+                r.stdout
+                    .lines()
+                    .rev()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .map(str::to_string)
+            }),
         }
     }
 
@@ -51,6 +73,12 @@ impl Output {
             Output::List { items } => minijinja::Value::from_serialize(items),
             Output::Answers { answers } => minijinja::Value::from_serialize(answers),
             Output::Vote { vote } => minijinja::Value::from_serialize(&vote.winner),
+            Output::Runs { runs } => match runs.as_slice() {
+                [one] => run_text(one).into(),
+                many => {
+                    minijinja::Value::from_serialize(many.iter().map(run_text).collect::<Vec<_>>())
+                }
+            },
         }
     }
 
@@ -65,6 +93,18 @@ impl Output {
             Output::List { items } => items.clone(),
             Output::Answers { answers } => answers.iter().flatten().cloned().collect(),
             Output::Vote { vote } => vote.winner.iter().cloned().collect(),
+            Output::Runs { runs } => runs.iter().map(run_text).collect(),
+        }
+    }
+
+    /// The programs (or texts) each item of this output stands for, whole.
+    fn items(&self) -> Vec<Option<String>> {
+        match self {
+            Output::Text { text } => vec![Some(text.clone())],
+            Output::List { items } => items.iter().cloned().map(Some).collect(),
+            Output::Answers { answers } => answers.clone(),
+            Output::Vote { vote } => vec![vote.winner.clone()],
+            Output::Runs { runs } => runs.iter().map(|r| Some(run_text(r))).collect(),
         }
     }
 }
@@ -132,6 +172,28 @@ pub struct RunOptions {
     pub allow_code: bool,
 }
 
+/// What a step asks of one model call.
+struct Request<'s> {
+    prompt: String,
+    completion: bool,
+    temperature: f64,
+    max_tokens: Option<usize>,
+    stop: &'s [String],
+}
+
+impl<'s> Request<'s> {
+    /// A greedy chat call.
+    fn greedy(prompt: String, max_tokens: Option<usize>, stop: &'s [String]) -> Self {
+        Request {
+            prompt,
+            completion: false,
+            temperature: 0.0,
+            max_tokens,
+            stop,
+        }
+    }
+}
+
 struct Ctx<'a, B: Backend> {
     backend: &'a mut B,
     on_event: &'a mut dyn FnMut(RunEvent),
@@ -157,18 +219,18 @@ impl<B: Backend> Ctx<'_, B> {
 
     /// One model call for call `index` of `step`; its text streams out as
     /// [`RunEvent::Token`] and the whole output as [`RunEvent::Called`].
-    fn call(
-        &mut self,
-        step: &str,
-        index: usize,
-        prompt: String,
-        temperature: f64,
-        max_tokens: Option<usize>,
-        stop: &[String],
-    ) -> Result<CallRecord, String> {
+    fn call(&mut self, step: &str, index: usize, request: Request) -> Result<CallRecord, String> {
+        let Request {
+            prompt,
+            completion,
+            temperature,
+            max_tokens,
+            stop,
+        } = request;
         self.calls += 1;
         let call = Call {
             prompt,
+            completion,
             temperature,
             max_tokens: max_tokens
                 .unwrap_or(self.options.max_tokens)
@@ -216,6 +278,12 @@ pub fn run<B: Backend>(
             spec.id
         ));
     }
+    if spec.runs_code() && !options.allow_code {
+        return Err(format!(
+            "method `{}` runs model-written Python, and code execution is off; allow it to run confined (its own temporary folder, no network, a timeout and a memory ceiling)",
+            spec.id
+        ));
+    }
     for input in &spec.inputs {
         if !inputs.contains_key(input) {
             return Err(format!("method `{}` needs the input `{input}`", spec.id));
@@ -255,7 +323,14 @@ pub fn run<B: Backend>(
             StepKind::Generate(g) => {
                 let prompt = ctx.render(&g.prompt, &[]).map_err(fail)?;
                 let record = ctx
-                    .call(&step.id, 0, prompt, 0.0, g.max_tokens, &g.stop)
+                    .call(
+                        &step.id,
+                        0,
+                        Request {
+                            completion: g.completion,
+                            ..Request::greedy(prompt, g.max_tokens, &g.stop)
+                        },
+                    )
                     .map_err(fail)?;
                 let text = record.output.clone();
                 calls.push(record);
@@ -269,10 +344,10 @@ pub fn run<B: Backend>(
                         .call(
                             &step.id,
                             index,
-                            prompt.clone(),
-                            s.temperature,
-                            s.max_tokens,
-                            &s.stop,
+                            Request {
+                                temperature: s.temperature,
+                                ..Request::greedy(prompt.clone(), s.max_tokens, &s.stop)
+                            },
                         )
                         .map_err(fail)?;
                     items.push(record.output.clone());
@@ -281,19 +356,10 @@ pub fn run<B: Backend>(
                 Output::List { items }
             }
             StepKind::Extract(e) => {
-                let source = &ctx.outputs[&e.from];
-                let texts = match source {
-                    Output::Text { text } => vec![text.clone()],
-                    Output::List { items } => items.clone(),
-                    Output::Answers { answers } => answers
-                        .iter()
-                        .map(|a| a.clone().unwrap_or_default())
-                        .collect(),
-                    Output::Vote { vote } => vote.winner.iter().cloned().collect(),
-                };
-                let answers = texts
+                let answers = ctx.outputs[&e.from]
+                    .items()
                     .iter()
-                    .map(|t| extract(t, &e.pattern))
+                    .map(|t| t.as_deref().map_or(Ok(None), |t| extract(t, &e.pattern)))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(fail)?;
                 Output::Answers { answers }
@@ -318,7 +384,7 @@ pub fn run<B: Backend>(
                     }
                     let prompt = ctx.render(&f.prompt, &extra).map_err(fail)?;
                     let record = ctx
-                        .call(&step.id, index, prompt, 0.0, f.max_tokens, &[])
+                        .call(&step.id, index, Request::greedy(prompt, f.max_tokens, &[]))
                         .map_err(fail)?;
                     history.push((item.clone(), record.output.clone()));
                     outputs.push(record.output.clone());
@@ -337,7 +403,11 @@ pub fn run<B: Backend>(
                     ];
                     let prompt = ctx.render(&l.prompt, &extra).map_err(fail)?;
                     let record = ctx
-                        .call(&step.id, iteration, prompt, 0.0, l.max_tokens, &[])
+                        .call(
+                            &step.id,
+                            iteration,
+                            Request::greedy(prompt, l.max_tokens, &[]),
+                        )
                         .map_err(fail)?;
                     previous = record.output.clone();
                     outputs.push(record.output.clone());
@@ -347,6 +417,24 @@ pub fn run<B: Backend>(
                     }
                 }
                 Output::List { items: outputs }
+            }
+            StepKind::RunCode(r) => {
+                let python = sandbox::python().map_err(fail)?;
+                let limits = Limits {
+                    timeout: r
+                        .timeout_seconds
+                        .map_or(Limits::default().timeout, Duration::from_secs),
+                    ..Limits::default()
+                };
+                let mut runs = Vec::new();
+                // An item with no program (the extract found none) is skipped.
+                for mut code in ctx.outputs[&r.from].items().into_iter().flatten() {
+                    if let Some(append) = &r.append {
+                        code = format!("{}\n{append}\n", code.trim_end());
+                    }
+                    runs.push(sandbox::run_python(&code, python, &limits).map_err(fail)?);
+                }
+                Output::Runs { runs }
             }
         };
         ctx.vars.insert(step.id.clone(), output.to_template());

@@ -67,6 +67,7 @@ const PRIMITIVES: &[&str] = &[
     "vote",
     "foreach",
     "loop_until",
+    "run_code",
 ];
 
 /// The primitives, one key each in a step.
@@ -84,6 +85,9 @@ pub enum StepKind {
     Foreach(ForeachStep),
     /// Repeat a call until its output matches, at most `max_iterations` times.
     LoopUntil(LoopStep),
+    /// Run an earlier output as a Python program, confined (see
+    /// `methods::sandbox`); only when the user allows code execution.
+    RunCode(RunCodeStep),
 }
 
 impl StepKind {
@@ -95,6 +99,7 @@ impl StepKind {
             StepKind::Vote(_) => "vote",
             StepKind::Foreach(_) => "foreach",
             StepKind::LoopUntil(_) => "loop_until",
+            StepKind::RunCode(_) => "run_code",
         }
     }
 }
@@ -103,6 +108,9 @@ impl StepKind {
 #[serde(deny_unknown_fields)]
 pub struct GenerateStep {
     pub prompt: String,
+    /// Send the prompt as raw text to continue instead of a chat turn.
+    #[serde(default)]
+    pub completion: bool,
     #[serde(default)]
     pub max_tokens: Option<usize>,
     #[serde(default)]
@@ -183,6 +191,19 @@ pub struct LoopStep {
     pub max_tokens: Option<usize>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCodeStep {
+    /// The output holding the program (each item of a list is one program).
+    pub from: String,
+    /// Code added after each program, e.g. `print(solution())`.
+    #[serde(default)]
+    pub append: Option<String>,
+    /// Wall-clock limit per program (default 10 s).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
 /// Variables every template may use besides inputs and earlier steps.
 const BUILTINS: &[&str] = &[
     "exemplars",
@@ -247,6 +268,13 @@ impl MethodSpec {
 
     pub fn runnable(&self) -> bool {
         self.not_runnable.is_none()
+    }
+
+    /// Whether a step runs model-written code (needs the user's leave).
+    pub fn runs_code(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::RunCode(_)))
     }
 
     /// Model calls per item (an upper bound for loops).
@@ -355,6 +383,7 @@ impl Step {
             StepKind::Extract(e) => vec![("from", &e.from)],
             StepKind::Vote(v) => vec![("from", &v.from)],
             StepKind::Foreach(f) => vec![("over", &f.over)],
+            StepKind::RunCode(r) => vec![("from", &r.from)],
             _ => vec![],
         }
     }
@@ -431,6 +460,7 @@ fn step_from_map(
         "vote" => StepKind::Vote(serde_norway::from_value(body).map_err(parse_err)?),
         "foreach" => StepKind::Foreach(serde_norway::from_value(body).map_err(parse_err)?),
         "loop_until" => StepKind::LoopUntil(serde_norway::from_value(body).map_err(parse_err)?),
+        "run_code" => StepKind::RunCode(serde_norway::from_value(body).map_err(parse_err)?),
         other => {
             return Err(error(
                 line,
