@@ -1,0 +1,151 @@
+//! End-to-end runs of `promptlab compare` on the default model: the text
+//! summary, the jsonl records with every step, code execution only when
+//! allowed, and one-line errors for bad method lists.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn promptlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_promptlab"))
+        .args(args)
+        .env("PROMPTLAB_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+fn compare(extra: &[&str]) -> Output {
+    let model = common::default_model_path().display().to_string();
+    let mut args = vec![
+        "compare",
+        "--model",
+        &model,
+        "--question",
+        "Tom has 3 apples and buys 4 more. How many apples does he have now?",
+        "--reference",
+        "7",
+        "--max-tokens",
+        "48",
+    ];
+    args.extend_from_slice(extra);
+    promptlab(&args)
+}
+
+fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line: {stderr}");
+    assert!(lines[0].starts_with("promptlab: error:"), "{stderr}");
+    lines[0].to_string()
+}
+
+#[test]
+fn text_output_gives_each_method_its_answer_verdict_and_counts() {
+    let out = compare(&[
+        "--methods",
+        "basic-zero-shot,program-aided-lm",
+        "--allow-code",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let basic = stdout.find("── basic-zero-shot ──").expect("basic section");
+    let pal = stdout.find("── program-aided-lm ──").expect("PAL section");
+    assert!(basic < pal, "methods in the order asked");
+    let answers: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("answer: "))
+        .collect();
+    assert_eq!(answers.len(), 2, "{stdout}");
+    for line in &answers {
+        assert!(
+            line.contains("✓ correct") || line.contains("✗ wrong"),
+            "{line}"
+        );
+        assert!(line.contains("(1 calls, "), "{line}");
+    }
+    // PAL's program ran, and the run is reported either way.
+    assert!(stdout[pal..].contains("[execution ran: "), "{stdout}");
+}
+
+#[test]
+fn jsonl_gives_one_record_per_method_with_every_step() {
+    let out = compare(&[
+        "--methods",
+        "basic-zero-shot,program-aided-lm",
+        "--allow-code",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["method"], "basic-zero-shot");
+    assert_eq!(records[1]["method"], "program-aided-lm");
+    for r in &records {
+        assert_eq!(r["calls"], 1);
+        assert!(r["prompt_tokens"].as_u64().unwrap() > 10);
+        assert!(r["generated_tokens"].as_u64().unwrap() >= 1);
+        assert!(r["correct"].is_boolean());
+        let correct = r["answer"].as_str() == Some("7");
+        assert_eq!(r["correct"], correct, "{r}");
+    }
+    let steps = records[0]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["primitive"], "generate");
+    assert!(steps[0]["calls"][0]["prompt"]
+        .as_str()
+        .unwrap()
+        .contains("Tom has 3 apples"));
+    assert_eq!(steps[1]["primitive"], "extract");
+
+    let steps = records[1]["steps"].as_array().unwrap();
+    assert_eq!(steps[1]["primitive"], "run_code");
+    assert_eq!(steps[1]["output"]["kind"], "runs");
+    let run = &steps[1]["output"]["runs"][0];
+    let code = run["code"].as_str().unwrap();
+    assert!(code.starts_with(steps[0]["output"]["text"].as_str().unwrap().trim_end()));
+    assert!(code.ends_with("print(solution())\n"), "{code}");
+    // The answer is what the program printed, or none when it failed.
+    if run["status"]["kind"] == "exited" && run["status"]["code"] == 0 {
+        let printed = run["stdout"].as_str().unwrap().trim().lines().last();
+        assert_eq!(records[1]["answer"].as_str(), printed);
+    } else {
+        assert!(records[1]["answer"].is_null());
+    }
+}
+
+#[test]
+fn code_methods_are_refused_unless_code_is_allowed() {
+    let err = one_line_error(&compare(&[
+        "--methods",
+        "basic-zero-shot,program-of-thoughts",
+    ]));
+    assert!(err.contains("`program-of-thoughts`"), "{err}");
+    assert!(err.contains("--allow-code"), "{err}");
+}
+
+#[test]
+fn bad_method_lists_are_refused_in_one_line() {
+    let err = one_line_error(&compare(&["--methods", "chain-of-thougts"]));
+    assert!(err.contains("unknown method `chain-of-thougts`"), "{err}");
+    assert!(err.contains("zero-shot-cot"), "lists the known ids: {err}");
+
+    let err = one_line_error(&compare(&["--methods", "binder"]));
+    assert!(err.contains("catalogued but not runnable"), "{err}");
+
+    let err = one_line_error(&compare(&["--methods", "basic-zero-shot,react"]));
+    assert!(err.contains("`react` needs --context"), "{err}");
+}
