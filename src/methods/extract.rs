@@ -8,11 +8,11 @@ pub fn extract(text: &str, pattern: &Pattern) -> Result<Option<String>, String> 
     Ok(match pattern {
         Pattern::Regex(re) => {
             let re = regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
-            re.captures(text).map(|c| {
-                c.get(1)
-                    .or_else(|| c.get(0))
-                    .map_or(String::new(), |m| m.as_str().trim().to_string())
-            })
+            // An empty match is no answer.
+            re.captures(text)
+                .and_then(|c| c.get(1).or_else(|| c.get(0)))
+                .map(|m| m.as_str().trim().to_string())
+                .filter(|m| !m.is_empty())
         }
         Pattern::LastNumber => last_number(text),
         Pattern::OptionLetter => option_letter(text),
@@ -182,6 +182,20 @@ mod tests {
         assert_eq!(ex("no match", p), None);
         let code = "text\n```python\nprint(1)\n```\nmore\n```\nprint(2)\n```";
         assert_eq!(ex(code, Pattern::CodeBlock).as_deref(), Some("print(2)"));
+        let answer_is = Pattern::Regex(r"(?i)answer is\W*(.*?)\.?(?:\n|$)".into());
+        assert_eq!(
+            ex("The answer is 2.\nThe answer is 2.", answer_is.clone()).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            ex("So the answer is 2.5.", answer_is.clone()).as_deref(),
+            Some("2.5")
+        );
+        assert_eq!(
+            ex("The answer is", answer_is),
+            None,
+            "an empty match is no answer"
+        );
         assert_eq!(
             ex("Result: {\"a\": [1, 2]} ok", Pattern::Json).as_deref(),
             Some("{\"a\":[1,2]}")
