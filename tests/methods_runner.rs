@@ -333,3 +333,55 @@ fn run_code_reading_a_missing_output_is_refused_at_load() {
         "{err}"
     );
 }
+
+#[test]
+fn run_code_needs_exactly_one_of_from_and_program() {
+    let both = PROGRAM_OF_THOUGHTS.replace(
+        "run_code: {from: program,",
+        "run_code: {from: program, program: 'print(1)',",
+    );
+    let err = load_error(&both);
+    assert!(
+        err.contains("bad.yaml:13: steps[2].run_code: needs exactly one of `from`"),
+        "{err}"
+    );
+    let undefined = PROGRAM_OF_THOUGHTS.replace(
+        "run_code: {from: program,",
+        "run_code: {program: '{{ programme }}',",
+    );
+    let err = load_error(&undefined);
+    assert!(
+        err.contains("steps[2].run_code.program: template uses `programme`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_program_template_sees_the_inputs_and_earlier_outputs() {
+    let yaml = "\
+id: template-program
+name: T
+section: '0'
+paper: none
+tasks: [mathematical problem solving]
+inputs: [question]
+steps:
+  - id: guesses
+    sample_n: {prompt: 'Guess: {{ question }}', n: 3, temperature: 0.7}
+  - id: check
+    run_code:
+      program: |
+        guesses = {{ guesses | tojson }}
+        print(len({{ question | tojson }}), max(int(g) for g in guesses))
+";
+    let mut backend = Scripted::new(&["4", "9", "2"]);
+    let result = run(
+        &spec(yaml),
+        &inputs("a \"quoted\" question"),
+        &mut backend,
+        &ALLOW_CODE,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(result.answer.as_deref(), Some("19 9"));
+}

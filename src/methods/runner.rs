@@ -345,6 +345,7 @@ pub fn run<B: Backend>(
                             &step.id,
                             index,
                             Request {
+                                completion: s.completion,
                                 temperature: s.temperature,
                                 ..Request::greedy(prompt.clone(), s.max_tokens, &s.stop)
                             },
@@ -426,9 +427,14 @@ pub fn run<B: Backend>(
                         .map_or(Limits::default().timeout, Duration::from_secs),
                     ..Limits::default()
                 };
+                let programs = match (&r.from, &r.program) {
+                    (Some(from), _) => ctx.outputs[from].items(),
+                    (None, Some(template)) => vec![Some(ctx.render(template, &[]).map_err(fail)?)],
+                    (None, None) => unreachable!("checked at load"),
+                };
                 let mut runs = Vec::new();
                 // An item with no program (the extract found none) is skipped.
-                for mut code in ctx.outputs[&r.from].items().into_iter().flatten() {
+                for mut code in programs.into_iter().flatten() {
                     if let Some(append) = &r.append {
                         code = format!("{}\n{append}\n", code.trim_end());
                     }

@@ -121,6 +121,9 @@ pub struct GenerateStep {
 #[serde(deny_unknown_fields)]
 pub struct SampleStep {
     pub prompt: String,
+    /// Send the prompt as raw text to continue instead of a chat turn.
+    #[serde(default)]
+    pub completion: bool,
     pub n: usize,
     pub temperature: f64,
     #[serde(default)]
@@ -194,8 +197,13 @@ pub struct LoopStep {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunCodeStep {
-    /// The output holding the program (each item of a list is one program).
-    pub from: String,
+    /// The output holding the program (each item of a list is one program)…
+    #[serde(default)]
+    pub from: Option<String>,
+    /// …or the program itself, a template over the inputs and earlier
+    /// outputs (exactly one of the two).
+    #[serde(default)]
+    pub program: Option<String>,
     /// Code added after each program, e.g. `print(solution())`.
     #[serde(default)]
     pub append: Option<String>,
@@ -383,7 +391,7 @@ impl Step {
             StepKind::Extract(e) => vec![("from", &e.from)],
             StepKind::Vote(v) => vec![("from", &v.from)],
             StepKind::Foreach(f) => vec![("over", &f.over)],
-            StepKind::RunCode(r) => vec![("from", &r.from)],
+            StepKind::RunCode(r) => r.from.iter().map(|f| ("from", f)).collect(),
             _ => vec![],
         }
     }
@@ -395,6 +403,7 @@ impl Step {
             StepKind::SampleN(s) => vec![("prompt", &s.prompt)],
             StepKind::Foreach(f) => vec![("prompt", &f.prompt)],
             StepKind::LoopUntil(l) => vec![("prompt", &l.prompt)],
+            StepKind::RunCode(r) => r.program.iter().map(|p| ("program", p)).collect(),
             _ => vec![],
         }
     }
@@ -460,7 +469,17 @@ fn step_from_map(
         "vote" => StepKind::Vote(serde_norway::from_value(body).map_err(parse_err)?),
         "foreach" => StepKind::Foreach(serde_norway::from_value(body).map_err(parse_err)?),
         "loop_until" => StepKind::LoopUntil(serde_norway::from_value(body).map_err(parse_err)?),
-        "run_code" => StepKind::RunCode(serde_norway::from_value(body).map_err(parse_err)?),
+        "run_code" => {
+            let step: RunCodeStep = serde_norway::from_value(body).map_err(parse_err)?;
+            if step.from.is_some() == step.program.is_some() {
+                return Err(error(
+                    line,
+                    format!("steps[{i}].run_code"),
+                    "needs exactly one of `from` (an output holding the program) and `program` (a template)".into(),
+                ));
+            }
+            StepKind::RunCode(step)
+        }
         other => {
             return Err(error(
                 line,
