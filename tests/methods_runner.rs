@@ -385,3 +385,41 @@ steps:
     .unwrap();
     assert_eq!(result.answer.as_deref(), Some("19 9"));
 }
+
+#[test]
+fn only_the_chains_with_most_steps_vote() {
+    let yaml = SELF_CONSISTENCY.replace(
+        "vote: {from: answers}",
+        "vote: {from: answers, most_steps: {of: paths, keep: 2}}",
+    );
+    // Two short chains say 8; the two longest say 7 and 7.
+    let mut backend = Scripted::new(&[
+        "It is 8.",
+        "Three apples. Then four more. So 3 + 4 = 7.",
+        "So 8.",
+        "Start with 3.\nAdd 4.\nThe answer is 7.",
+    ]);
+    let result = run(&spec(&yaml), &inputs("q"), &mut backend, &OPTIONS, |_| {}).unwrap();
+    let Output::Vote { vote } = &result.steps[2].output else {
+        panic!("{:?}", result.steps[2]);
+    };
+    assert_eq!(vote.kept, Some(vec![1, 3]));
+    assert_eq!(vote.tally, vec![("7".to_string(), 2)]);
+    assert_eq!(result.answer.as_deref(), Some("7"));
+    // Without the filter, 8 and 7 tie: no answer.
+    let mut backend = Scripted::new(&[
+        "It is 8.",
+        "Three apples. Then four more. So 3 + 4 = 7.",
+        "So 8.",
+        "Start with 3.\nAdd 4.\nThe answer is 7.",
+    ]);
+    let result = run(
+        &spec(SELF_CONSISTENCY),
+        &inputs("q"),
+        &mut backend,
+        &OPTIONS,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(result.answer, None);
+}

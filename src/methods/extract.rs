@@ -88,6 +88,9 @@ pub struct Vote {
     pub tie: bool,
     /// Candidates that gave no answer.
     pub abstained: usize,
+    /// The candidates allowed to vote (by index), when a filter chose them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Vec<usize>>,
 }
 
 pub fn vote(answers: &[Option<String>]) -> Vote {
@@ -110,7 +113,29 @@ pub fn vote(answers: &[Option<String>]) -> Vote {
         abstained: answers.iter().filter(|a| a.is_none()).count(),
         tie,
         tally,
+        kept: None,
     }
+}
+
+/// Reasoning steps in a chain: its non-empty lines, or its sentences when
+/// it is written as one paragraph.
+pub fn reasoning_steps(chain: &str) -> usize {
+    let lines = chain.lines().filter(|l| !l.trim().is_empty()).count();
+    if lines > 1 {
+        return lines;
+    }
+    let sentence_end = regex::Regex::new(r"[.!?](?:\s|$)").expect("valid");
+    sentence_end.find_iter(chain.trim()).count().max(lines)
+}
+
+/// Indices of the `keep` chains with the most reasoning steps (earlier
+/// first among equals), in their original order.
+pub fn most_steps(chains: &[String], keep: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..chains.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(reasoning_steps(&chains[i])));
+    order.truncate(keep);
+    order.sort_unstable();
+    order
 }
 
 /// Right or wrong against the reference: numbers compare as numbers,
@@ -203,6 +228,24 @@ mod tests {
         assert_eq!(ex("{ not json", Pattern::Json), None);
         assert_eq!(ex("\n a \n\n b\n", Pattern::Lines).as_deref(), Some("a\nb"));
         assert!(extract("x", &Pattern::Regex("(".into())).is_err());
+    }
+
+    #[test]
+    fn the_chains_with_most_steps_are_kept() {
+        assert_eq!(reasoning_steps("a\n\nb\nc"), 3);
+        assert_eq!(reasoning_steps("One. Two! Three? 4 is 4.0 so"), 3);
+        assert_eq!(reasoning_steps("no end"), 1);
+        assert_eq!(reasoning_steps(""), 0);
+        let chains: Vec<String> = ["a. b.", "a.", "a. b. c.", "x. y."]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            most_steps(&chains, 2),
+            vec![0, 2],
+            "ties go to the earlier chain"
+        );
+        assert_eq!(most_steps(&chains, 9), vec![0, 1, 2, 3]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::backend::{Backend, Call};
-use super::extract::{extract, vote, Vote};
+use super::extract::{extract, most_steps, vote, Vote};
 use super::sandbox::{self, CodeRun, Limits};
 use super::spec::{ForeachMode, MethodSpec, StepKind};
 
@@ -370,8 +370,32 @@ pub fn run<B: Backend>(
                     Output::Answers { answers } => answers.clone(),
                     other => other.texts().into_iter().map(Some).collect(),
                 };
-                Output::Vote {
-                    vote: vote(&answers),
+                match &v.most_steps {
+                    None => Output::Vote {
+                        vote: vote(&answers),
+                    },
+                    Some(filter) => {
+                        let chains: Vec<String> = ctx.outputs[&filter.of]
+                            .items()
+                            .into_iter()
+                            .map(Option::unwrap_or_default)
+                            .collect();
+                        if chains.len() != answers.len() {
+                            return Err(fail(format!(
+                                "most_steps: `{}` has {} items but `{}` has {} answers",
+                                filter.of,
+                                chains.len(),
+                                v.from,
+                                answers.len()
+                            )));
+                        }
+                        let kept = most_steps(&chains, filter.keep);
+                        let voters: Vec<Option<String>> =
+                            kept.iter().map(|&i| answers[i].clone()).collect();
+                        let mut vote = vote(&voters);
+                        vote.kept = Some(kept);
+                        Output::Vote { vote }
+                    }
                 }
             }
             StepKind::Foreach(f) => {

@@ -161,6 +161,18 @@ pub enum Pattern {
 #[serde(deny_unknown_fields)]
 pub struct VoteStep {
     pub from: String,
+    /// Only the candidates whose chains have the most reasoning steps vote
+    /// (complexity-based consistency).
+    #[serde(default)]
+    pub most_steps: Option<MostSteps>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MostSteps {
+    /// The chains (a list output aligned with the answers).
+    pub of: String,
+    pub keep: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -389,7 +401,11 @@ impl Step {
     fn references(&self) -> Vec<(&'static str, &String)> {
         match &self.kind {
             StepKind::Extract(e) => vec![("from", &e.from)],
-            StepKind::Vote(v) => vec![("from", &v.from)],
+            StepKind::Vote(v) => {
+                let mut refs = vec![("from", &v.from)];
+                refs.extend(v.most_steps.iter().map(|m| ("most_steps", &m.of)));
+                refs
+            }
             StepKind::Foreach(f) => vec![("over", &f.over)],
             StepKind::RunCode(r) => r.from.iter().map(|f| ("from", f)).collect(),
             _ => vec![],
