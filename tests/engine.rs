@@ -1,6 +1,7 @@
 //! The engine thread with a tiny model: events arrive in order, the oldest
 //! turns are dropped (and counted) when a conversation outgrows the context,
 //! cancelling stops a generation, and a model that fails to load says why.
+//! Comparisons run their methods in turn and stop when cancelled.
 
 mod common;
 
@@ -8,7 +9,10 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
 use common::tiny_gguf::{self, TinySpec};
-use promptlab::engine::{ChatRequest, Command, EngineHandle, Event};
+use promptlab::engine::{ChatRequest, Command, CompareRequest, EngineHandle, Event};
+use promptlab::methods::backend::CANCELLED;
+use promptlab::methods::runner::{RunEvent, RunOptions};
+use promptlab::methods::spec::MethodSpec;
 use promptlab::model::chat_template::Message;
 use promptlab::model::sampling::SamplingParams;
 use promptlab::model::Precision;
@@ -162,4 +166,156 @@ fn a_model_that_fails_to_load_is_reported() {
         Event::LoadFailed(error) => assert!(error.contains("mamba"), "{error}"),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+fn method(yaml: &str) -> MethodSpec {
+    MethodSpec::parse(yaml, std::path::Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const ONE_CALL: &str = "\
+id: one-call
+name: One call
+section: '2.1'
+paper: test
+tasks: [math]
+inputs: [question]
+steps:
+  - id: response
+    generate:
+      prompt: \"Q: {{ question }}\"
+      max_tokens: 3000
+";
+
+const TWO_SAMPLES: &str = "\
+id: two-samples
+name: Two samples
+section: '2.3'
+paper: test
+tasks: [math]
+inputs: [question]
+steps:
+  - id: paths
+    sample_n:
+      prompt: \"Q: {{ question }}\"
+      n: 2
+      temperature: 0.7
+  - id: answers
+    extract: {from: paths, pattern: last_number}
+  - id: majority
+    vote: {from: answers}
+answer: majority
+";
+
+fn compare_request(id: u64, cap: Option<usize>) -> CompareRequest {
+    CompareRequest {
+        id,
+        methods: vec![method(ONE_CALL), method(TWO_SAMPLES)],
+        inputs: [("question".to_string(), "ab".to_string())].into(),
+        options: RunOptions {
+            max_tokens: 4,
+            cap,
+            seed: 1,
+            allow_code: false,
+        },
+    }
+}
+
+#[test]
+fn a_comparison_runs_each_method_in_turn_announcing_every_prompt() {
+    let (engine, rx, _dir) = start(&TinySpec {
+        context_length: 256,
+        ..TinySpec::default()
+    });
+    next(&rx);
+    engine.send(Command::Compare(compare_request(4, Some(4))));
+    let mut prompts = [0, 0];
+    let mut called = [0, 0];
+    let mut done = Vec::new();
+    loop {
+        match next(&rx) {
+            Event::MethodPrompt {
+                id: 4,
+                method,
+                prompt,
+            } => {
+                assert_eq!(prompt, "Q: ab");
+                assert!(!done.contains(&method), "{method} already done");
+                prompts[method] += 1;
+            }
+            Event::Method {
+                id: 4,
+                method,
+                event,
+            } => match event {
+                RunEvent::Token { index, .. } => assert_eq!(index + 1, prompts[method]),
+                RunEvent::Called { index, .. } => {
+                    called[method] += 1;
+                    assert_eq!(index + 1, prompts[method], "the prompt comes first");
+                    assert_eq!(called[method], prompts[method]);
+                }
+                _ => {}
+            },
+            Event::MethodDone {
+                id: 4,
+                method,
+                result,
+            } => {
+                assert_eq!(method, done.len(), "methods run in order");
+                let run = result.unwrap();
+                assert_eq!(run.calls, prompts[method]);
+                assert!(run.generated_tokens <= 4 * run.calls, "capped");
+                done.push(method);
+            }
+            Event::CompareFinished { id: 4, stopped } => {
+                assert!(!stopped);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(done, [0, 1]);
+    assert_eq!(prompts, [1, 2]);
+}
+
+#[test]
+fn cancel_stops_a_comparison_and_leaves_the_rest_unrun() {
+    let (engine, rx, _dir) = start(&TinySpec {
+        context_length: 4096,
+        ..TinySpec::default()
+    });
+    next(&rx);
+    engine.send(Command::Compare(compare_request(5, None)));
+    loop {
+        match next(&rx) {
+            Event::Method {
+                event: RunEvent::Token { .. },
+                ..
+            } => break,
+            Event::Method { .. } | Event::MethodPrompt { .. } => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    engine.cancel();
+    loop {
+        match next(&rx) {
+            Event::Method { method: 0, .. } => continue,
+            Event::MethodDone {
+                id: 5,
+                method: 0,
+                result,
+            } => assert_eq!(result.unwrap_err(), CANCELLED),
+            Event::CompareFinished { id: 5, stopped } => {
+                assert!(stopped);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The engine serves the next request as usual.
+    engine.send(Command::Chat(request(
+        6,
+        vec![Message::new("user", "ab")],
+        2,
+    )));
+    assert!(matches!(next(&rx), Event::Started { id: 6, .. }));
 }

@@ -161,6 +161,83 @@ fn chat_in_tmux_streams_stops_and_restores_the_terminal() {
 }
 
 #[test]
+fn compare_pane_in_tmux_runs_a_method_and_shows_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bin = env!("CARGO_BIN_EXE_promptlab");
+    let model = common::default_model_path();
+    // Max tokens caps every call of the comparison: a short run.
+    let script = format!(
+        "cd {dir}; HOME={dir} XDG_DATA_HOME={dir}/data XDG_CONFIG_HOME={dir}/config \
+         PROMPTLAB_CACHE_DIR={dir}/cache {bin} --model {model} --temperature 0 --max-tokens 24; \
+         echo PROMPTLAB-EXITED; sleep 120",
+        dir = shell_quote(d),
+        bin = shell_quote(Path::new(bin)),
+        model = shell_quote(&model),
+    );
+    let tmux = Tmux {
+        socket: format!("promptlab-compare-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "app",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &script,
+    ]);
+    tmux.wait_for("the model to load", Duration::from_secs(60), |s| {
+        !s.contains("loading model") && s.contains("ctx 0/8192")
+    });
+    tmux.keys(&["F3"]);
+    tmux.wait_for("the compare pane", Duration::from_secs(10), |s| {
+        s.contains("methods · 0 selected") && s.contains("code execution: off")
+    });
+    // Typing in the list finds a method; space selects it.
+    tmux.keys(&["-l", "basic-zero"]);
+    tmux.wait_for("the search", Duration::from_secs(10), |s| {
+        s.contains("find: basic-zero")
+    });
+    tmux.keys(&["Space"]);
+    tmux.wait_for("the selection", Duration::from_secs(10), |s| {
+        s.contains("[x] 2.1  basic-zero-shot")
+    });
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", "What is 2 + 3?"]);
+    tmux.keys(&["Enter"]);
+    let (screen, waited) = tmux.wait_for("the summary row", Duration::from_secs(120), |s| {
+        s.contains("done: 1 method") && s.contains("answer: ")
+    });
+    eprintln!("basic-zero-shot answered in the pane after {waited:?}");
+    assert!(screen.contains("┌ basic-zero-shot"), "{screen}");
+    assert!(screen.contains("Q: What is 2 + 3?"), "{screen}");
+    assert!(screen.contains("answer: 5"), "{screen}");
+    assert!(screen.contains("1 call ·"), "{screen}");
+    // The answer's step opens with its full prompt.
+    tmux.keys(&["Home"]);
+    tmux.keys(&["Down"]);
+    tmux.keys(&["Enter"]);
+    let (screen, _) = tmux.wait_for("the step overlay", Duration::from_secs(10), |s| {
+        s.contains("basic-zero-shot · response · call 1/1")
+    });
+    assert!(
+        screen.contains("prompt") && screen.contains("output"),
+        "{screen}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the overlay to close", Duration::from_secs(10), |s| {
+        !s.contains("call 1/1")
+    });
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("exit", Duration::from_secs(20), |s| {
+        s.contains("PROMPTLAB-EXITED")
+    });
+}
+
+#[test]
 fn a_panic_inside_the_app_restores_the_terminal_and_prints_the_message() {
     let dir = tempfile::tempdir().unwrap();
     // target/debug/deps/<test> -> target/debug/examples/panic_restore

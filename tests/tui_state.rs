@@ -487,3 +487,835 @@ fn control_characters_are_never_drawn_raw() {
     assert!(!text.contains('\u{1b}'));
     assert!(text.contains("esc\u{FFFD}[2Jcode"), "{text}");
 }
+
+// ---- the compare pane ----------------------------------------------------
+
+mod compare {
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, VecDeque};
+    use std::ops::ControlFlow;
+    use std::path::Path;
+    use std::rc::Rc;
+
+    use super::*;
+    use promptlab::methods::backend::{Backend, Call, Reply, CANCELLED};
+    use promptlab::methods::runner::{run, RunOptions};
+    use promptlab::methods::spec::MethodSpec;
+    use promptlab::tui::compare::{ColumnStatus, CompareFocus, CompareState, Entry};
+    use promptlab::tui::state::Screen;
+
+    const ZERO_SHOT: &str = "\
+id: zero-shot
+name: Zero-shot
+section: '2.1'
+paper: test
+tasks: [math]
+inputs: [question]
+steps:
+  - id: response
+    generate:
+      prompt: \"Q: {{ question }}\\nA:\"
+  - id: number
+    extract: {from: response, pattern: last_number}
+answer: number
+";
+
+    const VOTING: &str = "\
+id: voting
+name: Self-Consistency (test)
+section: '2.3'
+paper: test
+tasks: [math]
+inputs: [question]
+steps:
+  - id: paths
+    sample_n:
+      prompt: \"Q: {{ question }}\\nA: Let's think step by step.\"
+      n: 4
+      temperature: 0.7
+  - id: path_answers
+    extract: {from: paths, pattern: last_number}
+  - id: majority
+    vote: {from: path_answers}
+answer: majority
+";
+
+    const READER: &str = "\
+id: reader
+name: Reads a passage
+section: '2.24'
+paper: test
+tasks: [qa]
+inputs: [question, context]
+steps:
+  - id: response
+    generate:
+      prompt: \"{{ context }}\\nQ: {{ question }}\\nA:\"
+";
+
+    const UNRUNNABLE: &str = "\
+id: needs-a-pool
+name: Needs a pool
+section: '2.5'
+paper: test
+tasks: [math]
+inputs: [question]
+not_runnable: Needs a pool of questions the runner does not have.
+";
+
+    fn spec(yaml: &str) -> MethodSpec {
+        MethodSpec::parse(yaml, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The app on the compare pane over a small fixed catalogue.
+    fn compare_state() -> State {
+        let mut state = new_state();
+        state.compare =
+            CompareState::new([ZERO_SHOT, UNRUNNABLE, VOTING, READER].map(spec).to_vec());
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        assert_eq!(state.screen, Screen::Compare);
+        state
+    }
+
+    fn press(state: &mut State, code: KeyCode) -> Vec<Effect> {
+        key(state, code, KeyModifiers::NONE)
+    }
+
+    /// Selects the methods at `rows` of the list, types the question (and
+    /// reference), and runs: returns the request.
+    fn start(
+        state: &mut State,
+        rows: &[usize],
+        question: &str,
+        reference: &str,
+    ) -> promptlab::engine::CompareRequest {
+        state.compare.focus = CompareFocus::Methods;
+        for &row in rows {
+            state.compare.cursor = row;
+            press(state, KeyCode::Char(' '));
+        }
+        press(state, KeyCode::Tab);
+        assert_eq!(state.compare.focus, CompareFocus::Question);
+        type_text(state, question);
+        if !reference.is_empty() {
+            press(state, KeyCode::Tab);
+            press(state, KeyCode::Tab);
+            assert_eq!(state.compare.focus, CompareFocus::Reference);
+            type_text(state, reference);
+        }
+        let effects = press(state, KeyCode::Enter);
+        match effects.as_slice() {
+            [Effect::Compare(request)] => request.clone(),
+            other => panic!("expected a comparison, got {other:?}"),
+        }
+    }
+
+    /// A backend with scripted replies that logs, in the engine's order,
+    /// the prompt of each call before its tokens.
+    struct Scripted {
+        replies: VecDeque<String>,
+        log: Rc<RefCell<Vec<Event>>>,
+        id: u64,
+        method: usize,
+    }
+
+    impl Backend for Scripted {
+        fn call(
+            &mut self,
+            call: &Call,
+            on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
+        ) -> Result<Reply, String> {
+            self.log.borrow_mut().push(Event::MethodPrompt {
+                id: self.id,
+                method: self.method,
+                prompt: call.prompt.clone(),
+            });
+            let text = self.replies.pop_front().ok_or("no scripted reply left")?;
+            for piece in text.split_inclusive(' ') {
+                if on_text(piece).is_break() {
+                    return Err(CANCELLED.into());
+                }
+            }
+            Ok(Reply {
+                generated_tokens: text.split_whitespace().count(),
+                prompt_tokens: call.prompt.split_whitespace().count(),
+                text,
+            })
+        }
+    }
+
+    /// Every event the engine would send for method `method` of `request`
+    /// answering with `replies`, ending with its `MethodDone`.
+    fn events(
+        request: &promptlab::engine::CompareRequest,
+        method: usize,
+        replies: &[&str],
+    ) -> Vec<Event> {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut backend = Scripted {
+            replies: replies.iter().map(|s| s.to_string()).collect(),
+            log: log.clone(),
+            id: request.id,
+            method,
+        };
+        let options = RunOptions {
+            max_tokens: 64,
+            cap: None,
+            seed: 1,
+            allow_code: false,
+        };
+        let result = run(
+            &request.methods[method],
+            &request.inputs,
+            &mut backend,
+            &options,
+            |event| {
+                log.borrow_mut().push(Event::Method {
+                    id: request.id,
+                    method,
+                    event,
+                })
+            },
+        );
+        log.borrow_mut().push(Event::MethodDone {
+            id: request.id,
+            method,
+            result,
+        });
+        log.take()
+    }
+
+    fn feed(state: &mut State, events: Vec<Event>) {
+        for event in events {
+            update(state, Action::Engine(event));
+        }
+    }
+
+    fn finish(state: &mut State, id: u64, stopped: bool) {
+        update(
+            state,
+            Action::Engine(Event::CompareFinished { id, stopped }),
+        );
+    }
+
+    /// Timings fixed, so snapshots do not depend on the machine.
+    fn fix_times(state: &mut State) {
+        if let Some(run) = &mut state.compare.run {
+            for col in &mut run.columns {
+                for step in &mut col.steps {
+                    if step.seconds.is_some() {
+                        step.seconds = Some(0.5);
+                    }
+                }
+                if let Some(result) = &mut col.result {
+                    result.seconds = 1.25;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_compare_key_switches_panes_and_the_catalogue_is_listed() {
+        let mut state = new_state();
+        assert!(
+            state
+                .compare
+                .methods
+                .iter()
+                .any(|m| m.id == "basic-zero-shot" && m.runnable()),
+            "the shipped catalogue is loaded"
+        );
+        assert!(state.compare.catalog_error.is_none());
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        assert_eq!(state.screen, Screen::Compare);
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(text.contains("basic-zero-shot"), "{text}");
+        assert!(text.contains("(not runnable)"), "{text}");
+        assert!(text.contains("code execution: off"), "{text}");
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        assert_eq!(state.screen, Screen::Chat);
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("f3 compare"), "{text}");
+    }
+
+    #[test]
+    fn methods_are_selected_with_space_and_unrunnable_ones_refused() {
+        let mut state = compare_state();
+        press(&mut state, KeyCode::Char(' '));
+        assert_eq!(state.compare.selected, [0]);
+        press(&mut state, KeyCode::Down);
+        press(&mut state, KeyCode::Char(' '));
+        assert_eq!(state.compare.selected, [0], "not runnable: not selectable");
+        assert!(
+            state.notice.as_deref().unwrap().contains("not runnable"),
+            "{:?}",
+            state.notice
+        );
+        // Typing finds a method by id.
+        type_text(&mut state, "vot");
+        assert_eq!(state.compare.cursor, 2);
+        press(&mut state, KeyCode::Char(' '));
+        assert_eq!(state.compare.selected, [0, 2]);
+        // Space again unselects.
+        press(&mut state, KeyCode::Char(' '));
+        assert_eq!(state.compare.selected, [0]);
+        // Tab goes round the parts; shift+tab back.
+        press(&mut state, KeyCode::Tab);
+        assert_eq!(state.compare.focus, CompareFocus::Question);
+        key(&mut state, KeyCode::BackTab, KeyModifiers::SHIFT);
+        assert_eq!(state.compare.focus, CompareFocus::Methods);
+        key(&mut state, KeyCode::BackTab, KeyModifiers::SHIFT);
+        assert_eq!(
+            state.compare.focus,
+            CompareFocus::Reference,
+            "no columns before a run"
+        );
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("[x] 2.1  zero-shot"), "{text}");
+        assert!(text.contains(" –  2.5  needs-a-pool "), "{text}");
+        let (text, _) = screen(&state, 120, 24, Palette::Basic16);
+        assert!(
+            text.contains(" –  2.5  needs-a-pool (not runnable)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_setup_view_renders() {
+        let mut state = compare_state();
+        press(&mut state, KeyCode::Char(' '));
+        press(&mut state, KeyCode::Down);
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        insta::assert_snapshot!("compare_setup", text);
+        press(&mut state, KeyCode::Tab);
+        type_text(&mut state, "What is 2 + 3?");
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("What is 2 + 3?"), "{text}");
+    }
+
+    #[test]
+    fn running_asks_the_engine_with_the_selected_methods_and_inputs() {
+        let mut state = compare_state();
+        // Refused: nothing selected, then no question.
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        assert!(state.notice.as_deref().unwrap().contains("pick a method"));
+        press(&mut state, KeyCode::Char(' '));
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        assert!(state.notice.as_deref().unwrap().contains("type a question"));
+        assert_eq!(state.compare.focus, CompareFocus::Question);
+        // A method that reads a passage needs one.
+        state.compare.cursor = 3;
+        state.compare.focus = CompareFocus::Methods;
+        press(&mut state, KeyCode::Char(' '));
+        press(&mut state, KeyCode::Tab);
+        type_text(&mut state, "Who?");
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        assert!(
+            state
+                .notice
+                .as_deref()
+                .unwrap()
+                .contains("reader needs a context"),
+            "{:?}",
+            state.notice
+        );
+        assert_eq!(state.compare.focus, CompareFocus::Context);
+        type_text(&mut state, "Ada wrote it.");
+        let effects = press(&mut state, KeyCode::Enter);
+        let [Effect::Compare(request)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        let ids: Vec<&str> = request.methods.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["zero-shot", "reader"]);
+        assert_eq!(
+            request.inputs,
+            BTreeMap::from([
+                ("question".to_string(), "Who?".to_string()),
+                ("context".to_string(), "Ada wrote it.".to_string()),
+            ])
+        );
+        // The max tokens setting caps every call; code stays off.
+        assert_eq!(request.options.cap, Some(64));
+        assert_eq!(request.options.max_tokens, 64);
+        assert!(!request.options.allow_code);
+        assert_eq!(state.compare.focus, CompareFocus::Columns);
+        assert!(state.compare.running());
+        // While it runs, neither a second run nor a chat answer starts.
+        assert!(key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL).is_empty());
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        type_text(&mut state, "Hi");
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        assert!(state
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("comparison is running"));
+    }
+
+    #[test]
+    fn code_execution_is_off_until_allowed_and_the_pane_says_so() {
+        let mut state = compare_state();
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(
+            text.contains("code execution: off (f4) — model-written code is never run"),
+            "{text}"
+        );
+        key(&mut state, KeyCode::F(4), KeyModifiers::NONE);
+        assert!(state.compare.allow_code);
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(text.contains("code execution: ON (f4)"), "{text}");
+        assert!(text.contains("model-written Python runs in a"), "{text}");
+        let request = start(&mut state, &[0], "What is 2 + 3?", "");
+        assert!(request.options.allow_code);
+        // The columns view keeps it in sight.
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(text.contains("code execution: ON"), "{text}");
+    }
+
+    const CODE: &str = "\
+id: program
+name: Writes a program
+section: '2.7'
+paper: test
+tasks: [math]
+inputs: [question]
+steps:
+  - id: program
+    generate:
+      prompt: \"Write Python for: {{ question }}\"
+  - id: execution
+    run_code: {from: program, append: 'print(ans)'}
+answer: execution
+";
+
+    #[test]
+    fn a_method_that_runs_code_waits_for_the_user_to_allow_it() {
+        let mut state = new_state();
+        state.compare = CompareState::new(vec![spec(CODE)]);
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        press(&mut state, KeyCode::Char(' '));
+        press(&mut state, KeyCode::Tab);
+        type_text(&mut state, "What is 2 + 3?");
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        let notice = state.notice.clone().unwrap();
+        assert!(
+            notice.contains("program runs model-written Python: f4 allows"),
+            "{notice}"
+        );
+        key(&mut state, KeyCode::F(4), KeyModifiers::NONE);
+        let effects = press(&mut state, KeyCode::Enter);
+        let [Effect::Compare(request)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        assert!(request.options.allow_code);
+        // A program's run shows in the column and, whole, in the overlay.
+        use promptlab::methods::runner::{Output, RunEvent};
+        use promptlab::methods::sandbox::{CodeRun, Status};
+        let id = request.id;
+        let runs = vec![CodeRun {
+            code: "ans = 2 +\nprint(ans)".into(),
+            stdout: String::new(),
+            stderr: "SyntaxError: invalid syntax".into(),
+            status: Status::Exited { code: 1 },
+            seconds: 0.04,
+        }];
+        for event in [
+            RunEvent::StepStarted {
+                step: "execution".into(),
+            },
+            RunEvent::StepFinished {
+                step: "execution".into(),
+                output: Output::Runs { runs },
+            },
+        ] {
+            update(
+                &mut state,
+                Action::Engine(Event::Method {
+                    id,
+                    method: 0,
+                    event,
+                }),
+            );
+        }
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(
+            text.contains("→ failed: exit status 1: SyntaxError: invalid syntax"),
+            "{text}"
+        );
+        // Enter opens the newest step.
+        press(&mut state, KeyCode::Enter);
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(text.contains("step execution"), "{text}");
+        assert!(
+            text.contains("── program 1 ──") && text.contains("ans = 2 +"),
+            "{text}"
+        );
+        assert!(text.contains("stderr"), "{text}");
+    }
+
+    #[test]
+    fn events_fill_the_column_and_the_summary_row() {
+        let mut state = compare_state();
+        let request = start(&mut state, &[0], "What is 2 + 3?", "5");
+        let events = events(&request, 0, &["2 + 3 = 5. The answer is 5."]);
+        // Midway: the prompt is known and the text streams.
+        let cut = events
+            .iter()
+            .position(|e| {
+                matches!(
+                    e,
+                    Event::Method {
+                        event: promptlab::methods::runner::RunEvent::Called { .. },
+                        ..
+                    }
+                )
+            })
+            .unwrap();
+        let mut events = events.into_iter();
+        feed(&mut state, events.by_ref().take(cut).collect());
+        {
+            let col = &state.compare.run.as_ref().unwrap().columns[0];
+            assert_eq!(col.status, ColumnStatus::Running);
+            let call = &col.steps[0].calls[0];
+            assert_eq!(call.prompt.as_deref(), Some("Q: What is 2 + 3?\nA:"));
+            assert_eq!(call.text, "2 + 3 = 5. The answer is 5.");
+            assert!(!call.done);
+        }
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("running zero-shot (1/1)"), "{text}");
+        assert!(text.contains("answer is 5.▍"), "{text}");
+        feed(&mut state, events.collect());
+        finish(&mut state, request.id, false);
+        let col = &state.compare.run.as_ref().unwrap().columns[0];
+        assert_eq!(col.status, ColumnStatus::Done);
+        assert_eq!(col.answer(), Some("5"));
+        assert_eq!(col.verdict(Some("5")), Some(true));
+        fix_times(&mut state);
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("answer: 5 ✓"), "{text}");
+        assert!(text.contains("1 call · 7+9 tok · 1.2 s"), "{text}");
+        assert!(text.contains("done: 1 method"), "{text}");
+        assert!(!state.compare.running());
+    }
+
+    #[test]
+    fn each_sample_shows_and_the_tally_updates_live() {
+        let mut state = compare_state();
+        let request = start(&mut state, &[0, 2], "What is 2 + 3?", "5");
+        feed(&mut state, events(&request, 0, &["It is 5."]));
+        let events = events(
+            &request,
+            1,
+            &[
+                "2 plus 3 makes 5. The answer is 5.",
+                "Adding gives 6. The answer is 6.",
+                "I am not sure.",
+                "2 + 3 = 5, so the answer is 5.",
+            ],
+        );
+        let mut tallies = Vec::new();
+        let mut snapshot_taken = false;
+        for event in events {
+            let called = matches!(
+                &event,
+                Event::Method {
+                    event: promptlab::methods::runner::RunEvent::Called { .. },
+                    ..
+                }
+            );
+            let is_token = matches!(
+                &event,
+                Event::Method {
+                    event: promptlab::methods::runner::RunEvent::Token { .. },
+                    ..
+                }
+            );
+            update(&mut state, Action::Engine(event));
+            let col = &state.compare.run.as_ref().unwrap().columns[1];
+            if called {
+                let tally = col.steps[0].tally().unwrap();
+                tallies.push(promptlab::tui::compare::tally_text(&tally));
+            }
+            // Mid-run, with the third sample streaming: a snapshot.
+            if is_token && !snapshot_taken && col.steps[0].calls.len() == 3 {
+                snapshot_taken = true;
+                fix_times(&mut state);
+                let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+                insta::assert_snapshot!("compare_streaming", text);
+                assert!(
+                    text.contains("#1 2 plus 3 makes 5. The answer is 5. → 5"),
+                    "{text}"
+                );
+                assert!(
+                    text.contains("#2 Adding gives 6. The answer is 6. → 6"),
+                    "{text}"
+                );
+                assert!(text.contains("tally so far: 5 ×1 · 6 ×1"), "{text}");
+            }
+        }
+        assert!(snapshot_taken);
+        assert_eq!(
+            tallies,
+            [
+                "5 ×1",
+                "5 ×1 · 6 ×1",
+                "5 ×1 · 6 ×1 · no answer ×1",
+                "5 ×2 · 6 ×1 · no answer ×1"
+            ]
+        );
+        finish(&mut state, request.id, false);
+        let col = &state.compare.run.as_ref().unwrap().columns[1];
+        assert_eq!(col.steps[0].calls.len(), 4, "each sample is its own call");
+        assert_eq!(col.answer(), Some("5"));
+        fix_times(&mut state);
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        insta::assert_snapshot!("compare_done", text);
+        assert!(text.contains("→ 5 (5 ×2 · 6 ×1 · no answer ×1)"), "{text}");
+        // The summary row: both answers on the same line.
+        let row = text
+            .lines()
+            .find(|l| l.contains("answer: 5 ✓"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(row.matches("answer: 5 ✓").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn a_tie_or_no_match_is_shown_as_no_answer() {
+        let mut state = compare_state();
+        let request = start(&mut state, &[0, 2], "What is 2 + 3?", "5");
+        feed(&mut state, events(&request, 0, &["I cannot say."]));
+        feed(
+            &mut state,
+            events(
+                &request,
+                1,
+                &["The answer is 5.", "The answer is 6.", "It is 6.", "So 5."],
+            ),
+        );
+        finish(&mut state, request.id, false);
+        let run = state.compare.run.as_ref().unwrap();
+        assert_eq!(run.columns[0].answer(), None);
+        assert_eq!(run.columns[1].answer(), None);
+        assert!(run.columns[1].tie().is_some());
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(text.contains("answer: no answer ✗"), "{text}");
+        assert!(text.contains("answer: no answer (tie) ✗"), "{text}");
+        assert!(text.contains("tie, no answer (5 ×2 · 6 ×2)"), "{text}");
+    }
+
+    #[test]
+    fn stop_cancels_the_run_and_the_rest_is_not_run() {
+        let mut state = compare_state();
+        let request = start(&mut state, &[0, 2], "What is 2 + 3?", "");
+        let mut partial = events(&request, 0, &["It is 5."]);
+        partial.truncate(3); // prompt, step started, first token
+        feed(&mut state, partial);
+        assert_eq!(press(&mut state, KeyCode::Esc), vec![Effect::Cancel]);
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(text.contains("stopping…"), "{text}");
+        update(
+            &mut state,
+            Action::Engine(Event::MethodDone {
+                id: request.id,
+                method: 0,
+                result: Err(CANCELLED.into()),
+            }),
+        );
+        finish(&mut state, request.id, true);
+        let run = state.compare.run.as_ref().unwrap();
+        assert_eq!(run.columns[0].status, ColumnStatus::Stopped);
+        assert_eq!(run.columns[1].status, ColumnStatus::NotRun);
+        assert!(!state.compare.running());
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(text.contains("stopped: no answer"), "{text}");
+        assert!(text.contains(" stopped  ←→ column"), "{text}");
+        assert!(text.contains("not run (stopped)"), "{text}");
+        assert!(state
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("1 method(s) not run"));
+        // Esc with nothing running cancels nothing.
+        assert!(press(&mut state, KeyCode::Esc).is_empty());
+        // Events of an older run are ignored after a new one starts.
+        let again = key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL);
+        let [Effect::Compare(second)] = again.as_slice() else {
+            panic!("{again:?}")
+        };
+        assert_ne!(second.id, request.id);
+        feed(&mut state, events(&request, 0, &["It is 5."]));
+        let col = &state.compare.run.as_ref().unwrap().columns[0];
+        assert_eq!(col.status, ColumnStatus::Waiting);
+    }
+
+    #[test]
+    fn quitting_during_a_comparison_cancels_it() {
+        let mut state = compare_state();
+        start(&mut state, &[0], "What is 2 + 3?", "");
+        let effects = key(&mut state, KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(
+            effects,
+            vec![Effect::Cancel, Effect::Autosave, Effect::Quit]
+        );
+    }
+
+    #[test]
+    fn a_step_opens_with_its_full_prompt_and_output() {
+        let mut state = compare_state();
+        let request = start(&mut state, &[0, 2], "What is 2 + 3?", "5");
+        feed(
+            &mut state,
+            events(&request, 0, &["2 + 3 = 5. The answer is 5."]),
+        );
+        feed(
+            &mut state,
+            events(&request, 1, &["5.", "5.", "6.", "The answer is 5."]),
+        );
+        finish(&mut state, request.id, false);
+        fix_times(&mut state);
+        // The second column, its second sample.
+        press(&mut state, KeyCode::Left);
+        press(&mut state, KeyCode::Right);
+        assert_eq!(state.compare.column, 1);
+        press(&mut state, KeyCode::Home);
+        press(&mut state, KeyCode::Down);
+        press(&mut state, KeyCode::Down);
+        let col = state.compare.selected_column().unwrap();
+        assert_eq!(col.current_entry(), Some(Entry::Call(0, 1)));
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        assert_eq!(state.overlay, Some(Overlay::Step));
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        insta::assert_snapshot!("compare_step_overlay", text);
+        assert!(text.contains("voting · paths · call 2/4"), "{text}");
+        assert!(text.contains("Q: What is 2 + 3?"), "{text}");
+        assert!(text.contains("A: Let's think step by step."), "{text}");
+        assert!(text.contains("answer found: 5"), "{text}");
+        // → moves to the next call; Esc closes without stopping anything.
+        press(&mut state, KeyCode::Right);
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(
+            text.contains("call 3/4") && text.contains("answer found: 6"),
+            "{text}"
+        );
+        assert!(press(&mut state, KeyCode::Esc).is_empty());
+        assert_eq!(state.overlay, None);
+        // A step without calls shows its output; copy takes the selection.
+        press(&mut state, KeyCode::End);
+        press(&mut state, KeyCode::Up);
+        press(&mut state, KeyCode::PageDown);
+        let col = state.compare.selected_column().unwrap();
+        assert_eq!(col.current_entry(), Some(Entry::Step(2)));
+        press(&mut state, KeyCode::Enter);
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("step majority"), "{text}");
+        assert!(text.contains("5 (5 ×3 · 6 ×1)"), "{text}");
+        press(&mut state, KeyCode::Esc);
+        assert_eq!(
+            key(&mut state, KeyCode::Char('y'), KeyModifiers::CONTROL),
+            vec![Effect::Copy("5 (5 ×3 · 6 ×1)".into())]
+        );
+    }
+
+    #[test]
+    fn more_columns_than_fit_show_a_subset_with_an_indicator() {
+        let mut state = new_state();
+        let specs: Vec<MethodSpec> = (0..5)
+            .map(|i| spec(&ZERO_SHOT.replace("id: zero-shot", &format!("id: method-{i}"))))
+            .collect();
+        state.compare = CompareState::new(specs);
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        let request = start(&mut state, &[0, 1, 2, 3, 4], "What is 2 + 3?", "");
+        for i in 0..5 {
+            feed(&mut state, events(&request, i, &["The answer is 5."]));
+        }
+        finish(&mut state, request.id, false);
+        state.compare.column = 0;
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("columns 1–3 of 5 ▶"), "{text}");
+        assert!(
+            text.contains("method-0") && !text.contains("method-3"),
+            "{text}"
+        );
+        for _ in 0..4 {
+            press(&mut state, KeyCode::Right);
+        }
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("◀ columns 3–5 of 5"), "{text}");
+        assert!(
+            text.contains("method-4") && !text.contains("method-1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_compare_pane_renders_at_small_sizes() {
+        let mut state = compare_state();
+        let sizes = [(40, 12), (30, 8), (45, 9), (60, 15), (200, 60)];
+        let check = |state: &State, what: &str| {
+            for (w, h) in sizes {
+                let (text, _) = screen(state, w, h, Palette::Basic16);
+                assert!(!text.is_empty(), "{what} at {w}x{h}");
+            }
+        };
+        check(&state, "setup");
+        let request = start(&mut state, &[0, 2], "What is 2 + 3?", "5");
+        let mut first = events(&request, 0, &["It is 5."]);
+        first.truncate(3);
+        feed(&mut state, first.clone());
+        check(&state, "running");
+        feed(&mut state, events(&request, 0, &["It is 5."]));
+        feed(&mut state, events(&request, 1, &["5", "6", "5", "5"]));
+        finish(&mut state, request.id, false);
+        check(&state, "done");
+        let (text, _) = screen(&state, 40, 12, Palette::Basic16);
+        assert!(
+            text.contains("voting") && text.contains("column 2 of 2"),
+            "{text}"
+        );
+        press(&mut state, KeyCode::Enter);
+        check(&state, "overlay");
+        press(&mut state, KeyCode::Esc);
+        key(&mut state, KeyCode::F(1), KeyModifiers::NONE);
+        check(&state, "help");
+        let (text, _) = screen(&state, 100, 30, Palette::Basic16);
+        assert!(text.contains("keys: compare"), "{text}");
+        press(&mut state, KeyCode::Esc);
+        press(&mut state, KeyCode::Tab);
+        check(&state, "setup over columns");
+        // In a 16-colour terminal, only the 16 basic colours are used.
+        let (_, terminal) = screen(&state, 100, 30, Palette::Basic16);
+        for cell in terminal.backend().buffer().content() {
+            assert!(promptlab::tui::ui::is_basic(cell.fg) && promptlab::tui::ui::is_basic(cell.bg));
+        }
+    }
+
+    #[test]
+    fn pasting_goes_into_the_question() {
+        let mut state = compare_state();
+        update(&mut state, Action::Paste("What is\r\n2 + 3?".into()));
+        assert_eq!(state.compare.focus, CompareFocus::Question);
+        assert_eq!(state.compare.question.lines(), ["What is", "2 + 3?"]);
+    }
+
+    #[test]
+    fn the_command_line_prefills_the_pane() {
+        let mut state = new_state();
+        promptlab::tui::app::ComparePrefill {
+            question: Some("What is 2 + 3?".into()),
+            context: None,
+            reference: Some("5".into()),
+            methods: vec!["basic-zero-shot".into(), "self-consistency".into()],
+        }
+        .apply(&mut state);
+        assert_eq!(state.screen, Screen::Compare);
+        assert_eq!(state.compare.selected.len(), 2);
+        assert_eq!(state.compare.question.lines(), ["What is 2 + 3?"]);
+        assert_eq!(state.compare.reference.lines(), ["5"]);
+        let effects = press(&mut state, KeyCode::Enter);
+        let [Effect::Compare(request)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        let ids: Vec<&str> = request.methods.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["basic-zero-shot", "self-consistency"]);
+    }
+}

@@ -1,5 +1,6 @@
 //! Starting the terminal app from the command line: the same model and
-//! sampling flags as `generate`, plus `--system` and `--load`.
+//! sampling flags as `generate`, plus `--system` and `--load`, and the
+//! compare pane's question, reference and methods.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use clap::Args;
 
 use super::{ModelArgs, SamplingArgs};
 use crate::config::Config;
-use crate::tui::app::TuiOptions;
+use crate::tui::app::{ComparePrefill, TuiOptions};
 use crate::tui::conversation::Conversation;
 use crate::tui::keymap::Keymap;
 use crate::tui::settings::Settings;
@@ -25,6 +26,18 @@ pub struct TuiArgs {
     /// Open a saved conversation (saving writes back to this file)
     #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
+    /// Open the compare pane with this question filled in
+    #[arg(long, value_name = "TEXT")]
+    pub question: Option<String>,
+    /// The compare pane's context (for methods that read a passage)
+    #[arg(long, value_name = "TEXT")]
+    pub context: Option<String>,
+    /// The compare pane's reference answer (marks each method ✓/✗)
+    #[arg(long, value_name = "ANSWER")]
+    pub reference: Option<String>,
+    /// Open the compare pane with these methods selected (comma-separated ids)
+    #[arg(long, value_name = "ID,ID,…", value_delimiter = ',')]
+    pub methods: Vec<String>,
 }
 
 /// promptlab's data folder: `$XDG_DATA_HOME/promptlab`, else
@@ -40,6 +53,19 @@ pub fn data_dir() -> PathBuf {
 
 pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
     let keymap = Keymap::from_config(&config.keys).map_err(anyhow::Error::msg)?;
+    let prefill = ComparePrefill {
+        question: args.question.clone(),
+        context: args.context.clone(),
+        reference: args.reference.clone(),
+        methods: args.methods.clone(),
+    };
+    if !prefill.methods.is_empty() {
+        // Unknown or unrunnable ids fail here, before the screen is taken.
+        let mut check = crate::tui::compare::CompareState::from_catalog();
+        check
+            .select_ids(&prefill.methods)
+            .map_err(anyhow::Error::msg)?;
+    }
     let sampling = args.sampling.resolve(config)?;
     let conversation = match &args.load {
         Some(path) => Conversation::load(path)?,
@@ -93,6 +119,7 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         keymap,
         save_path,
         autosave_path: data_dir().join("autosave.json"),
+        prefill,
     })
 }
 

@@ -2,6 +2,7 @@
 //! in, events come out as plain data (no tensors), so a UI never blocks on
 //! inference and never sees candle.
 
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,9 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::methods::backend::{Backend, Call, LocalBackend, Reply, CANCELLED};
+use crate::methods::runner::{self, MethodRun, RunEvent, RunOptions};
+use crate::methods::spec::MethodSpec;
 use crate::model::chat_template::Message;
 use crate::model::generate::{generate, GenerateRequest};
 use crate::model::sampling::SamplingParams;
@@ -28,9 +32,32 @@ pub struct ChatRequest {
     pub top_logprobs: usize,
 }
 
+/// One question through several prompting methods, run one after another.
+#[derive(Debug, Clone)]
+pub struct CompareRequest {
+    pub id: u64,
+    pub methods: Vec<MethodSpec>,
+    /// `question`, and `context` when given.
+    pub inputs: BTreeMap<String, String>,
+    pub options: RunOptions,
+}
+
+/// Methods compare by id (specs hold no comparable state of their own).
+impl PartialEq for CompareRequest {
+    fn eq(&self, other: &Self) -> bool {
+        let ids = |r: &CompareRequest| r.methods.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        let options = |o: &RunOptions| (o.max_tokens, o.cap, o.seed, o.allow_code);
+        self.id == other.id
+            && ids(self) == ids(other)
+            && self.inputs == other.inputs
+            && options(&self.options) == options(&other.options)
+    }
+}
+
 #[derive(Debug)]
 pub enum Command {
     Chat(ChatRequest),
+    Compare(CompareRequest),
     Shutdown,
 }
 
@@ -80,6 +107,33 @@ pub enum Event {
         id: u64,
         error: String,
     },
+    /// Method `method` (an index into the request's methods) of comparison
+    /// `id` made progress.
+    Method {
+        id: u64,
+        method: usize,
+        event: RunEvent,
+    },
+    /// The prompt of the model call that method `method` starts now (the
+    /// next call of its current step).
+    MethodPrompt {
+        id: u64,
+        method: usize,
+        prompt: String,
+    },
+    /// Method `method` ended: its run, or why it has none ([`CANCELLED`]
+    /// when it was stopped).
+    MethodDone {
+        id: u64,
+        method: usize,
+        result: Result<MethodRun, String>,
+    },
+    /// Every method has run, or the comparison was stopped (`stopped`): the
+    /// methods without a `MethodDone` were not run.
+    CompareFinished {
+        id: u64,
+        stopped: bool,
+    },
 }
 
 /// The UI's end of the engine thread.
@@ -112,13 +166,14 @@ impl EngineHandle {
     }
 
     pub fn send(&self, command: Command) {
-        if let Command::Chat(_) = command {
+        if let Command::Chat(_) | Command::Compare(_) = command {
             self.cancel.store(false, Ordering::SeqCst);
         }
         let _ = self.commands.send(command);
     }
 
-    /// Stops the generation in progress (it finishes as "cancelled").
+    /// Stops the generation in progress (it finishes as "cancelled"), or
+    /// the comparison in progress (the rest of its methods are not run).
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::SeqCst);
     }
@@ -162,6 +217,7 @@ fn run(
                     sink(Event::Failed { id, error });
                 }
             }
+            Command::Compare(request) => compare(&model, &request, &cancel, &sink),
         }
     }
 }
@@ -221,6 +277,82 @@ fn chat(
         },
     });
     Ok(())
+}
+
+/// Runs each method of `request` in turn on the local model, streaming
+/// every step as plain data; the cancel flag stops the call in flight and
+/// leaves the remaining methods unrun.
+fn compare(
+    model: &LoadedModel,
+    request: &CompareRequest,
+    cancel: &AtomicBool,
+    sink: &impl Fn(Event),
+) {
+    let id = request.id;
+    let mut backend = CompareBackend {
+        local: LocalBackend { model },
+        cancel,
+        sink,
+        id,
+        method: 0,
+    };
+    for (method, spec) in request.methods.iter().enumerate() {
+        if cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        backend.method = method;
+        let result = runner::run(
+            spec,
+            &request.inputs,
+            &mut backend,
+            &request.options,
+            |event| sink(Event::Method { id, method, event }),
+        );
+        let result = match result {
+            Err(_) if cancel.load(Ordering::SeqCst) => Err(CANCELLED.to_string()),
+            other => other,
+        };
+        sink(Event::MethodDone { id, method, result });
+    }
+    sink(Event::CompareFinished {
+        id,
+        stopped: cancel.load(Ordering::SeqCst),
+    });
+}
+
+/// The local model for a comparison: announces each call's prompt and
+/// stops at the cancel flag (before a call, and between tokens).
+struct CompareBackend<'a, S: Fn(Event)> {
+    local: LocalBackend<'a>,
+    cancel: &'a AtomicBool,
+    sink: &'a S,
+    id: u64,
+    method: usize,
+}
+
+impl<S: Fn(Event)> Backend for CompareBackend<'_, S> {
+    fn call(
+        &mut self,
+        call: &Call,
+        on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Reply, String> {
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err(CANCELLED.into());
+        }
+        (self.sink)(Event::MethodPrompt {
+            id: self.id,
+            method: self.method,
+            prompt: call.prompt.clone(),
+        });
+        let cancel = self.cancel;
+        self.local.call(call, &mut |text| {
+            if cancel.load(Ordering::SeqCst) {
+                ControlFlow::Break(())
+            } else {
+                on_text(text)
+            }
+        })
+    }
 }
 
 /// The prompt's token ids, leaving out the oldest non-system messages, a

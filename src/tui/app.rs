@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, KeyEventKind};
 
+use super::compare::CompareFocus;
 use super::conversation::Conversation;
 use super::keymap::Keymap;
 use super::settings::Settings;
-use super::state::{update, Action, Effect, State};
+use super::state::{update, Action, Effect, Screen, State};
 use super::terminal;
 use super::theme::{Palette, Theme};
 use crate::engine::{Command, EngineHandle};
@@ -29,6 +30,44 @@ pub struct TuiOptions {
     pub save_path: PathBuf,
     /// Where the session is saved after every answer and on quit.
     pub autosave_path: PathBuf,
+    pub prefill: ComparePrefill,
+}
+
+/// What the command line fills in on the compare pane; anything given
+/// opens the app on that pane.
+#[derive(Debug, Clone, Default)]
+pub struct ComparePrefill {
+    pub question: Option<String>,
+    pub context: Option<String>,
+    pub reference: Option<String>,
+    pub methods: Vec<String>,
+}
+
+impl ComparePrefill {
+    pub fn apply(&self, state: &mut State) {
+        let c = &mut state.compare;
+        let fields = [
+            (CompareFocus::Question, &self.question),
+            (CompareFocus::Context, &self.context),
+            (CompareFocus::Reference, &self.reference),
+        ];
+        let mut any = !self.methods.is_empty();
+        for (focus, text) in fields {
+            if let Some(text) = text {
+                c.set_field(focus, text);
+                any = true;
+            }
+        }
+        if let Err(e) = c.select_ids(&self.methods) {
+            state.notice = Some(e);
+        }
+        if any {
+            state.screen = Screen::Compare;
+            if !state.compare.selected.is_empty() {
+                state.compare.focus = CompareFocus::Question;
+            }
+        }
+    }
 }
 
 const TICK: Duration = Duration::from_millis(250);
@@ -45,6 +84,7 @@ pub fn run(options: TuiOptions) -> anyhow::Result<()> {
         options.keymap,
         options.save_path,
     );
+    options.prefill.apply(&mut state);
     let theme = Theme::new(Palette::detect());
     let mut tui = terminal::enter()?;
     let size = tui.size()?;
@@ -86,6 +126,7 @@ fn apply(
     };
     match effect {
         Effect::Chat(request) => engine.send(Command::Chat(request)),
+        Effect::Compare(request) => engine.send(Command::Compare(request)),
         Effect::Cancel => engine.cancel(),
         Effect::Save(path) => match save(&state.conversation, &path) {
             Ok(()) => notice(state, format!("saved to {}", path.display())),

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// What the user can ask for with a key, in any pane.
+/// What the user can ask for with a key (most in any pane; the compare
+/// pane gives some of them its own meaning, see its help).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KeyAction {
     Send,
@@ -26,10 +27,12 @@ pub enum KeyAction {
     BranchNext,
     HistoryPrev,
     HistoryNext,
+    Compare,
+    AllowCode,
 }
 
 impl KeyAction {
-    pub const ALL: [KeyAction; 18] = [
+    pub const ALL: [KeyAction; 20] = [
         KeyAction::Send,
         KeyAction::Newline,
         KeyAction::Stop,
@@ -48,6 +51,8 @@ impl KeyAction {
         KeyAction::BranchNext,
         KeyAction::HistoryPrev,
         KeyAction::HistoryNext,
+        KeyAction::Compare,
+        KeyAction::AllowCode,
     ];
 
     /// The name used in `config.yaml`'s `keys` section.
@@ -71,6 +76,8 @@ impl KeyAction {
             KeyAction::BranchNext => "branch_next",
             KeyAction::HistoryPrev => "history_prev",
             KeyAction::HistoryNext => "history_next",
+            KeyAction::Compare => "compare",
+            KeyAction::AllowCode => "allow_code",
         }
     }
 
@@ -95,6 +102,8 @@ impl KeyAction {
             KeyAction::BranchNext => "next branch of the selected message",
             KeyAction::HistoryPrev => "earlier prompt from history",
             KeyAction::HistoryNext => "later prompt from history",
+            KeyAction::Compare => "switch between the chat and the compare pane",
+            KeyAction::AllowCode => "compare: allow or forbid running model-written code",
         }
     }
 }

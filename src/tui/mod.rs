@@ -1,4 +1,5 @@
-//! The terminal app: a ratatui shell with panes (chat first), one event loop
+//! The terminal app: a ratatui shell with two panes (chat, and compare:
+//! one question through several prompting methods), one event loop
 //! over keys, engine events and ticks, and pure state updates.
 //!
 //! `state` owns `update(&mut State, Action) -> Vec<Effect>` (no I/O), `ui`
@@ -6,6 +7,8 @@
 //! enters and restores the terminal.
 
 pub mod app;
+pub mod compare;
+pub mod compare_view;
 pub mod conversation;
 pub mod keymap;
 pub mod markdown;

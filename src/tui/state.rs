@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use tui_textarea::TextArea;
 
+use super::compare::{self, CompareState};
 use super::conversation::{Conversation, Role, TokenInfo};
 use super::keymap::{KeyAction, Keymap};
 use super::settings::Settings;
-use crate::engine::{ChatRequest, Event};
+use crate::engine::{ChatRequest, CompareRequest, Event};
 use crate::model::ModelInfo;
 
 /// Everything that can happen to the app.
@@ -30,6 +31,7 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Chat(ChatRequest),
+    Compare(CompareRequest),
     Cancel,
     Save(PathBuf),
     Export(PathBuf),
@@ -48,6 +50,15 @@ pub enum Focus {
 pub enum Overlay {
     Help,
     Settings,
+    /// A compare column's selected step or call: full prompt and output.
+    Step,
+}
+
+/// The pane on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Chat,
+    Compare,
 }
 
 /// The generation in flight: its request id and the turn it writes into.
@@ -67,6 +78,8 @@ pub struct Stats {
 }
 
 pub struct State {
+    pub screen: Screen,
+    pub compare: CompareState,
     pub conversation: Conversation,
     pub input: TextArea<'static>,
     /// The user turn being edited (sending creates a new branch from it).
@@ -105,6 +118,8 @@ impl State {
         save_path: PathBuf,
     ) -> State {
         State {
+            screen: Screen::Chat,
+            compare: CompareState::from_catalog(),
             conversation,
             input: new_input(),
             editing: None,
@@ -160,11 +175,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Paste(text) => {
             // Terminals send pasted line breaks as CR.
             let text = text.replace("\r\n", "\n").replace('\r', "\n");
-            if state.overlay == Some(Overlay::Settings) {
-                state.settings.paste(&text);
-            } else {
-                state.focus = Focus::Input;
-                state.input.insert_str(text);
+            match (state.overlay, state.screen) {
+                (Some(Overlay::Settings), _) => state.settings.paste(&text),
+                (Some(_), _) => {}
+                (None, Screen::Compare) => compare::paste(state, &text),
+                (None, Screen::Chat) => {
+                    state.focus = Focus::Input;
+                    state.input.insert_str(text);
+                }
             }
             vec![]
         }
@@ -199,7 +217,14 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             }
             return vec![];
         }
+        Some(Overlay::Step) => {
+            compare::on_detail_key(state, key, action);
+            return vec![];
+        }
         None => {}
+    }
+    if state.screen == Screen::Compare {
+        return compare::on_key(state, key, action);
     }
     if let Some(action) = action {
         if let Some(effects) = on_action(state, action) {
@@ -302,13 +327,21 @@ fn on_action(state: &mut State, action: KeyAction) -> Option<Vec<Effect>> {
             recall_history(state, action == KeyAction::HistoryPrev);
             vec![]
         }
+        KeyAction::Compare => {
+            state.screen = Screen::Compare;
+            vec![]
+        }
+        KeyAction::AllowCode => {
+            compare::toggle_code(state);
+            vec![]
+        }
     };
     Some(effects)
 }
 
 fn quit(state: &mut State) -> Vec<Effect> {
     let mut effects = Vec::new();
-    if state.generating.is_some() {
+    if state.generating.is_some() || state.compare.running() {
         effects.push(Effect::Cancel);
     }
     effects.push(Effect::Autosave);
@@ -363,6 +396,17 @@ fn on_messages_key(state: &mut State, key: KeyEvent) {
 }
 
 fn on_mouse(state: &mut State, mouse: MouseEvent) -> Vec<Effect> {
+    if state.screen == Screen::Compare {
+        let c = &mut state.compare;
+        if state.overlay == Some(Overlay::Step) {
+            match mouse.kind {
+                MouseEventKind::ScrollUp => c.detail_scroll = c.detail_scroll.saturating_sub(3),
+                MouseEventKind::ScrollDown => c.detail_scroll = c.detail_scroll.saturating_add(3),
+                _ => {}
+            }
+        }
+        return vec![];
+    }
     match mouse.kind {
         MouseEventKind::ScrollUp => state.scroll_back = state.scroll_back.saturating_add(3),
         MouseEventKind::ScrollDown => state.scroll_back = state.scroll_back.saturating_sub(3),
@@ -383,6 +427,10 @@ fn on_mouse(state: &mut State, mouse: MouseEvent) -> Vec<Effect> {
 fn can_generate(state: &mut State) -> bool {
     if state.generating.is_some() {
         state.notice = Some("still generating: Esc stops it".into());
+        return false;
+    }
+    if state.compare.running() {
+        state.notice = Some("a comparison is running (F3 shows it; Esc there stops it)".into());
         return false;
     }
     if state.model.is_none() {
@@ -609,6 +657,10 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
                 state.notice = Some(format!("generation failed: {error}"));
             }
         }
+        event @ (Event::Method { .. }
+        | Event::MethodPrompt { .. }
+        | Event::MethodDone { .. }
+        | Event::CompareFinished { .. }) => compare::on_engine(state, event),
     }
     vec![]
 }

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use super::conversation::{Role, Turn};
 use super::keymap::KeyAction;
 use super::settings::FIELDS;
-use super::state::{Focus, Overlay, State};
+use super::state::{Focus, Overlay, Screen, State};
 use super::theme::Theme;
 
 /// Below this the app shows a "too small" message instead of panes.
@@ -49,21 +49,35 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     }
-    let layout = chat_layout(area, state);
-    render_messages(frame, state, theme, layout.messages);
-    render_input(frame, state, theme, layout.input);
-    render_status(frame, state, theme, layout.status);
-    if state.show_probs {
-        render_token_popup(frame, state, theme, layout.messages);
+    match state.screen {
+        Screen::Chat => {
+            let layout = chat_layout(area, state);
+            render_messages(frame, state, theme, layout.messages);
+            render_input(frame, state, theme, layout.input);
+            render_status(frame, state, theme, layout.status);
+            if state.show_probs {
+                render_token_popup(frame, state, theme, layout.messages);
+            }
+        }
+        Screen::Compare => {
+            let [pane, status] =
+                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+            super::compare_view::render(frame, state, theme, pane);
+            render_status(frame, state, theme, status);
+        }
     }
     match state.overlay {
+        Some(Overlay::Help) if state.screen == Screen::Compare => {
+            render_compare_help(frame, state, theme, area)
+        }
         Some(Overlay::Help) => render_help(frame, state, theme, area),
         Some(Overlay::Settings) => render_settings(frame, state, theme, area),
+        Some(Overlay::Step) => super::compare_view::render_detail(frame, state, theme, area),
         None => {}
     }
 }
 
-fn pane_block<'a>(title: &'a str, focused: bool, theme: &Theme) -> Block<'a> {
+pub(super) fn pane_block<'a>(title: &'a str, focused: bool, theme: &Theme) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .title(title)
@@ -267,26 +281,53 @@ fn render_status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             theme.warning,
         ));
     }
-    spans.push(Span::raw(format!(
-        " ctx {}/{} · {}+{} tok · {:.0}/{:.1} tok/s ",
-        state.context_used(),
-        context,
-        s.prompt_tokens,
-        s.generated_tokens,
-        s.prefill_tok_s,
-        s.decode_tok_s
-    )));
+    let other = match state.screen {
+        Screen::Chat => {
+            if state.compare.running() {
+                spans.push(Span::styled(" comparing", theme.warning));
+            }
+            spans.push(Span::raw(format!(
+                " ctx {}/{} · {}+{} tok · {:.0}/{:.1} tok/s ",
+                state.context_used(),
+                context,
+                s.prompt_tokens,
+                s.generated_tokens,
+                s.prefill_tok_s,
+                s.decode_tok_s
+            )));
+            "compare"
+        }
+        Screen::Compare => {
+            let run = state.compare.run.as_ref();
+            let (calls, prompt, generated) = run.map_or((0, 0, 0), |r| {
+                r.columns
+                    .iter()
+                    .fold((0, 0, 0), |(c, p, g), col| match &col.result {
+                        Some(m) => (c + m.calls, p + m.prompt_tokens, g + m.generated_tokens),
+                        None => (c + col.calls, p, g),
+                    })
+            });
+            spans.push(Span::raw(format!(
+                " compare · {calls} calls · {prompt}+{generated} tok "
+            )));
+            "chat"
+        }
+    };
     match &state.notice {
         Some(notice) => spans.push(Span::styled(format!("│ {notice}"), theme.warning)),
         None => spans.push(Span::styled(
-            format!("│ {} help", key(state, KeyAction::Help)),
+            format!(
+                "│ {} help · {} {other}",
+                key(state, KeyAction::Help),
+                key(state, KeyAction::Compare)
+            ),
             theme.dim,
         )),
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn key(state: &State, action: KeyAction) -> String {
+pub(super) fn key(state: &State, action: KeyAction) -> String {
     state.keymap.key_for(action).unwrap_or_else(|| "?".into())
 }
 
@@ -313,8 +354,10 @@ fn draw_overlay(frame: &mut Frame, area: Rect, width: u16, title: &str, lines: V
 }
 
 fn render_help(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
+    // The code switch belongs to the compare pane (its own help lists it).
     let mut lines: Vec<Line> = KeyAction::ALL
         .iter()
+        .filter(|&&a| a != KeyAction::AllowCode)
         .map(|&a| {
             Line::from(vec![
                 Span::styled(format!("{:>12}  ", key(state, a)), theme.title),
@@ -332,6 +375,60 @@ fn render_help(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         theme.dim,
     ));
     draw_overlay(frame, area, 78, " keys: chat ", lines);
+}
+
+fn render_compare_help(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
+    let row = |keys: String, what: &str| {
+        Line::from(vec![
+            Span::styled(format!("{keys:>14}  "), theme.title),
+            Span::raw(what.to_string()),
+        ])
+    };
+    let k = |a: KeyAction| key(state, a);
+    let mut lines = vec![
+        row(k(KeyAction::Compare), "back to the chat"),
+        row(
+            k(KeyAction::Focus),
+            "next part: methods → question → context → reference → columns",
+        ),
+        row(
+            "space".into(),
+            "select a method in the list (typing jumps to an id)",
+        ),
+        row(
+            k(KeyAction::Send),
+            "run the selected methods (in the columns: open the step)",
+        ),
+        row(k(KeyAction::Regenerate), "run again"),
+        row(k(KeyAction::Stop), "stop the run (the rest is not run)"),
+        row(
+            k(KeyAction::AllowCode),
+            "code execution on/off (off at start; runs sandboxed when on)",
+        ),
+        row(
+            "←→  ↑↓".into(),
+            "columns: choose a column, a step or a call",
+        ),
+        row(
+            k(KeyAction::Copy),
+            "copy the selected call's output or step's answer",
+        ),
+        row(
+            k(KeyAction::Settings),
+            "settings: max tokens caps every model call",
+        ),
+        row(k(KeyAction::Quit), "quit"),
+    ];
+    lines.push(Line::default());
+    lines.push(Line::styled(
+        "step overlay: ↑↓ PgUp/PgDn scroll · ←→ previous/next · Esc closes",
+        theme.dim,
+    ));
+    lines.push(Line::styled(
+        "keys are set in config.yaml (keys:) · any key closes",
+        theme.dim,
+    ));
+    draw_overlay(frame, area, 84, " keys: compare ", lines);
 }
 
 fn render_settings(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
