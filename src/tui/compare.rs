@@ -332,7 +332,6 @@ impl Column {
     }
 
     /// Applies one progress event of this method's run.
-    #[allow(unreachable_patterns)] // events the runner may add later are ignored
     pub fn apply(&mut self, event: RunEvent) {
         self.status = ColumnStatus::Running;
         match event {
@@ -365,7 +364,6 @@ impl Column {
                     s.state = StepState::Done;
                 }
             }
-            _ => {}
         }
     }
 
@@ -559,11 +557,24 @@ pub fn output_summary(output: &Output) -> String {
             .map(|a| a.as_deref().map_or("—".to_string(), one_line))
             .collect::<Vec<_>>()
             .join(", "),
-        Output::Vote { vote } => match (&vote.winner, vote.tie) {
-            (Some(w), _) => format!("{} ({})", one_line(w), tally_text(vote)),
-            (None, true) => format!("tie, no answer ({})", tally_text(vote)),
-            (None, false) => "no answer (nothing to vote on)".to_string(),
-        },
+        Output::Vote { vote } => {
+            let result = match (&vote.winner, vote.tie) {
+                (Some(w), _) => format!("{} ({})", one_line(w), tally_text(vote)),
+                (None, true) => format!("tie, no answer ({})", tally_text(vote)),
+                (None, false) => "no answer (nothing to vote on)".to_string(),
+            };
+            match &vote.kept {
+                // Samples are numbered from 1 in the column.
+                Some(kept) => format!(
+                    "{result} · voters #{}",
+                    kept.iter()
+                        .map(|i| (i + 1).to_string())
+                        .collect::<Vec<_>>()
+                        .join(" #")
+                ),
+                None => result,
+            }
+        }
         Output::Text { text } => text.clone(),
         Output::List { items } => items.join("\n\n"),
         Output::Runs { runs } => runs
@@ -574,9 +585,6 @@ pub fn output_summary(output: &Output) -> String {
             })
             .collect::<Vec<_>>()
             .join("\n"),
-        // An output kind this pane has no layout for yet.
-        #[allow(unreachable_patterns)]
-        other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
 
