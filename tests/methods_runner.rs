@@ -423,3 +423,94 @@ fn only_the_chains_with_most_steps_vote() {
     .unwrap();
     assert_eq!(result.answer, None);
 }
+
+#[test]
+fn a_loop_with_the_lookup_tool_feeds_observations_into_the_transcript() {
+    let yaml = "\
+id: react
+name: ReAct
+section: '2.21'
+paper: Yao et al. 2022
+tasks: [multi-hop reasoning]
+inputs: [question, context]
+steps:
+  - id: trajectory
+    loop_until:
+      completion: true
+      prompt: \"Question: {{ question }}\\n{{ transcript }}\"
+      stop: [\"\\nObservation\"]
+      until: 'Finish\\['
+      tool: {lookup: context}
+      max_iterations: 5
+  - id: final
+    extract: {from: trajectory, pattern: !regex 'Finish\\[([^\\]]*)\\]'}
+answer: final
+";
+    let mut backend = Scripted::new(&[
+        "Thought 1: Who wrote it?\nAction 1: Lookup[written]",
+        "Thought 2: Where was she born?\nAction 2: Lookup[BORN]",
+        "Thought 3: Szeged.\nAction 3: Finish[Szeged]",
+    ]);
+    let inputs = BTreeMap::from([
+        (
+            "question".to_string(),
+            "Where was the author born?".to_string(),
+        ),
+        (
+            "context".to_string(),
+            "The novel was written by Anna Kovacs. Anna Kovacs was born in Szeged. It sold well."
+                .to_string(),
+        ),
+    ]);
+    let result = run(&spec(yaml), &inputs, &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(result.answer.as_deref(), Some("Szeged"));
+    assert_eq!(backend.calls.len(), 3);
+    assert!(backend.calls.iter().all(|c| c.completion));
+    assert_eq!(backend.calls[0].stop, vec!["\nObservation".to_string()]);
+    assert_eq!(
+        backend.calls[0].prompt,
+        "Question: Where was the author born?\n"
+    );
+    assert_eq!(
+        backend.calls[2].prompt,
+        "Question: Where was the author born?\n\
+         Thought 1: Who wrote it?\nAction 1: Lookup[written]\n\
+         Observation 1: The novel was written by Anna Kovacs.\n\
+         Thought 2: Where was she born?\nAction 2: Lookup[BORN]\n\
+         Observation 2: Anna Kovacs was born in Szeged.\n"
+    );
+    let Output::List { items } = &result.steps[0].output else {
+        panic!("{:?}", result.steps[0]);
+    };
+    assert_eq!(items.len(), 3);
+    assert!(items[0].ends_with("Observation 1: The novel was written by Anna Kovacs."));
+    assert!(
+        items[2].ends_with("Finish[Szeged]"),
+        "no observation after Finish"
+    );
+}
+
+#[test]
+fn the_lookup_tool_must_read_an_input_or_earlier_output() {
+    let err = load_error(
+        "\
+id: react
+name: ReAct
+section: '2.21'
+paper: Yao et al. 2022
+tasks: [multi-hop reasoning]
+inputs: [question]
+steps:
+  - id: trajectory
+    loop_until:
+      prompt: '{{ question }}'
+      until: 'Finish'
+      tool: {lookup: passage}
+      max_iterations: 2
+",
+    );
+    assert!(
+        err.contains("bad.yaml:12: steps[0].loop_until.tool: refers to `passage`"),
+        "{err}"
+    );
+}

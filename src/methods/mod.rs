@@ -7,3 +7,4 @@ pub mod extract;
 pub mod runner;
 pub mod sandbox;
 pub mod spec;
+pub mod tools;

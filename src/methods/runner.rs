@@ -12,6 +12,7 @@ use super::backend::{Backend, Call};
 use super::extract::{extract, most_steps, vote, Vote};
 use super::sandbox::{self, CodeRun, Limits};
 use super::spec::{ForeachMode, MethodSpec, StepKind};
+use super::tools::Lookup;
 
 /// What a step produced.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -409,7 +410,11 @@ pub fn run<B: Backend>(
                     }
                     let prompt = ctx.render(&f.prompt, &extra).map_err(fail)?;
                     let record = ctx
-                        .call(&step.id, index, Request::greedy(prompt, f.max_tokens, &[]))
+                        .call(
+                            &step.id,
+                            index,
+                            Request::greedy(prompt, f.max_tokens, &f.stop),
+                        )
                         .map_err(fail)?;
                     history.push((item.clone(), record.output.clone()));
                     outputs.push(record.output.clone());
@@ -419,25 +424,48 @@ pub fn run<B: Backend>(
             }
             StepKind::LoopUntil(l) => {
                 let until = regex::Regex::new(&l.until).map_err(|e| fail(format!("until: {e}")))?;
+                let mut lookup = l.tool.as_ref().map(|tool| {
+                    let value = &ctx.vars[&tool.lookup];
+                    Lookup::new(
+                        &value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_string),
+                    )
+                });
                 let mut previous = String::new();
+                let mut transcript = String::new();
                 let mut outputs = Vec::new();
                 for iteration in 0..l.max_iterations {
                     let extra = [
                         ("iteration", minijinja::Value::from(iteration)),
                         ("previous", minijinja::Value::from(previous.as_str())),
+                        ("transcript", minijinja::Value::from(transcript.as_str())),
                     ];
                     let prompt = ctx.render(&l.prompt, &extra).map_err(fail)?;
                     let record = ctx
                         .call(
                             &step.id,
                             iteration,
-                            Request::greedy(prompt, l.max_tokens, &[]),
+                            Request {
+                                completion: l.completion,
+                                ..Request::greedy(prompt, l.max_tokens, &l.stop)
+                            },
                         )
                         .map_err(fail)?;
                     previous = record.output.clone();
-                    outputs.push(record.output.clone());
                     calls.push(record);
-                    if until.is_match(&previous) {
+                    let mut item = previous.trim_end().to_string();
+                    let finished = until.is_match(&previous);
+                    // The tool answers the turn's action before the next call.
+                    if let Some(tool) = lookup.as_mut().filter(|_| !finished) {
+                        if let Some(observation) = tool.observe(&previous) {
+                            item = format!("{item}\n{observation}");
+                        }
+                    }
+                    transcript.push_str(&item);
+                    transcript.push('\n');
+                    outputs.push(item);
+                    if finished {
                         break;
                     }
                 }

@@ -186,6 +186,8 @@ pub struct ForeachStep {
     pub prompt: String,
     #[serde(default)]
     pub max_tokens: Option<usize>,
+    #[serde(default)]
+    pub stop: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -198,12 +200,31 @@ pub enum ForeachMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoopStep {
+    /// Sees `iteration`, the `previous` output and the `transcript` so far
+    /// (every output, with the tool's observations).
     pub prompt: String,
     /// Stop when the output matches this regular expression.
     pub until: String,
     pub max_iterations: usize,
     #[serde(default)]
     pub max_tokens: Option<usize>,
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Send the prompt as raw text to continue instead of a chat turn.
+    #[serde(default)]
+    pub completion: bool,
+    /// A tool answering the actions in each output before the next call.
+    #[serde(default)]
+    pub tool: Option<LoopTool>,
+}
+
+/// The tool of a loop; `Lookup[keyword]` is the only one so far.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopTool {
+    /// `Lookup[keyword]` is answered from the passage in this input or
+    /// output (ReAct).
+    pub lookup: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +252,7 @@ const BUILTINS: &[&str] = &[
     "history",
     "iteration",
     "previous",
+    "transcript",
     "loop",
     "range",
 ];
@@ -408,6 +430,7 @@ impl Step {
             }
             StepKind::Foreach(f) => vec![("over", &f.over)],
             StepKind::RunCode(r) => r.from.iter().map(|f| ("from", f)).collect(),
+            StepKind::LoopUntil(l) => l.tool.iter().map(|t| ("tool", &t.lookup)).collect(),
             _ => vec![],
         }
     }
