@@ -14,6 +14,33 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A detached session `app` of `width`×`height` running `script`, on a
+    /// server of its own (`name` and this process's id).
+    fn start(name: &str, width: u16, height: u16, script: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("promptlab-{name}-{}", std::process::id()),
+        };
+        let (width, height) = (width.to_string(), height.to_string());
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "app",
+            "-x",
+            &width,
+            "-y",
+            &height,
+            script,
+        ]);
+        tmux
+    }
+
+    fn wait_for_model(&self) {
+        self.wait_for("the model to load", Duration::from_secs(60), |s| {
+            !s.contains("loading model") && s.contains("ctx 0/8192")
+        });
+    }
+
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket])
@@ -60,6 +87,18 @@ impl Drop for Tmux {
     }
 }
 
+/// The app on the default model, greedy, with its home, data, config and
+/// cache in `dir`.
+fn app_command(dir: &Path) -> String {
+    format!(
+        "cd {dir}; HOME={dir} XDG_DATA_HOME={dir}/data XDG_CONFIG_HOME={dir}/config \
+         PROMPTLAB_CACHE_DIR={dir}/cache {bin} --model {model} --temperature 0",
+        dir = shell_quote(dir),
+        bin = shell_quote(Path::new(env!("CARGO_BIN_EXE_promptlab"))),
+        model = shell_quote(&common::default_model_path()),
+    )
+}
+
 fn shell_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
 }
@@ -68,32 +107,13 @@ fn shell_quote(p: &Path) -> String {
 fn chat_in_tmux_streams_stops_and_restores_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let bin = env!("CARGO_BIN_EXE_promptlab");
-    let model = common::default_model_path();
     let script = format!(
-        "cd {dir}; HOME={dir} XDG_DATA_HOME={dir}/data XDG_CONFIG_HOME={dir}/config \
-         PROMPTLAB_CACHE_DIR={dir}/cache {bin} --model {model} --temperature 0 --max-tokens 120; \
-         stty -a > {dir}/stty.txt; echo PROMPTLAB-EXITED; sleep 120",
+        "{app} --max-tokens 120; stty -a > {dir}/stty.txt; echo PROMPTLAB-EXITED; sleep 120",
+        app = app_command(d),
         dir = shell_quote(d),
-        bin = shell_quote(Path::new(bin)),
-        model = shell_quote(&model),
     );
-    let tmux = Tmux {
-        socket: format!("promptlab-test-{}", std::process::id()),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "app",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &script,
-    ]);
-    let loaded = |s: &str| !s.contains("loading model") && s.contains("ctx 0/8192");
-    tmux.wait_for("the model to load", Duration::from_secs(60), loaded);
+    let tmux = Tmux::start("chat", 80, 24, &script);
+    tmux.wait_for_model();
 
     // A question and its streamed answer.
     tmux.keys(&["-l", "What is the capital of France?"]);
@@ -164,34 +184,13 @@ fn chat_in_tmux_streams_stops_and_restores_the_terminal() {
 fn compare_pane_in_tmux_runs_a_method_and_shows_its_answer() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let bin = env!("CARGO_BIN_EXE_promptlab");
-    let model = common::default_model_path();
     // Max tokens caps every call of the comparison: a short run.
     let script = format!(
-        "cd {dir}; HOME={dir} XDG_DATA_HOME={dir}/data XDG_CONFIG_HOME={dir}/config \
-         PROMPTLAB_CACHE_DIR={dir}/cache {bin} --model {model} --temperature 0 --max-tokens 24; \
-         echo PROMPTLAB-EXITED; sleep 120",
-        dir = shell_quote(d),
-        bin = shell_quote(Path::new(bin)),
-        model = shell_quote(&model),
+        "{app} --max-tokens 24; echo PROMPTLAB-EXITED; sleep 120",
+        app = app_command(d),
     );
-    let tmux = Tmux {
-        socket: format!("promptlab-compare-{}", std::process::id()),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "app",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &script,
-    ]);
-    tmux.wait_for("the model to load", Duration::from_secs(60), |s| {
-        !s.contains("loading model") && s.contains("ctx 0/8192")
-    });
+    let tmux = Tmux::start("compare", 100, 30, &script);
+    tmux.wait_for_model();
     tmux.keys(&["F3"]);
     tmux.wait_for("the compare pane", Duration::from_secs(10), |s| {
         s.contains("methods · 0 selected") && s.contains("code execution: off")
@@ -262,20 +261,7 @@ fn a_panic_inside_the_app_restores_the_terminal_and_prints_the_message() {
         dir = shell_quote(dir.path()),
         bin = shell_quote(&example),
     );
-    let tmux = Tmux {
-        socket: format!("promptlab-panic-{}", std::process::id()),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "app",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &script,
-    ]);
+    let tmux = Tmux::start("panic", 80, 24, &script);
     tmux.wait_for("exit", Duration::from_secs(20), |s| {
         s.contains("PANIC-EXITED")
     });
