@@ -33,15 +33,6 @@ fn compare(extra: &[&str]) -> Output {
     promptlab(&args)
 }
 
-fn one_line_error(out: &Output) -> String {
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one error line: {stderr}");
-    assert!(lines[0].starts_with("promptlab: error:"), "{stderr}");
-    lines[0].to_string()
-}
-
 #[test]
 fn text_output_gives_each_method_its_answer_verdict_and_counts() {
     let out = compare(&[
@@ -129,7 +120,7 @@ fn jsonl_gives_one_record_per_method_with_every_step() {
 
 #[test]
 fn code_methods_are_refused_unless_code_is_allowed() {
-    let err = one_line_error(&compare(&[
+    let err = common::one_line_error(&compare(&[
         "--methods",
         "basic-zero-shot,program-of-thoughts",
     ]));
@@ -139,13 +130,13 @@ fn code_methods_are_refused_unless_code_is_allowed() {
 
 #[test]
 fn bad_method_lists_are_refused_in_one_line() {
-    let err = one_line_error(&compare(&["--methods", "chain-of-thougts"]));
+    let err = common::one_line_error(&compare(&["--methods", "chain-of-thougts"]));
     assert!(err.contains("unknown method `chain-of-thougts`"), "{err}");
     assert!(err.contains("zero-shot-cot"), "lists the known ids: {err}");
 
-    let err = one_line_error(&compare(&["--methods", "binder"]));
+    let err = common::one_line_error(&compare(&["--methods", "binder"]));
     assert!(err.contains("catalogued but not runnable"), "{err}");
 
-    let err = one_line_error(&compare(&["--methods", "basic-zero-shot,react"]));
+    let err = common::one_line_error(&compare(&["--methods", "basic-zero-shot,react"]));
     assert!(err.contains("`react` needs --context"), "{err}");
 }

@@ -33,3 +33,15 @@ pub fn default_model() -> &'static LoadedModel {
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// The only line of a failed run's stderr, checked to be promptlab's error
+/// line (no panic, nothing else printed).
+pub fn one_line_error(out: &std::process::Output) -> String {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
+    assert!(lines[0].starts_with("promptlab: error:"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+    lines[0].to_string()
+}
