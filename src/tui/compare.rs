@@ -512,10 +512,6 @@ impl StepView {
 }
 
 /// Whether a method has a step that runs model-written code.
-pub fn runs_code(spec: &MethodSpec) -> bool {
-    spec.steps.iter().any(|s| s.kind.name() == "run_code")
-}
-
 /// The steps that read step `id`'s output: (step id, its extract pattern),
 /// with no pattern for a vote.
 fn readers<'a>(
@@ -882,7 +878,7 @@ fn start(state: &mut State) -> Vec<Effect> {
         }
     }
     if !c.allow_code {
-        if let Some(m) = methods.iter().find(|m| runs_code(m)) {
+        if let Some(m) = methods.iter().find(|m| m.runs_code()) {
             return refuse(
                 state,
                 format!(

@@ -9,8 +9,8 @@ use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragra
 use ratatui::Frame;
 
 use super::compare::{
-    one_line, output_summary, runs_code, tally_text, CallView, Column, ColumnStatus, CompareFocus,
-    CompareRun, CompareState, Entry, StepState, StepView,
+    one_line, output_summary, tally_text, CallView, Column, ColumnStatus, CompareFocus, CompareRun,
+    CompareState, Entry, StepState, StepView,
 };
 use super::keymap::KeyAction;
 use super::state::State;
@@ -162,11 +162,15 @@ fn render_method_list(frame: &mut Frame, state: &State, theme: &Theme, area: Rec
                 } else {
                     Style::default()
                 };
-                Line::from(vec![
+                let mut spans = vec![
                     Span::styled(format!("{mark} "), style),
                     Span::styled(format!("{:<5}", m.section), theme.dim),
                     Span::styled(m.id.clone(), style),
-                ])
+                ];
+                if m.runs_code() {
+                    spans.push(Span::styled(" (code)", theme.dim));
+                }
+                Line::from(spans)
             } else {
                 let mut text = format!(" –  {:<5}{}", m.section, m.id);
                 if text.chars().count() + 15 <= usize::from(list_area.width) {
@@ -198,7 +202,7 @@ fn render_method_list(frame: &mut Frame, state: &State, theme: &Theme, area: Rec
                         " · {} call(s) · needs {}{}",
                         m.calls_per_item(),
                         m.inputs.join(" + "),
-                        if runs_code(m) {
+                        if m.runs_code() {
                             " · runs model-written code"
                         } else {
                             ""
