@@ -514,3 +514,40 @@ steps:
         "{err}"
     );
 }
+
+#[test]
+fn exemplars_can_be_read_as_a_pool_of_items() {
+    let yaml = "\
+id: auto-cot
+name: Auto-CoT
+section: '2.5'
+paper: Zhang et al. 2022
+tasks: [mathematical problem solving]
+inputs: [question]
+exemplars: |
+  First pool question?
+  Second pool question?
+steps:
+  - id: demos
+    foreach: {over: exemplars, mode: independent, prompt: 'Q: {{ item }}'}
+  - id: final
+    generate:
+      prompt: \"{% set pool = exemplars | lines %}{% for d in demos %}{{ pool[loop.index0] }} => {{ d }}\\n{% endfor %}{{ question }}\"
+";
+    let mut backend = Scripted::new(&["one", "two", "three"]);
+    let result = run(
+        &spec(yaml),
+        &inputs("Mine?"),
+        &mut backend,
+        &OPTIONS,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(backend.calls[0].prompt, "Q: First pool question?");
+    assert_eq!(backend.calls[1].prompt, "Q: Second pool question?");
+    assert_eq!(
+        backend.calls[2].prompt,
+        "First pool question? => one\nSecond pool question? => two\nMine?"
+    );
+    assert_eq!(result.answer.as_deref(), Some("three"));
+}

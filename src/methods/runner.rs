@@ -306,7 +306,11 @@ pub fn run<B: Backend>(
         options,
         env,
         vars,
-        outputs: BTreeMap::new(),
+        outputs: spec
+            .exemplars
+            .iter()
+            .map(|text| ("exemplars".to_string(), Output::Text { text: text.clone() }))
+            .collect(),
         calls: 0,
         prompt_tokens: 0,
         generated_tokens: 0,

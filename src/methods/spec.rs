@@ -358,6 +358,11 @@ impl MethodSpec {
             ));
         }
         let mut known: HashSet<String> = self.inputs.iter().cloned().collect();
+        // A method's exemplars can also be read as a list (one per line),
+        // e.g. Auto-CoT's question pool.
+        if self.exemplars.is_some() {
+            known.insert("exemplars".into());
+        }
         let env = minijinja::Environment::new();
         for (i, step) in self.steps.iter().enumerate() {
             let needle = format!("id: {}", step.id);
