@@ -140,3 +140,47 @@ fn bad_method_lists_are_refused_in_one_line() {
     let err = common::one_line_error(&compare(&["--methods", "basic-zero-shot,react"]));
     assert!(err.contains("`react` needs --context"), "{err}");
 }
+
+#[test]
+fn a_method_file_of_ones_own_runs_or_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("terse.yaml");
+    std::fs::write(
+        &good,
+        "\
+id: my-terse
+name: Terse answer
+section: local
+paper: none
+tasks: [mathematical problem solving]
+inputs: [question]
+steps:
+  - id: response
+    generate:
+      prompt: '{{ question }} Reply with only the number.'
+      max_tokens: 8
+  - id: number
+    extract: {from: response, pattern: last_number}
+",
+    )
+    .unwrap();
+    let out = compare(&["--method-file", good.to_str().unwrap(), "--format", "jsonl"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(record["method"], "my-terse");
+    assert_eq!(record["calls"], 1);
+    assert!(record["generated_tokens"].as_u64().unwrap() <= 8);
+
+    let bad = dir.path().join("bad.yaml");
+    let text = std::fs::read_to_string(&good).unwrap();
+    std::fs::write(&bad, text.replace("{from: response,", "{from: reponse,")).unwrap();
+    let err = common::one_line_error(&compare(&["--method-file", bad.to_str().unwrap()]));
+    assert!(
+        err.contains("bad.yaml:13: steps[1].extract.from: refers to `reponse`"),
+        "{err}"
+    );
+}

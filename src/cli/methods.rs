@@ -14,6 +14,7 @@ use crate::methods::catalog;
 use crate::methods::extract::matches_reference;
 use crate::methods::runner::{run, MethodRun, Output, RunOptions};
 use crate::methods::sandbox;
+use crate::methods::spec::MethodSpec;
 
 #[derive(Debug, Subcommand)]
 pub enum MethodsCommand {
@@ -37,8 +38,17 @@ pub struct CompareArgs {
     #[arg(long, value_name = "ANSWER")]
     pub reference: Option<String>,
     /// Comma-separated method ids (see `promptlab methods list`)
-    #[arg(long, value_name = "ID,ID,…", value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        value_name = "ID,ID,…",
+        value_delimiter = ',',
+        required_unless_present = "method_file"
+    )]
     pub methods: Vec<String>,
+    /// A method file of your own (the schema of `surveys/methods/*.yaml`),
+    /// run after the --methods; repeatable
+    #[arg(long, value_name = "FILE")]
+    pub method_file: Vec<std::path::PathBuf>,
     /// Default token budget per model call
     #[arg(long, value_name = "N", default_value_t = 192)]
     pub max_tokens: usize,
@@ -104,7 +114,10 @@ pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
 
 pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
     let all = catalog::all()?;
-    let methods = catalog::select(&all, &args.methods).map_err(anyhow::Error::msg)?;
+    let mut methods = catalog::select(&all, &args.methods).map_err(anyhow::Error::msg)?;
+    for path in &args.method_file {
+        methods.push(MethodSpec::load(path)?);
+    }
     if let Some(m) = methods.iter().find(|m| !m.runnable()) {
         anyhow::bail!(
             "method `{}` is catalogued but not runnable: {}",
