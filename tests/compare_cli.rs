@@ -184,3 +184,53 @@ steps:
         "{err}"
     );
 }
+
+#[test]
+fn an_item_from_a_dataset_file_brings_its_question_and_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("test.jsonl");
+    std::fs::write(
+        &data,
+        "{\"question\": \"Skip me.\", \"answer\": \"#### 0\"}\n\
+         {\"question\": \"What is 2 + 3?\", \"answer\": \"2 + 3 = 5\\n#### 5\"}\n",
+    )
+    .unwrap();
+    let model = common::default_model_path().display().to_string();
+    let item = format!("{}:2", data.display());
+    let out = promptlab(&[
+        "compare",
+        "--model",
+        &model,
+        "--item",
+        &item,
+        "--methods",
+        "basic-zero-shot",
+        "--max-tokens",
+        "16",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    let prompt = record["steps"][0]["calls"][0]["prompt"].as_str().unwrap();
+    assert!(prompt.contains("What is 2 + 3?"), "{prompt}");
+    assert!(
+        record["generated_tokens"].as_u64().unwrap() <= 16,
+        "--max-tokens caps"
+    );
+    // The reference is the part after GSM8K's ####.
+    assert_eq!(record["correct"], record["answer"] == "5", "{record}");
+
+    let err = common::one_line_error(&promptlab(&[
+        "compare",
+        "--item",
+        &format!("{}:3", data.display()),
+        "--methods",
+        "basic-zero-shot",
+    ]));
+    assert!(err.contains("test.jsonl: has fewer than 3 items"), "{err}");
+}

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::methods::backend::LocalBackend;
 use crate::methods::catalog;
 use crate::methods::extract::matches_reference;
+use crate::methods::item::{self, Item};
 use crate::methods::runner::{run, MethodRun, Output, RunOptions};
 use crate::methods::sandbox;
 use crate::methods::spec::MethodSpec;
@@ -29,8 +30,18 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// The question every method answers
-    #[arg(long, value_name = "TEXT")]
-    pub question: String,
+    #[arg(
+        long,
+        value_name = "TEXT",
+        required_unless_present = "item",
+        conflicts_with = "item"
+    )]
+    pub question: Option<String>,
+    /// Take the question (and reference, context) from a dataset file: JSON
+    /// lines with question/answer (GSM8K) or a BIG-Bench Hard task file;
+    /// `:N` picks the Nth item (default the first)
+    #[arg(long, value_name = "FILE[:N]")]
+    pub item: Option<String>,
     /// A passage for methods that read a context
     #[arg(long, value_name = "TEXT")]
     pub context: Option<String>,
@@ -49,9 +60,10 @@ pub struct CompareArgs {
     /// run after the --methods; repeatable
     #[arg(long, value_name = "FILE")]
     pub method_file: Vec<std::path::PathBuf>,
-    /// Default token budget per model call
-    #[arg(long, value_name = "N", default_value_t = 192)]
-    pub max_tokens: usize,
+    /// Cap every model call at N tokens (steps set their own budgets
+    /// below it); quick, rough comparisons
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<usize>,
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -112,6 +124,9 @@ pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The budget of a call whose step sets none.
+const DEFAULT_CALL_TOKENS: usize = 256;
+
 pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
     let all = catalog::all()?;
     let mut methods = catalog::select(&all, &args.methods).map_err(anyhow::Error::msg)?;
@@ -134,9 +149,22 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         }
         sandbox::available().map_err(|e| anyhow::anyhow!("method `{}`: {e}", m.id))?;
     }
-    let mut inputs = BTreeMap::from([("question".to_string(), args.question.clone())]);
-    if let Some(context) = &args.context {
-        inputs.insert("context".into(), context.clone());
+    let item = match (&args.item, &args.question) {
+        (Some(spec), _) => {
+            let (path, number) = item::parse_spec(spec);
+            item::load(&path, number).map_err(anyhow::Error::msg)?
+        }
+        (None, Some(question)) => Item {
+            question: question.clone(),
+            context: None,
+            reference: None,
+        },
+        (None, None) => anyhow::bail!("give --question or --item"),
+    };
+    let reference = args.reference.clone().or(item.reference);
+    let mut inputs = BTreeMap::from([("question".to_string(), item.question)]);
+    if let Some(context) = args.context.clone().or(item.context) {
+        inputs.insert("context".into(), context);
     }
     if let Some(m) = methods
         .iter()
@@ -154,8 +182,8 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
     let (model, _) = load_model(&args.model, config)?;
     let mut backend = LocalBackend { model: &model };
     let options = RunOptions {
-        max_tokens: args.max_tokens,
-        cap: None,
+        max_tokens: DEFAULT_CALL_TOKENS,
+        cap: args.max_tokens,
         seed: args.seed,
         allow_code: args.allow_code,
     };
@@ -167,8 +195,7 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         let result =
             run(method, &inputs, &mut backend, &options, |_| {}).map_err(anyhow::Error::msg)?;
         if args.format == OutputFormat::Jsonl {
-            let correct = args
-                .reference
+            let correct = reference
                 .as_deref()
                 .map(|r| matches_reference(result.answer.as_deref(), r));
             let line = json!({
@@ -201,7 +228,7 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
                     }
                 }
             }
-            let verdict = match &args.reference {
+            let verdict = match &reference {
                 Some(reference) if matches_reference(r.answer.as_deref(), reference) => {
                     " ✓ correct"
                 }

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::{ModelArgs, SamplingArgs};
 use crate::config::Config;
+use crate::methods::item;
 use crate::tui::app::{ComparePrefill, TuiOptions};
 use crate::tui::conversation::Conversation;
 use crate::tui::keymap::Keymap;
@@ -35,6 +36,11 @@ pub struct TuiArgs {
     /// The compare pane's reference answer (marks each method ✓/✗)
     #[arg(long, value_name = "ANSWER")]
     pub reference: Option<String>,
+    /// Open the compare pane with a dataset item filled in (question,
+    /// reference, context): JSON lines (GSM8K) or a BIG-Bench Hard task
+    /// file, `:N` for the Nth item
+    #[arg(long, value_name = "FILE[:N]", conflicts_with = "question")]
+    pub item: Option<String>,
     /// Open the compare pane with these methods selected (comma-separated ids)
     #[arg(long, value_name = "ID,ID,…", value_delimiter = ',')]
     pub methods: Vec<String>,
@@ -53,10 +59,18 @@ pub fn data_dir() -> PathBuf {
 
 pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
     let keymap = Keymap::from_config(&config.keys).map_err(anyhow::Error::msg)?;
+    let item = match &args.item {
+        Some(spec) => {
+            let (path, number) = item::parse_spec(spec);
+            Some(item::load(&path, number).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
+    let item = item.as_ref();
     let prefill = ComparePrefill {
-        question: args.question.clone(),
-        context: args.context.clone(),
-        reference: args.reference.clone(),
+        question: args.question.clone().or(item.map(|i| i.question.clone())),
+        context: args.context.clone().or(item.and_then(|i| i.context.clone())),
+        reference: args.reference.clone().or(item.and_then(|i| i.reference.clone())),
         methods: args.methods.clone(),
     };
     if !prefill.methods.is_empty() {

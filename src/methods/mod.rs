@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod catalog;
 pub mod extract;
+pub mod item;
 pub mod runner;
 pub mod sandbox;
 pub mod spec;
