@@ -69,8 +69,14 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
     let item = item.as_ref();
     let prefill = ComparePrefill {
         question: args.question.clone().or(item.map(|i| i.question.clone())),
-        context: args.context.clone().or(item.and_then(|i| i.context.clone())),
-        reference: args.reference.clone().or(item.and_then(|i| i.reference.clone())),
+        context: args
+            .context
+            .clone()
+            .or(item.and_then(|i| i.context.clone())),
+        reference: args
+            .reference
+            .clone()
+            .or(item.and_then(|i| i.reference.clone())),
         methods: args.methods.clone(),
     };
     if !prefill.methods.is_empty() {
