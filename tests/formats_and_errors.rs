@@ -5,8 +5,8 @@ mod common;
 
 use candle_core::quantized::GgmlDType;
 use common::tiny_gguf::{self, TinySpec};
-use promptlab::model::arch::Logits;
-use promptlab::model::LoadedModel;
+use promptlab_infer::arch::Logits;
+use promptlab_infer::LoadedModel;
 
 fn write_tiny(dir: &std::path::Path, name: &str, spec: &TinySpec) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -136,7 +136,7 @@ fn a_file_that_is_not_gguf_is_refused() {
 
 #[test]
 fn tiny_model_chat_template_and_special_tokens_work() {
-    use promptlab::model::chat_template::Message;
+    use promptlab_infer::chat_template::Message;
     let dir = tempfile::tempdir().unwrap();
     let model = LoadedModel::load(&write_tiny(dir.path(), "t.gguf", &TinySpec::default())).unwrap();
     let text = model.render_chat(&[Message::new("user", "ab")]).unwrap();

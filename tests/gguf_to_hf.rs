@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use promptlab::model::arch::hf::llama_hf_name;
-use promptlab::model::arch::Logits;
-use promptlab::model::gguf::GgufFile;
-use promptlab::model::sampling::log_softmax;
-use promptlab::model::{LoadedModel, Precision};
+use promptlab_infer::arch::hf::llama_hf_name;
+use promptlab_infer::arch::Logits;
+use promptlab_infer::gguf::GgufFile;
+use promptlab_infer::sampling::log_softmax;
+use promptlab_infer::{LoadedModel, Precision};
 
 const N_HEADS: usize = 9;
 const N_KV_HEADS: usize = 3;

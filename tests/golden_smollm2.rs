@@ -12,10 +12,10 @@
 
 mod common;
 
-use promptlab::model::arch::Logits;
-use promptlab::model::generate::{generate, GenerateRequest, StopReason};
-use promptlab::model::sampling::{log_softmax, SamplingParams};
-use promptlab::model::{LoadedModel, Precision};
+use promptlab_infer::arch::Logits;
+use promptlab_infer::generate::{generate, GenerateRequest, StopReason};
+use promptlab_infer::sampling::{log_softmax, SamplingParams};
+use promptlab_infer::{LoadedModel, Precision};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -60,7 +60,7 @@ fn pairs(v: &Value) -> Vec<(u32, f32)> {
 /// checks the top token wherever the reference's top two are clearly apart.
 fn max_diff(case: &str, position: usize, ours: &[f32], reference: &[(u32, f32)], tol: f32) -> f32 {
     if reference[0].1 - reference[1].1 > 2.0 * tol {
-        let best = promptlab::model::sampling::argmax(ours);
+        let best = promptlab_infer::sampling::argmax(ours);
         assert_eq!(best, reference[0].0, "{case}[{position}]: top token");
     }
     reference

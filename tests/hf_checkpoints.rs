@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use promptlab::config::Config;
-use promptlab::model::arch::Logits;
-use promptlab::model::hub::resolve;
-use promptlab::model::LoadedModel;
+use promptlab_hub::resolve;
+use promptlab_infer::arch::Logits;
+use promptlab_infer::LoadedModel;
 use serde_json::Value;
 
 /// Weights are widened to f32 exactly; only f32 arithmetic differs from the
@@ -66,7 +66,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn load(name: &str) -> LoadedModel {
     hf_cache();
     let config = Config::from_layers(None, Path::new("")).unwrap();
-    let folder = resolve(&format!("tiny/{name}"), &config, &mut |_| {}).unwrap();
+    let folder = resolve(&format!("tiny/{name}"), &config.models, &mut |_| {}).unwrap();
     LoadedModel::load(&folder).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -173,7 +173,7 @@ fn cached_decode_equals_the_full_pass_for_gpt2() {
 
 #[test]
 fn chat_templates_and_end_tokens_come_from_tokenizer_config() {
-    use promptlab::model::chat_template::Message;
+    use promptlab_infer::chat_template::Message;
     let model = load("qwen2");
     let text = model.render_chat(&[Message::new("user", "hi")]).unwrap();
     assert_eq!(
@@ -267,15 +267,15 @@ fn a_folder_without_weights_says_what_it_expected() {
 fn an_unknown_repo_is_not_in_the_cache() {
     hf_cache();
     let config = Config::from_layers(None, Path::new("")).unwrap();
-    let err = resolve("tiny/nothing-here", &config, &mut |_| {})
+    let err = resolve("tiny/nothing-here", &config.models, &mut |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("not in the Hugging Face cache"), "{err}");
 }
 
 /// GPT-2's own tokenizer files, as a checkpoint without tokenizer.json.
-fn gpt2_tokenizer() -> &'static promptlab::model::tokenizer::TextTokenizer {
-    use promptlab::model::tokenizer::{HfTokenizerConfig, TextTokenizer};
+fn gpt2_tokenizer() -> &'static promptlab_infer::tokenizer::TextTokenizer {
+    use promptlab_infer::tokenizer::{HfTokenizerConfig, TextTokenizer};
     static T: OnceLock<TextTokenizer> = OnceLock::new();
     T.get_or_init(|| {
         let folder = common::repo_path("tests/data/gpt2-tokenizer");

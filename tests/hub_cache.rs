@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use promptlab::config::Config;
-use promptlab::model::hub::resolve;
+use promptlab_hub::resolve;
 
 #[test]
 fn files_are_found_by_branch_and_by_commit_hash() {
@@ -19,16 +19,16 @@ fn files_are_found_by_branch_and_by_commit_hash() {
     std::env::set_var("HF_HUB_CACHE", dir.path());
     std::env::set_var("HF_HUB_OFFLINE", "1");
     let config = Config::from_layers(None, Path::new("")).unwrap();
-    let found = resolve("owner/name:m.Q4_0.gguf", &config, &mut |_| {}).unwrap();
+    let found = resolve("owner/name:m.Q4_0.gguf", &config.models, &mut |_| {}).unwrap();
     assert_eq!(found, file);
     let pinned = resolve(
         &format!("owner/name@{sha}:m.Q4_0.gguf"),
-        &config,
+        &config.models,
         &mut |_| {},
     )
     .unwrap();
     assert_eq!(pinned, file);
-    let err = resolve("owner/name:other.gguf", &config, &mut |_| {})
+    let err = resolve("owner/name:other.gguf", &config.models, &mut |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("not in the Hugging Face cache"), "{err}");

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use promptlab::config::Config;
-use promptlab::model::hub::resolve;
-use promptlab::model::LoadedModel;
+use promptlab_hub::resolve;
+use promptlab_infer::LoadedModel;
 
 const COMMIT: &str = "abcdefabcdefabcdefabcdefabcdefabcdefabcd";
 const TOKEN: &str = "hf_secret_token_do_not_print";
@@ -187,7 +187,7 @@ fn downloads_resume_respect_offline_and_token_and_report_clear_errors() {
 
     // Offline: no request at all.
     std::env::set_var("HF_HUB_OFFLINE", "1");
-    let err = resolve("tiny/gpt2", &config, &mut progress)
+    let err = resolve("tiny/gpt2", &config.models, &mut progress)
         .unwrap_err()
         .to_string();
     assert!(err.contains("HF_HUB_OFFLINE"), "{err}");
@@ -195,7 +195,7 @@ fn downloads_resume_respect_offline_and_token_and_report_clear_errors() {
     std::env::remove_var("HF_HUB_OFFLINE");
 
     // A checkpoint, its weights cut off half-way once: resumed, complete.
-    let folder = resolve("tiny/gpt2", &config, &mut progress).unwrap();
+    let folder = resolve("tiny/gpt2", &config.models, &mut progress).unwrap();
     for (name, bytes) in &gpt2 {
         assert_eq!(&std::fs::read(folder.join(name)).unwrap(), bytes, "{name}");
     }
@@ -219,35 +219,35 @@ fn downloads_resume_respect_offline_and_token_and_report_clear_errors() {
     // Cached now: no more requests.
     let before = log.lock().unwrap().requests.len();
     assert_eq!(
-        resolve("tiny/gpt2", &config, &mut progress).unwrap(),
+        resolve("tiny/gpt2", &config.models, &mut progress).unwrap(),
         folder
     );
     assert_eq!(log.lock().unwrap().requests.len(), before);
 
     // Errors name the repository and never show the token.
-    let err = resolve("tiny/nope", &config, &mut progress)
+    let err = resolve("tiny/nope", &config.models, &mut progress)
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("tiny/nope") && err.contains("not found on the Hub (404)"),
         "{err}"
     );
-    let err2 = resolve("tiny/weightless", &config, &mut progress)
+    let err2 = resolve("tiny/weightless", &config.models, &mut progress)
         .unwrap_err()
         .to_string();
     assert!(err2.contains("has no weights"), "{err2}");
-    let err3 = resolve("tiny/ggufs", &config, &mut progress)
+    let err3 = resolve("tiny/ggufs", &config.models, &mut progress)
         .unwrap_err()
         .to_string();
     assert!(
         err3.contains("name one as `tiny/ggufs:FILE`") && err3.contains("m.Q4_0.gguf"),
         "{err3}"
     );
-    let err4 = resolve("tiny/ggufs:other.gguf", &config, &mut progress)
+    let err4 = resolve("tiny/ggufs:other.gguf", &config.models, &mut progress)
         .unwrap_err()
         .to_string();
     assert!(err4.contains("has no file `other.gguf`"), "{err4}");
-    let file = resolve("tiny/ggufs:m.Q4_0.gguf", &config, &mut progress).unwrap();
+    let file = resolve("tiny/ggufs:m.Q4_0.gguf", &config.models, &mut progress).unwrap();
     assert_eq!(std::fs::read(file).unwrap(), b"GGUF....");
     for e in [&err, &err2, &err3, &err4] {
         assert!(!e.contains(TOKEN));

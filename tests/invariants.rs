@@ -7,10 +7,10 @@ mod common;
 
 use std::ops::ControlFlow;
 
-use promptlab::model::arch::Logits;
-use promptlab::model::generate::{generate, GenerateRequest};
-use promptlab::model::sampling::{argmax, log_softmax, SamplingParams};
-use promptlab::model::tokenizer::StreamDecoder;
+use promptlab_infer::arch::Logits;
+use promptlab_infer::generate::{generate, GenerateRequest};
+use promptlab_infer::sampling::{argmax, log_softmax, SamplingParams};
+use promptlab_infer::tokenizer::StreamDecoder;
 
 fn request(prompt: &str, sampling: SamplingParams, max_tokens: usize) -> GenerateRequest {
     GenerateRequest {
@@ -201,7 +201,7 @@ fn streamed_text_is_whole_utf8_and_adds_up_to_the_full_decode() {
 
 #[test]
 fn the_chat_template_renders_chatml_with_the_default_system_prompt() {
-    use promptlab::model::chat_template::Message;
+    use promptlab_infer::chat_template::Message;
     let model = common::default_model();
     let text = model.render_chat(&[Message::new("user", "Hi")]).unwrap();
     assert_eq!(

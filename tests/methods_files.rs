@@ -6,9 +6,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use promptlab::methods::backend::LocalBackend;
-use promptlab::methods::catalog;
-use promptlab::methods::runner::{run, RunOptions};
+use promptlab_backend::LocalBackend;
+use promptlab_methods::catalog;
+use promptlab_methods::runner::{run, RunOptions};
 
 fn survey() -> serde_json::Value {
     let text = std::fs::read_to_string(common::repo_path("surveys/survey.yaml")).unwrap();

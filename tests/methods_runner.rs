@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::scripted::Scripted;
-use promptlab::methods::runner::{run, Output, RunEvent, RunOptions};
-use promptlab::methods::spec::MethodSpec;
+use promptlab_methods::runner::{run, Output, RunEvent, RunOptions};
+use promptlab_methods::spec::MethodSpec;
 
 fn spec(yaml: &str) -> MethodSpec {
     MethodSpec::parse(yaml, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))

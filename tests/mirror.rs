@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use promptlab::config::PackageMirror;
-use promptlab::model::mirror;
+use promptlab_hub::mirror;
 use sha2::{Digest, Sha256};
 
 /// PROMPTLAB_PYTHON is process-wide; tests that set it take turns.

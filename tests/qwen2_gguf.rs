@@ -9,9 +9,9 @@ use std::path::Path;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
-use promptlab::model::arch::hf::llama_hf_name;
-use promptlab::model::arch::Logits;
-use promptlab::model::LoadedModel;
+use promptlab_infer::arch::hf::llama_hf_name;
+use promptlab_infer::arch::Logits;
+use promptlab_infer::LoadedModel;
 
 const LAYERS: usize = 2;
 

@@ -3,8 +3,8 @@
 
 mod common;
 
-use promptlab::model::gguf::GgufFile;
-use promptlab::model::tokenizer::TextTokenizer;
+use promptlab_infer::gguf::GgufFile;
+use promptlab_infer::tokenizer::TextTokenizer;
 use proptest::prelude::*;
 
 /// Runs every case of `tests/data/llama-vocab/ggml-vocab-NAME.gguf.{inp,out}`.

@@ -8,21 +8,21 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use promptlab::config::Config;
-use promptlab::engine::{Event, FinishedEvent, TokenEvent};
-use promptlab::model::ModelInfo;
-use promptlab::tui::conversation::{Conversation, Role};
-use promptlab::tui::keymap::Keymap;
-use promptlab::tui::settings::Settings;
-use promptlab::tui::state::{update, Action, Effect, Focus, Overlay, State};
-use promptlab::tui::theme::{Palette, Theme};
+use promptlab_engine::{Event, FinishedEvent, TokenEvent};
+use promptlab_infer::ModelInfo;
+use promptlab_tui::conversation::{Conversation, Role};
+use promptlab_tui::keymap::Keymap;
+use promptlab_tui::settings::Settings;
+use promptlab_tui::state::{update, Action, Effect, Focus, Overlay, State};
+use promptlab_tui::theme::{Palette, Theme};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 fn new_state() -> State {
     let config = Config::from_layers(None, std::path::Path::new("")).unwrap();
-    let sampling = promptlab::model::sampling::SamplingParams {
+    let sampling = promptlab_infer::sampling::SamplingParams {
         seed: 1,
-        ..promptlab::model::sampling::SamplingParams::greedy()
+        ..promptlab_infer::sampling::SamplingParams::greedy()
     };
     let presets = config.presets.clone().into_iter().collect();
     let settings = Settings::new(sampling, 64, vec![], String::new(), presets);
@@ -115,7 +115,7 @@ fn screen(state: &State, w: u16, h: u16, palette: Palette) -> (String, Terminal<
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     let theme = Theme::new(palette);
     terminal
-        .draw(|f| promptlab::tui::ui::render(f, state, &theme))
+        .draw(|f| promptlab_tui::ui::render(f, state, &theme))
         .unwrap();
     let buffer = terminal.backend().buffer().clone();
     let mut text = String::new();
@@ -282,7 +282,7 @@ fn probabilities_colour_tokens_and_the_cursor_shows_alternatives() {
     assert!(text.contains("Lyon"));
     // In a 16-colour terminal, only the 16 basic colours are used.
     for cell in terminal.backend().buffer().content() {
-        assert!(promptlab::tui::ui::is_basic(cell.fg) && promptlab::tui::ui::is_basic(cell.bg));
+        assert!(promptlab_tui::ui::is_basic(cell.fg) && promptlab_tui::ui::is_basic(cell.bg));
     }
 }
 
@@ -500,11 +500,11 @@ mod compare {
 
     use super::*;
     use common::scripted::Scripted;
-    use promptlab::methods::backend::CANCELLED;
-    use promptlab::methods::runner::{run, RunOptions};
-    use promptlab::methods::spec::MethodSpec;
-    use promptlab::tui::compare::{ColumnStatus, CompareFocus, CompareState, Entry};
-    use promptlab::tui::state::Screen;
+    use promptlab_backend::CANCELLED;
+    use promptlab_methods::runner::{run, RunOptions};
+    use promptlab_methods::spec::MethodSpec;
+    use promptlab_tui::compare::{ColumnStatus, CompareFocus, CompareState, Entry};
+    use promptlab_tui::state::Screen;
 
     const ZERO_SHOT: &str = "\
 id: zero-shot
@@ -590,7 +590,7 @@ not_runnable: Needs a pool of questions the runner does not have.
         rows: &[usize],
         question: &str,
         reference: &str,
-    ) -> promptlab::engine::CompareRequest {
+    ) -> promptlab_engine::CompareRequest {
         state.compare.focus = CompareFocus::Methods;
         for &row in rows {
             state.compare.cursor = row;
@@ -615,7 +615,7 @@ not_runnable: Needs a pool of questions the runner does not have.
     /// Every event the engine would send for method `method` of `request`
     /// answering with `replies`, ending with its `MethodDone`.
     fn events(
-        request: &promptlab::engine::CompareRequest,
+        request: &promptlab_engine::CompareRequest,
         method: usize,
         replies: &[&str],
     ) -> Vec<Event> {
@@ -883,8 +883,8 @@ answer: execution
         };
         assert!(request.options.allow_code);
         // A program's run shows in the column and, whole, in the overlay.
-        use promptlab::methods::runner::{Output, RunEvent};
-        use promptlab::methods::sandbox::{CodeRun, Status};
+        use promptlab_methods::runner::{Output, RunEvent};
+        use promptlab_methods::sandbox::{CodeRun, Status};
         let id = request.id;
         let runs = vec![CodeRun {
             code: "ans = 2 +\nprint(ans)".into(),
@@ -939,7 +939,7 @@ answer: execution
                 matches!(
                     e,
                     Event::Method {
-                        event: promptlab::methods::runner::RunEvent::Called { .. },
+                        event: promptlab_methods::runner::RunEvent::Called { .. },
                         ..
                     }
                 )
@@ -993,14 +993,14 @@ answer: execution
             let called = matches!(
                 &event,
                 Event::Method {
-                    event: promptlab::methods::runner::RunEvent::Called { .. },
+                    event: promptlab_methods::runner::RunEvent::Called { .. },
                     ..
                 }
             );
             let is_token = matches!(
                 &event,
                 Event::Method {
-                    event: promptlab::methods::runner::RunEvent::Token { .. },
+                    event: promptlab_methods::runner::RunEvent::Token { .. },
                     ..
                 }
             );
@@ -1008,7 +1008,7 @@ answer: execution
             let col = &state.compare.run.as_ref().unwrap().columns[1];
             if called {
                 let tally = col.steps[0].tally().unwrap();
-                tallies.push(promptlab::tui::compare::tally_text(&tally));
+                tallies.push(promptlab_tui::compare::tally_text(&tally));
             }
             // Mid-run, with the third sample streaming: a snapshot.
             if is_token && !snapshot_taken && col.steps[0].calls.len() == 3 {
@@ -1259,7 +1259,7 @@ answer: execution
         // In a 16-colour terminal, only the 16 basic colours are used.
         let (_, terminal) = screen(&state, 100, 30, Palette::Basic16);
         for cell in terminal.backend().buffer().content() {
-            assert!(promptlab::tui::ui::is_basic(cell.fg) && promptlab::tui::ui::is_basic(cell.bg));
+            assert!(promptlab_tui::ui::is_basic(cell.fg) && promptlab_tui::ui::is_basic(cell.bg));
         }
     }
 
@@ -1274,7 +1274,7 @@ answer: execution
     #[test]
     fn the_command_line_prefills_the_pane() {
         let mut state = new_state();
-        promptlab::tui::app::ComparePrefill {
+        promptlab_tui::app::ComparePrefill {
             question: Some("What is 2 + 3?".into()),
             context: None,
             reference: Some("5".into()),

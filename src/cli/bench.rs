@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::{load_model, ModelArgs};
 use crate::config::Config;
-use crate::model::arch::Logits;
-use crate::model::sampling::argmax;
-use crate::model::LoadedModel;
+use promptlab_infer::arch::Logits;
+use promptlab_infer::sampling::argmax;
+use promptlab_infer::LoadedModel;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {

@@ -11,10 +11,10 @@ use serde_json::json;
 
 use super::{load_model, ModelArgs, SamplingArgs};
 use crate::config::Config;
-use crate::model::chat_template::Message;
-use crate::model::error::ModelError;
-use crate::model::generate::{generate, Finished, GenerateRequest, TokenStep};
-use crate::model::LoadedModel;
+use promptlab_infer::chat_template::Message;
+use promptlab_infer::error::ModelError;
+use promptlab_infer::generate::{generate, Finished, GenerateRequest, TokenStep};
+use promptlab_infer::LoadedModel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

@@ -9,13 +9,13 @@ use serde_json::json;
 use super::generate::OutputFormat;
 use super::{load_model, ModelArgs};
 use crate::config::Config;
-use crate::methods::backend::LocalBackend;
-use crate::methods::catalog;
-use crate::methods::extract::matches_reference;
-use crate::methods::item::{self, Item};
-use crate::methods::runner::{run, MethodRun, Output, RunOptions};
-use crate::methods::sandbox;
-use crate::methods::spec::MethodSpec;
+use promptlab_backend::LocalBackend;
+use promptlab_methods::catalog;
+use promptlab_methods::extract::matches_reference;
+use promptlab_methods::item::{self, Item};
+use promptlab_methods::runner::{run, MethodRun, Output, RunOptions};
+use promptlab_methods::sandbox;
+use promptlab_methods::spec::MethodSpec;
 
 #[derive(Debug, Subcommand)]
 pub enum MethodsCommand {

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::config::Config;
-use crate::model::sampling::SamplingParams;
-use crate::model::{LoadedModel, Precision};
+use promptlab_infer::sampling::SamplingParams;
+use promptlab_infer::{LoadedModel, Precision};
 
 /// Which model to run.
 #[derive(Debug, Clone, Args)]
@@ -26,8 +26,28 @@ pub struct ModelArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Weights as stored (quantized stays quantized) or expanded to f32
-    #[arg(long, value_enum, default_value_t = Precision::Stored)]
-    pub weights: Precision,
+    #[arg(long, value_enum, default_value_t = WeightsFlag::Stored)]
+    pub weights: WeightsFlag,
+}
+
+/// `--weights`: how weight matrices are held in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightsFlag {
+    /// As stored in the file: quantized weights stay quantized, and their
+    /// matmuls round activations to 8 bits (fast, small).
+    Stored,
+    /// Every matrix expanded to f32: exact activations, several times the
+    /// memory, slower decode.
+    F32,
+}
+
+impl From<WeightsFlag> for Precision {
+    fn from(flag: WeightsFlag) -> Self {
+        match flag {
+            WeightsFlag::Stored => Precision::Stored,
+            WeightsFlag::F32 => Precision::F32,
+        }
+    }
 }
 
 /// Sampling flags; each overrides the `sampling` section of the config.
@@ -112,10 +132,10 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
 /// with the milliseconds loading took.
 pub fn load_model(args: &ModelArgs, config: &Config) -> anyhow::Result<(LoadedModel, f64)> {
     let spec = args.model.clone().unwrap_or_else(|| config.model.clone());
-    let path: PathBuf = crate::model::hub::resolve(&spec, config, &mut |line| {
+    let path: PathBuf = promptlab_hub::resolve(&spec, &config.models, &mut |line| {
         eprintln!("promptlab: {line}");
     })?;
     let start = std::time::Instant::now();
-    let model = LoadedModel::load_with(&path, args.weights)?;
+    let model = LoadedModel::load_with(&path, args.weights.into())?;
     Ok((model, start.elapsed().as_secs_f64() * 1000.0))
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::model::hub::{self, hf_cache, models_dir};
-use crate::model::inspect::describe;
+use promptlab_hub::{self as hub, hf_cache, models_dir};
+use promptlab_infer::inspect::describe;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
@@ -65,7 +65,7 @@ pub fn run(command: &ModelsCommand, config: &Config) -> anyhow::Result<()> {
 
 fn resolve(spec: Option<&str>, config: &Config) -> anyhow::Result<PathBuf> {
     let spec = spec.unwrap_or(&config.model);
-    Ok(hub::resolve(spec, config, &mut |line| {
+    Ok(hub::resolve(spec, &config.models, &mut |line| {
         eprintln!("promptlab: {line}")
     })?)
 }
@@ -182,7 +182,7 @@ fn rm(spec: &str, config: &Config) -> anyhow::Result<()> {
             targets.push(repo_folder(&hub.repo));
         }
         if let Some(m) = &alias.mirror {
-            targets.push(crate::model::mirror::cached_path(m, &models_dir()));
+            targets.push(promptlab_hub::mirror::cached_path(m, &models_dir()));
         }
     } else if spec.contains('/') && !Path::new(spec).exists() {
         let id = spec.split([':', '@']).next().unwrap_or(spec);

@@ -9,11 +9,11 @@ use clap::Args;
 
 use super::{ModelArgs, SamplingArgs};
 use crate::config::Config;
-use crate::methods::item;
-use crate::tui::app::{ComparePrefill, TuiOptions};
-use crate::tui::conversation::Conversation;
-use crate::tui::keymap::Keymap;
-use crate::tui::settings::Settings;
+use promptlab_methods::item;
+use promptlab_tui::app::{ComparePrefill, TuiOptions};
+use promptlab_tui::conversation::Conversation;
+use promptlab_tui::keymap::Keymap;
+use promptlab_tui::settings::Settings;
 
 #[derive(Debug, Default, Args)]
 pub struct TuiArgs {
@@ -81,7 +81,7 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
     };
     if !prefill.methods.is_empty() {
         // Unknown or unrunnable ids fail here, before the screen is taken.
-        let mut check = crate::tui::compare::CompareState::from_catalog();
+        let mut check = promptlab_tui::compare::CompareState::from_catalog();
         check
             .select_ids(&prefill.methods)
             .map_err(anyhow::Error::msg)?;
@@ -94,7 +94,7 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
     let model_args = args.model.clone().unwrap_or(ModelArgs {
         model: None,
         threads: None,
-        weights: Default::default(),
+        weights: super::WeightsFlag::Stored,
     });
     super::set_threads(model_args.threads)?;
     let spec = model_args
@@ -102,10 +102,10 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| config.model.clone());
     // Resolve (and fetch, with progress) before the screen is taken over.
-    let model_path = crate::model::hub::resolve(&spec, config, &mut |line| {
+    let model_path = promptlab_hub::resolve(&spec, &config.models, &mut |line| {
         eprintln!("promptlab: {line}");
     })?;
-    let log_path = crate::model::hub::cache_dir().join("promptlab.log");
+    let log_path = promptlab_hub::cache_dir().join("promptlab.log");
     init_file_logging(&log_path)
         .with_context(|| format!("cannot open log file {}", log_path.display()))?;
     let stamp = std::time::SystemTime::now()
@@ -131,9 +131,9 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         presets,
     );
     settings.fixed_seed = fixed_seed;
-    crate::tui::app::run(TuiOptions {
+    promptlab_tui::app::run(TuiOptions {
         model_path,
-        precision: model_args.weights,
+        precision: model_args.weights.into(),
         conversation,
         settings,
         keymap,

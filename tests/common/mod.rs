@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use promptlab::config::Config;
-use promptlab::model::LoadedModel;
+use promptlab_infer::LoadedModel;
 
 /// The default model's file. Tests that need it fail (never skip) when it
 /// cannot be resolved.
@@ -18,7 +18,7 @@ pub fn default_model_path() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let config = Config::from_layers(None, std::path::Path::new("")).unwrap();
-        promptlab::model::hub::resolve(&config.model, &config, &mut |l| eprintln!("{l}")).expect(
+        promptlab_hub::resolve(&config.model, &config.models, &mut |l| eprintln!("{l}")).expect(
             "the default model must be available (run .ci/run or `promptlab generate` once)",
         )
     })

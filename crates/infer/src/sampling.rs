@@ -1,0 +1,297 @@
+//! Choosing the next token: plain-data [`SamplingParams`], and the seeded
+//! [`Sampler`] that applies them to a row of logits.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// How the next token is chosen. Temperature 0 is greedy (argmax).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SamplingParams {
+    pub temperature: f64,
+    /// Keep the k most likely tokens; 0 keeps all.
+    pub top_k: usize,
+    /// Keep the smallest set whose probability reaches p; 1.0 keeps all.
+    pub top_p: f64,
+    /// Drop tokens below `min_p` × the top token's probability; 0 keeps all.
+    pub min_p: f64,
+    /// Divide positive logits (multiply negative ones) of recently seen
+    /// tokens by this; 1.0 is off.
+    pub repeat_penalty: f32,
+    pub repeat_last_n: usize,
+    pub seed: u64,
+}
+
+impl SamplingParams {
+    pub fn greedy() -> Self {
+        Self {
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
+            repeat_last_n: 0,
+            seed: 0,
+        }
+    }
+
+    /// Checks ranges; the error names the parameter and what is allowed.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(format!(
+                "temperature must be a number >= 0, got {}",
+                self.temperature
+            ));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(format!("top-p must be in (0, 1], got {}", self.top_p));
+        }
+        if !(0.0..=1.0).contains(&self.min_p) {
+            return Err(format!("min-p must be in [0, 1], got {}", self.min_p));
+        }
+        if !(self.repeat_penalty > 0.0 && self.repeat_penalty.is_finite()) {
+            return Err(format!(
+                "repeat-penalty must be a number > 0, got {}",
+                self.repeat_penalty
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Sampling settings with every field optional: one layer (the config
+/// file's `sampling` section, a preset, command-line flags, the settings
+/// panel) sets what it names and leaves the rest to the layer below.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingOverlay {
+    pub temperature: Option<f64>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f64>,
+    pub min_p: Option<f64>,
+    pub repeat_penalty: Option<f32>,
+    pub repeat_last_n: Option<usize>,
+    pub seed: Option<u64>,
+    pub max_tokens: Option<usize>,
+    pub stop: Option<Vec<String>>,
+}
+
+/// Applies [`SamplingParams`] with its own random stream: the same seed and
+/// the same logits give the same tokens.
+pub struct Sampler {
+    params: SamplingParams,
+    rng: ChaCha8Rng,
+}
+
+impl Sampler {
+    pub fn new(params: SamplingParams) -> Self {
+        let rng = ChaCha8Rng::seed_from_u64(params.seed);
+        Self { params, rng }
+    }
+
+    pub fn params(&self) -> &SamplingParams {
+        &self.params
+    }
+
+    /// Picks the next token from `logits` (one row, vocab entries) given the
+    /// tokens so far (`history`, for the repetition penalty).
+    pub fn sample(&mut self, logits: &[f32], history: &[u32]) -> u32 {
+        let mut logits = logits.to_vec();
+        self.apply_repeat_penalty(&mut logits, history);
+        if self.params.temperature <= 0.0 {
+            return argmax(&logits);
+        }
+        let candidates = self.candidates(&logits);
+        let total: f64 = candidates.iter().map(|&(_, p)| p).sum();
+        let mut r = self.rng.random::<f64>() * total;
+        for &(id, p) in &candidates {
+            if r < p {
+                return id;
+            }
+            r -= p;
+        }
+        candidates.last().map_or(0, |&(id, _)| id)
+    }
+
+    fn apply_repeat_penalty(&self, logits: &mut [f32], history: &[u32]) {
+        let penalty = self.params.repeat_penalty;
+        if penalty == 1.0 || self.params.repeat_last_n == 0 {
+            return;
+        }
+        let start = history.len().saturating_sub(self.params.repeat_last_n);
+        let mut seen = std::collections::HashSet::new();
+        for &id in &history[start..] {
+            let Some(logit) = logits.get_mut(id as usize) else {
+                continue;
+            };
+            if seen.insert(id) {
+                *logit = if *logit >= 0.0 {
+                    *logit / penalty
+                } else {
+                    *logit * penalty
+                };
+            }
+        }
+    }
+
+    /// (token, unnormalised probability) after temperature, top-k, top-p and
+    /// min-p, most likely first; never empty.
+    fn candidates(&self, logits: &[f32]) -> Vec<(u32, f64)> {
+        let t = self.params.temperature;
+        let mut order: Vec<u32> = (0..logits.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]));
+        if self.params.top_k > 0 {
+            order.truncate(self.params.top_k);
+        }
+        let max = logits[order[0] as usize] as f64;
+        let mut probs: Vec<(u32, f64)> = order
+            .iter()
+            .map(|&id| (id, ((logits[id as usize] as f64 - max) / t).exp()))
+            .collect();
+        let total: f64 = probs.iter().map(|&(_, p)| p).sum();
+        if self.params.top_p < 1.0 {
+            let mut cumulative = 0.0;
+            let mut keep = probs.len();
+            for (i, &(_, p)) in probs.iter().enumerate() {
+                cumulative += p / total;
+                if cumulative >= self.params.top_p {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            probs.truncate(keep);
+        }
+        if self.params.min_p > 0.0 {
+            // probs[0] is the most likely token, with weight exp(0) = 1.
+            let floor = self.params.min_p * probs[0].1;
+            probs.retain(|&(_, p)| p >= floor);
+        }
+        probs
+    }
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax(values: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Natural-log softmax of one row, computed in f64 for accuracy.
+pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+    let log_z = max + sum.ln();
+    logits.iter().map(|&l| (l as f64 - log_z) as f32).collect()
+}
+
+/// The k entries with the highest values, highest first, as (index, value).
+pub fn top_k(values: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    let k = k.min(values.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    order.select_nth_unstable_by(k - 1, |&a, &b| {
+        values[b as usize].total_cmp(&values[a as usize])
+    });
+    order.truncate(k);
+    order.sort_unstable_by(|&a, &b| values[b as usize].total_cmp(&values[a as usize]));
+    order.into_iter().map(|i| (i, values[i as usize])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(temperature: f64) -> SamplingParams {
+        SamplingParams {
+            temperature,
+            ..SamplingParams::greedy()
+        }
+    }
+
+    #[test]
+    fn temperature_zero_is_argmax() {
+        let logits = [0.1, 2.5, -1.0, 2.4];
+        let mut s = Sampler::new(params(0.0));
+        assert_eq!(s.sample(&logits, &[]), 1);
+    }
+
+    #[test]
+    fn same_seed_same_tokens_different_seed_differs_somewhere() {
+        let logits: Vec<f32> = (0..50).map(|i| (i % 7) as f32 * 0.3).collect();
+        let run = |seed| {
+            let mut s = Sampler::new(SamplingParams {
+                seed,
+                ..params(1.0)
+            });
+            (0..64).map(|_| s.sample(&logits, &[])).collect::<Vec<_>>()
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3), run(4));
+    }
+
+    #[test]
+    fn top_k_one_is_greedy_at_any_temperature() {
+        let logits = [0.0, 1.0, 3.0, 2.9];
+        let mut s = Sampler::new(SamplingParams {
+            top_k: 1,
+            ..params(5.0)
+        });
+        for _ in 0..20 {
+            assert_eq!(s.sample(&logits, &[]), 2);
+        }
+    }
+
+    #[test]
+    fn min_p_drops_unlikely_tokens() {
+        // Token 0 has weight 1, token 1 weight e^-10: below 0.1 × 1.
+        let logits = [10.0, 0.0];
+        let mut s = Sampler::new(SamplingParams {
+            min_p: 0.1,
+            ..params(1.0)
+        });
+        for _ in 0..200 {
+            assert_eq!(s.sample(&logits, &[]), 0);
+        }
+    }
+
+    #[test]
+    fn top_p_keeps_the_smallest_set_reaching_p() {
+        let s = Sampler::new(SamplingParams {
+            top_p: 0.5,
+            ..params(1.0)
+        });
+        // Probabilities ~ 0.58, 0.21, 0.21: the first alone reaches 0.5.
+        let kept = s.candidates(&[1.0, 0.0, 0.0]);
+        assert_eq!(kept.len(), 1);
+    }
+
+    #[test]
+    fn repeat_penalty_can_flip_the_greedy_choice() {
+        let logits = [2.0, 1.5];
+        let mut s = Sampler::new(SamplingParams {
+            repeat_penalty: 2.0,
+            repeat_last_n: 8,
+            ..params(0.0)
+        });
+        assert_eq!(s.sample(&logits, &[0, 0]), 1);
+    }
+
+    #[test]
+    fn log_softmax_normalises() {
+        let lp = log_softmax(&[1.0, 2.0, 3.0]);
+        let total: f32 = lp.iter().map(|l| l.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn top_k_is_sorted_and_exact() {
+        let v = [0.5, 3.0, -1.0, 2.0, 3.5];
+        assert_eq!(top_k(&v, 3), vec![(4, 3.5), (1, 3.0), (3, 2.0)]);
+    }
+}

@@ -1,0 +1,400 @@
+//! The settings panel: sampling parameters, presets and the system prompt,
+//! edited live (arrows adjust, Enter types a value).
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use promptlab_infer::sampling::SamplingOverlay as Preset;
+use promptlab_infer::sampling::SamplingParams;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Preset,
+    Temperature,
+    TopK,
+    TopP,
+    MinP,
+    RepeatPenalty,
+    Seed,
+    MaxTokens,
+    Stop,
+    System,
+}
+
+pub const FIELDS: [Field; 10] = [
+    Field::Preset,
+    Field::Temperature,
+    Field::TopK,
+    Field::TopP,
+    Field::MinP,
+    Field::RepeatPenalty,
+    Field::Seed,
+    Field::MaxTokens,
+    Field::Stop,
+    Field::System,
+];
+
+impl Field {
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Preset => "preset",
+            Field::Temperature => "temperature",
+            Field::TopK => "top-k",
+            Field::TopP => "top-p",
+            Field::MinP => "min-p",
+            Field::RepeatPenalty => "repeat penalty",
+            Field::Seed => "seed",
+            Field::MaxTokens => "max tokens",
+            Field::Stop => "stop strings",
+            Field::System => "system prompt",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub sampling: SamplingParams,
+    pub max_tokens: usize,
+    pub stop: Vec<String>,
+    pub system: String,
+    pub presets: Vec<(String, Preset)>,
+    pub preset: Option<usize>,
+    /// The user chose the seed (flag, config or this panel): every answer
+    /// uses it as is. Otherwise each request derives its own from it, so a
+    /// regenerated answer differs.
+    pub fixed_seed: bool,
+    pub row: usize,
+    /// The text being typed for the selected field.
+    pub editing: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Settings {
+    pub fn new(
+        sampling: SamplingParams,
+        max_tokens: usize,
+        stop: Vec<String>,
+        system: String,
+        presets: Vec<(String, Preset)>,
+    ) -> Settings {
+        Settings {
+            sampling,
+            max_tokens,
+            stop,
+            system,
+            presets,
+            preset: None,
+            fixed_seed: false,
+            row: 1,
+            editing: None,
+            error: None,
+        }
+    }
+
+    pub fn field(&self) -> Field {
+        FIELDS[self.row]
+    }
+
+    /// The value of `field` as shown in the panel.
+    pub fn value(&self, field: Field) -> String {
+        let s = &self.sampling;
+        match field {
+            Field::Preset => self
+                .preset
+                .map(|i| self.presets[i].0.clone())
+                .unwrap_or_else(|| "(custom)".into()),
+            Field::Temperature => format!("{:.2}", s.temperature),
+            Field::TopK => s.top_k.to_string(),
+            Field::TopP => format!("{:.2}", s.top_p),
+            Field::MinP => format!("{:.2}", s.min_p),
+            Field::RepeatPenalty => format!("{:.2}", s.repeat_penalty),
+            Field::Seed => s.seed.to_string(),
+            Field::MaxTokens => self.max_tokens.to_string(),
+            Field::Stop => self
+                .stop
+                .iter()
+                .map(|s| escape(s))
+                .collect::<Vec<_>>()
+                .join(","),
+            Field::System => self.system.clone(),
+        }
+    }
+
+    /// Handles a key; returns true when the panel should close.
+    pub fn handle_key(&mut self, key: &KeyEvent) -> bool {
+        if let Some(text) = &mut self.editing {
+            match key.code {
+                KeyCode::Enter => {
+                    let text = std::mem::take(text);
+                    self.editing = None;
+                    self.error = self.set_from_text(self.field(), &text).err();
+                }
+                KeyCode::Esc => self.editing = None,
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            }
+            return false;
+        }
+        match key.code {
+            KeyCode::Esc | KeyCode::F(2) => return true,
+            KeyCode::Up => self.row = self.row.saturating_sub(1),
+            KeyCode::Down => self.row = (self.row + 1).min(FIELDS.len() - 1),
+            KeyCode::Left => self.step(-1),
+            KeyCode::Right => self.step(1),
+            KeyCode::Enter if self.field() != Field::Preset => {
+                self.error = None;
+                // Shown values are typable as they are (stop strings escaped).
+                self.editing = Some(self.value(self.field()));
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// The sampling parameters for request `id`.
+    pub fn sampling_for(&self, id: u64) -> SamplingParams {
+        let mut params = self.sampling.clone();
+        if !self.fixed_seed {
+            // splitmix64 of (seed, id): distinct, well-spread seeds.
+            let mut z = params.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            params.seed = z ^ (z >> 31);
+        }
+        params
+    }
+
+    /// Pasted text goes into the value being typed.
+    pub fn paste(&mut self, text: &str) {
+        if let Some(editing) = &mut self.editing {
+            editing.push_str(text);
+        }
+    }
+
+    fn step(&mut self, dir: i32) {
+        self.error = None;
+        let d = dir as f64;
+        let field = self.field();
+        let s = &mut self.sampling;
+        match field {
+            Field::Preset => {
+                if self.presets.is_empty() {
+                    return;
+                }
+                let n = self.presets.len() as i32;
+                let next = match self.preset {
+                    None if dir > 0 => 0,
+                    None => n - 1,
+                    Some(i) => (i as i32 + dir).rem_euclid(n),
+                };
+                self.apply_preset(next as usize);
+                return;
+            }
+            Field::Temperature => s.temperature = (s.temperature + 0.05 * d).clamp(0.0, 5.0),
+            Field::TopK => s.top_k = (s.top_k as i64 + 5 * dir as i64).max(0) as usize,
+            Field::TopP => s.top_p = (s.top_p + 0.01 * d).clamp(0.01, 1.0),
+            Field::MinP => s.min_p = (s.min_p + 0.01 * d).clamp(0.0, 1.0),
+            Field::RepeatPenalty => {
+                s.repeat_penalty = (s.repeat_penalty + 0.05 * dir as f32).clamp(0.05, 5.0)
+            }
+            Field::Seed => {
+                s.seed = s.seed.wrapping_add_signed(dir as i64);
+                self.fixed_seed = true;
+            }
+            Field::MaxTokens => {
+                self.max_tokens = (self.max_tokens as i64 + 32 * dir as i64).max(1) as usize
+            }
+            Field::Stop | Field::System => return,
+        }
+        self.preset = None;
+        // Rounding keeps stepped values readable (0.7 + 0.05 = 0.75).
+        s.temperature = (s.temperature * 100.0).round() / 100.0;
+        s.top_p = (s.top_p * 100.0).round() / 100.0;
+        s.min_p = (s.min_p * 100.0).round() / 100.0;
+        s.repeat_penalty = (s.repeat_penalty * 100.0).round() / 100.0;
+    }
+
+    pub fn apply_preset(&mut self, i: usize) {
+        let p = self.presets[i].1.clone();
+        let s = &mut self.sampling;
+        s.temperature = p.temperature.unwrap_or(s.temperature);
+        s.top_k = p.top_k.unwrap_or(s.top_k);
+        s.top_p = p.top_p.unwrap_or(s.top_p);
+        s.min_p = p.min_p.unwrap_or(s.min_p);
+        s.repeat_penalty = p.repeat_penalty.unwrap_or(s.repeat_penalty);
+        self.max_tokens = p.max_tokens.unwrap_or(self.max_tokens);
+        self.preset = Some(i);
+    }
+
+    /// Sets a field from typed text; the error names the field and the range.
+    fn set_from_text(&mut self, field: Field, raw: &str) -> Result<(), String> {
+        let text = raw.trim();
+        let bad = |what: &str| format!("{}: expected {what}, got {text:?}", field.label());
+        let mut next = self.sampling.clone();
+        match field {
+            Field::Temperature => next.temperature = text.parse().map_err(|_| bad("a number"))?,
+            Field::TopK => next.top_k = text.parse().map_err(|_| bad("a whole number"))?,
+            Field::TopP => next.top_p = text.parse().map_err(|_| bad("a number"))?,
+            Field::MinP => next.min_p = text.parse().map_err(|_| bad("a number"))?,
+            Field::RepeatPenalty => {
+                next.repeat_penalty = text.parse().map_err(|_| bad("a number"))?
+            }
+            Field::Seed => next.seed = text.parse().map_err(|_| bad("a whole number"))?,
+            Field::MaxTokens => {
+                let n: usize = text.parse().map_err(|_| bad("a whole number"))?;
+                if n == 0 {
+                    return Err(bad("at least 1"));
+                }
+                self.max_tokens = n;
+                return Ok(());
+            }
+            Field::Stop => {
+                self.stop = split_escaped(raw);
+                return Ok(());
+            }
+            Field::System => {
+                self.system = text.to_string();
+                return Ok(());
+            }
+            Field::Preset => return Ok(()),
+        }
+        next.validate()?;
+        if field == Field::Seed {
+            self.fixed_seed = true;
+        }
+        self.sampling = next;
+        self.preset = None;
+        Ok(())
+    }
+}
+
+/// A stop string as typed in the panel: `\n`, `\t`, `\\` and `\,` stand
+/// for a newline, a tab, a backslash and a comma (commas separate strings).
+fn escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            ',' => out.push_str("\\,"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The stop strings in typed text (see [`escape`]); empty items are dropped,
+/// nothing is trimmed.
+fn split_escaped(text: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        let current = items.last_mut().expect("never empty");
+        match c {
+            ',' => items.push(String::new()),
+            '\\' => match chars.next() {
+                Some('n') => current.push('\n'),
+                Some('t') => current.push('\t'),
+                Some(other) => current.push(other),
+                None => current.push('\\'),
+            },
+            c => current.push(c),
+        }
+    }
+    items.retain(|s| !s.is_empty());
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn settings() -> Settings {
+        let presets = vec![(
+            "precise".to_string(),
+            Preset {
+                temperature: Some(0.0),
+                ..Preset::default()
+            },
+        )];
+        Settings::new(SamplingParams::greedy(), 64, vec![], String::new(), presets)
+    }
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn type_value(s: &mut Settings, text: &str) {
+        s.handle_key(&key(KeyCode::Enter));
+        s.editing = Some(String::new());
+        for c in text.chars() {
+            s.handle_key(&key(KeyCode::Char(c)));
+        }
+        s.handle_key(&key(KeyCode::Enter));
+    }
+
+    #[test]
+    fn arrows_step_the_selected_value() {
+        let mut s = settings();
+        s.handle_key(&key(KeyCode::Right)); // temperature row
+        s.handle_key(&key(KeyCode::Right));
+        assert_eq!(s.sampling.temperature, 0.1);
+        s.handle_key(&key(KeyCode::Down));
+        s.handle_key(&key(KeyCode::Right));
+        assert_eq!(s.sampling.top_k, 5);
+    }
+
+    #[test]
+    fn typed_values_are_validated() {
+        let mut s = settings();
+        s.row = 3; // top-p
+        type_value(&mut s, "1.5");
+        assert!(
+            s.error.as_deref().unwrap().contains("top-p"),
+            "{:?}",
+            s.error
+        );
+        assert_eq!(s.sampling.top_p, 1.0);
+        type_value(&mut s, "0.9");
+        assert_eq!(s.sampling.top_p, 0.9);
+        assert!(s.error.is_none());
+    }
+
+    #[test]
+    fn stop_strings_and_system_prompt_are_typed() {
+        let mut s = settings();
+        s.row = 8;
+        type_value(&mut s, "END,\\n\\nUser:, a\\,b");
+        assert_eq!(s.stop, vec!["END", "\n\nUser:", " a,b"]);
+        // Editing again shows the same escaped text, so nothing changes.
+        s.handle_key(&key(KeyCode::Enter));
+        assert_eq!(s.editing.as_deref(), Some("END,\\n\\nUser:, a\\,b"));
+        s.handle_key(&key(KeyCode::Enter));
+        assert_eq!(s.stop, vec!["END", "\n\nUser:", " a,b"]);
+        s.row = 9;
+        type_value(&mut s, "Be brief.");
+        assert_eq!(s.system, "Be brief.");
+    }
+
+    #[test]
+    fn presets_apply_their_values() {
+        let mut s = settings();
+        s.sampling.temperature = 0.8;
+        s.row = 0;
+        s.handle_key(&key(KeyCode::Right));
+        assert_eq!(s.sampling.temperature, 0.0);
+        assert_eq!(s.value(Field::Preset), "precise");
+    }
+
+    #[test]
+    fn esc_closes_unless_typing() {
+        let mut s = settings();
+        s.handle_key(&key(KeyCode::Enter));
+        assert!(!s.handle_key(&key(KeyCode::Esc)));
+        assert!(s.handle_key(&key(KeyCode::Esc)));
+    }
+}
