@@ -230,7 +230,9 @@ fn code_runs_only_when_allowed_and_is_refused_before_any_call() {
     let spec = spec(PROGRAM_OF_THOUGHTS);
     assert!(spec.runs_code());
     let mut backend = Scripted::new(&["```python\nans = 6 * 7\n```"]);
-    let err = run(&spec, &inputs("6 times 7?"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
+    let err = run(&spec, &inputs("6 times 7?"), &mut backend, &OPTIONS, |_| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("code execution is off"), "{err}");
     assert!(backend.calls.is_empty(), "no model call before the refusal");
 }

@@ -500,9 +500,9 @@ mod compare {
 
     use super::*;
     use common::scripted::Scripted;
-    use promptlab_backend::CANCELLED;
     use promptlab_methods::runner::{run, RunOptions};
     use promptlab_methods::spec::MethodSpec;
+    use promptlab_methods::MethodError;
     use promptlab_tui::compare::{ColumnStatus, CompareFocus, CompareState, Entry};
     use promptlab_tui::state::Screen;
 
@@ -1092,7 +1092,7 @@ answer: execution
             Action::Engine(Event::MethodDone {
                 id: request.id,
                 method: 0,
-                result: Err(CANCELLED.into()),
+                result: Err(MethodError::Cancelled),
             }),
         );
         finish(&mut state, request.id, true);

@@ -26,6 +26,7 @@ fn main() {
         .expect("writing to a String cannot fail");
     }
     out.push_str("];\n");
-    let target = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("method_files.rs");
+    let target =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("method_files.rs");
     std::fs::write(target, out).expect("writing method_files.rs to OUT_DIR");
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 
-use promptlab_backend::{Backend, Call, Reply, CANCELLED};
+use promptlab_backend::{Backend, BackendError, Call, Capabilities, Reply};
 
 pub struct Scripted {
     replies: VecDeque<String>,
@@ -34,13 +34,16 @@ impl Backend for Scripted {
         &mut self,
         call: &Call,
         on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
-    ) -> Result<Reply, String> {
+    ) -> Result<Reply, BackendError> {
         (self.on_call)(call);
         self.calls.push(call.clone());
-        let text = self.replies.pop_front().ok_or("no scripted reply left")?;
+        let text = self
+            .replies
+            .pop_front()
+            .ok_or_else(|| BackendError::Failed("no scripted reply left".into()))?;
         for piece in text.split_inclusive(' ') {
             if on_text(piece).is_break() {
-                return Err(CANCELLED.into());
+                return Err(BackendError::Cancelled);
             }
         }
         Ok(Reply {
@@ -48,5 +51,9 @@ impl Backend for Scripted {
             prompt_tokens: call.prompt.split_whitespace().count(),
             text,
         })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
     }
 }

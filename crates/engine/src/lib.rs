@@ -10,13 +10,14 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use promptlab_backend::{Backend, Call, LocalBackend, Reply, CANCELLED};
+use promptlab_backend::{Backend, BackendError, Call, Capabilities, LocalBackend, Reply};
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::generate::{generate, GenerateRequest};
 use promptlab_infer::sampling::SamplingParams;
 use promptlab_infer::{LoadedModel, ModelInfo, Precision};
 use promptlab_methods::runner::{self, MethodRun, RunEvent, RunOptions};
 use promptlab_methods::spec::MethodSpec;
+use promptlab_methods::MethodError;
 
 /// A chat turn to answer: the conversation so far and how to sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +127,7 @@ pub enum Event {
     MethodDone {
         id: u64,
         method: usize,
-        result: Result<MethodRun, String>,
+        result: Result<MethodRun, MethodError>,
     },
     /// Every method has run, or the comparison was stopped (`stopped`): the
     /// methods without a `MethodDone` were not run.
@@ -309,7 +310,7 @@ fn compare(
             |event| sink(Event::Method { id, method, event }),
         );
         let result = match result {
-            Err(_) if cancel.load(Ordering::SeqCst) => Err(CANCELLED.to_string()),
+            Err(_) if cancel.load(Ordering::SeqCst) => Err(MethodError::Cancelled),
             other => other,
         };
         sink(Event::MethodDone { id, method, result });
@@ -335,9 +336,9 @@ impl<S: Fn(Event)> Backend for CompareBackend<'_, S> {
         &mut self,
         call: &Call,
         on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
-    ) -> Result<Reply, String> {
+    ) -> Result<Reply, BackendError> {
         if self.cancel.load(Ordering::SeqCst) {
-            return Err(CANCELLED.into());
+            return Err(BackendError::Cancelled);
         }
         (self.sink)(Event::MethodPrompt {
             id: self.id,
@@ -352,6 +353,10 @@ impl<S: Fn(Event)> Backend for CompareBackend<'_, S> {
                 on_text(text)
             }
         })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.local.capabilities()
     }
 }
 

@@ -12,7 +12,8 @@ use super::extract::{extract, most_steps, vote, Vote};
 use super::sandbox::{self, CodeRun, Limits};
 use super::spec::{ForeachMode, MethodSpec, StepKind};
 use super::tools::Lookup;
-use promptlab_backend::{Backend, Call};
+use crate::error::MethodError;
+use promptlab_backend::{Backend, BackendError, Call};
 
 /// What a step produced.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -220,7 +221,12 @@ impl<B: Backend> Ctx<'_, B> {
 
     /// One model call for call `index` of `step`; its text streams out as
     /// [`RunEvent::Token`] and the whole output as [`RunEvent::Called`].
-    fn call(&mut self, step: &str, index: usize, request: Request) -> Result<CallRecord, String> {
+    fn call(
+        &mut self,
+        step: &str,
+        index: usize,
+        request: Request,
+    ) -> Result<CallRecord, MethodError> {
         let Request {
             prompt,
             completion,
@@ -240,16 +246,22 @@ impl<B: Backend> Ctx<'_, B> {
             seed: self.options.seed.wrapping_add(self.calls as u64),
         };
         let on_event = &mut *self.on_event;
-        let reply = self.backend.call(&call, &mut |text| {
-            if !text.is_empty() {
-                on_event(RunEvent::Token {
-                    step: step.to_string(),
-                    index,
-                    text: text.to_string(),
-                });
-            }
-            std::ops::ControlFlow::Continue(())
-        })?;
+        let reply = self
+            .backend
+            .call(&call, &mut |text| {
+                if !text.is_empty() {
+                    on_event(RunEvent::Token {
+                        step: step.to_string(),
+                        index,
+                        text: text.to_string(),
+                    });
+                }
+                std::ops::ControlFlow::Continue(())
+            })
+            .map_err(|e| match e {
+                BackendError::Cancelled => MethodError::Cancelled,
+                other => MethodError::Failed(other.to_string()),
+            })?;
         self.prompt_tokens += reply.prompt_tokens;
         self.generated_tokens += reply.generated_tokens;
         (self.on_event)(RunEvent::Called {
@@ -270,24 +282,68 @@ pub fn run<B: Backend>(
     inputs: &BTreeMap<String, String>,
     backend: &mut B,
     options: &RunOptions,
+    on_event: impl FnMut(RunEvent),
+) -> Result<MethodRun, MethodError> {
+    run_steps(spec, inputs, backend, options, on_event).map_err(|e| match e {
+        StepFailure::Cancelled => MethodError::Cancelled,
+        StepFailure::Failed(message) => MethodError::Failed(message),
+    })
+}
+
+/// A step's failure on its way out: the message is prefixed with the step.
+enum StepFailure {
+    Cancelled,
+    Failed(String),
+}
+
+impl From<String> for StepFailure {
+    fn from(message: String) -> Self {
+        StepFailure::Failed(message)
+    }
+}
+
+impl From<MethodError> for StepFailure {
+    fn from(e: MethodError) -> Self {
+        match e {
+            MethodError::Cancelled => StepFailure::Cancelled,
+            MethodError::Failed(m) => StepFailure::Failed(m),
+        }
+    }
+}
+
+/// `e` as the failure of step `step` (a cancellation stays one).
+fn in_step(step: &str, e: impl Into<StepFailure>) -> StepFailure {
+    match e.into() {
+        StepFailure::Failed(message) => StepFailure::Failed(format!("step `{step}`: {message}")),
+        cancelled => cancelled,
+    }
+}
+
+fn run_steps<B: Backend>(
+    spec: &MethodSpec,
+    inputs: &BTreeMap<String, String>,
+    backend: &mut B,
+    options: &RunOptions,
     mut on_event: impl FnMut(RunEvent),
-) -> Result<MethodRun, String> {
+) -> Result<MethodRun, StepFailure> {
     let on_event: &mut dyn FnMut(RunEvent) = &mut on_event;
     if let Some(reason) = &spec.not_runnable {
         return Err(format!(
             "method `{}` is catalogued but not runnable: {reason}",
             spec.id
-        ));
+        )
+        .into());
     }
     if spec.runs_code() && !options.allow_code {
         return Err(format!(
             "method `{}` runs model-written Python, and code execution is off; allow it to run confined (its own temporary folder, no network, a timeout and a memory ceiling)",
             spec.id
-        ));
+        )
+        .into());
     }
     for input in &spec.inputs {
         if !inputs.contains_key(input) {
-            return Err(format!("method `{}` needs the input `{input}`", spec.id));
+            return Err(format!("method `{}` needs the input `{input}`", spec.id).into());
         }
     }
     let mut env = Environment::new();
@@ -323,10 +379,11 @@ pub fn run<B: Backend>(
         });
         let step_start = Instant::now();
         let mut calls = Vec::new();
-        let fail = |e: String| format!("step `{}`: {e}", step.id);
         let output = match &step.kind {
             StepKind::Generate(g) => {
-                let prompt = ctx.render(&g.prompt, &[]).map_err(fail)?;
+                let prompt = ctx
+                    .render(&g.prompt, &[])
+                    .map_err(|e| in_step(&step.id, e))?;
                 let record = ctx
                     .call(
                         &step.id,
@@ -336,13 +393,15 @@ pub fn run<B: Backend>(
                             ..Request::greedy(prompt, g.max_tokens, &g.stop)
                         },
                     )
-                    .map_err(fail)?;
+                    .map_err(|e| in_step(&step.id, e))?;
                 let text = record.output.clone();
                 calls.push(record);
                 Output::Text { text }
             }
             StepKind::SampleN(s) => {
-                let prompt = ctx.render(&s.prompt, &[]).map_err(fail)?;
+                let prompt = ctx
+                    .render(&s.prompt, &[])
+                    .map_err(|e| in_step(&step.id, e))?;
                 let mut items = Vec::new();
                 for index in 0..s.n {
                     let record = ctx
@@ -355,7 +414,7 @@ pub fn run<B: Backend>(
                                 ..Request::greedy(prompt.clone(), s.max_tokens, &s.stop)
                             },
                         )
-                        .map_err(fail)?;
+                        .map_err(|e| in_step(&step.id, e))?;
                     items.push(record.output.clone());
                     calls.push(record);
                 }
@@ -367,7 +426,7 @@ pub fn run<B: Backend>(
                     .iter()
                     .map(|t| t.as_deref().map_or(Ok(None), |t| extract(t, &e.pattern)))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(fail)?;
+                    .map_err(|e| in_step(&step.id, e))?;
                 Output::Answers { answers }
             }
             StepKind::Vote(v) => {
@@ -386,13 +445,16 @@ pub fn run<B: Backend>(
                             .map(Option::unwrap_or_default)
                             .collect();
                         if chains.len() != answers.len() {
-                            return Err(fail(format!(
-                                "most_steps: `{}` has {} items but `{}` has {} answers",
-                                filter.of,
-                                chains.len(),
-                                v.from,
-                                answers.len()
-                            )));
+                            return Err(in_step(
+                                &step.id,
+                                format!(
+                                    "most_steps: `{}` has {} items but `{}` has {} answers",
+                                    filter.of,
+                                    chains.len(),
+                                    v.from,
+                                    answers.len()
+                                ),
+                            ));
                         }
                         let kept = most_steps(&chains, filter.keep);
                         let voters: Vec<Option<String>> =
@@ -412,14 +474,16 @@ pub fn run<B: Backend>(
                     if f.mode == ForeachMode::Sequential {
                         extra.push(("history", minijinja::Value::from_serialize(&history)));
                     }
-                    let prompt = ctx.render(&f.prompt, &extra).map_err(fail)?;
+                    let prompt = ctx
+                        .render(&f.prompt, &extra)
+                        .map_err(|e| in_step(&step.id, e))?;
                     let record = ctx
                         .call(
                             &step.id,
                             index,
                             Request::greedy(prompt, f.max_tokens, &f.stop),
                         )
-                        .map_err(fail)?;
+                        .map_err(|e| in_step(&step.id, e))?;
                     history.push((item.clone(), record.output.clone()));
                     outputs.push(record.output.clone());
                     calls.push(record);
@@ -427,7 +491,8 @@ pub fn run<B: Backend>(
                 Output::List { items: outputs }
             }
             StepKind::LoopUntil(l) => {
-                let until = regex::Regex::new(&l.until).map_err(|e| fail(format!("until: {e}")))?;
+                let until = regex::Regex::new(&l.until)
+                    .map_err(|e| in_step(&step.id, format!("until: {e}")))?;
                 let mut lookup = l.tool.as_ref().map(|tool| {
                     let value = &ctx.vars[&tool.lookup];
                     Lookup::new(
@@ -445,7 +510,9 @@ pub fn run<B: Backend>(
                         ("previous", minijinja::Value::from(previous.as_str())),
                         ("transcript", minijinja::Value::from(transcript.as_str())),
                     ];
-                    let prompt = ctx.render(&l.prompt, &extra).map_err(fail)?;
+                    let prompt = ctx
+                        .render(&l.prompt, &extra)
+                        .map_err(|e| in_step(&step.id, e))?;
                     let record = ctx
                         .call(
                             &step.id,
@@ -455,7 +522,7 @@ pub fn run<B: Backend>(
                                 ..Request::greedy(prompt, l.max_tokens, &l.stop)
                             },
                         )
-                        .map_err(fail)?;
+                        .map_err(|e| in_step(&step.id, e))?;
                     previous = record.output.clone();
                     calls.push(record);
                     let mut item = previous.trim_end().to_string();
@@ -476,7 +543,7 @@ pub fn run<B: Backend>(
                 Output::List { items: outputs }
             }
             StepKind::RunCode(r) => {
-                let python = sandbox::python().map_err(fail)?;
+                let python = sandbox::python().map_err(|e| in_step(&step.id, e))?;
                 let limits = Limits {
                     timeout: r
                         .timeout_seconds
@@ -485,7 +552,10 @@ pub fn run<B: Backend>(
                 };
                 let programs = match (&r.from, &r.program) {
                     (Some(from), _) => ctx.outputs[from].items(),
-                    (None, Some(template)) => vec![Some(ctx.render(template, &[]).map_err(fail)?)],
+                    (None, Some(template)) => vec![Some(
+                        ctx.render(template, &[])
+                            .map_err(|e| in_step(&step.id, e))?,
+                    )],
                     (None, None) => unreachable!("checked at load"),
                 };
                 let mut runs = Vec::new();
@@ -494,7 +564,10 @@ pub fn run<B: Backend>(
                     if let Some(append) = &r.append {
                         code = format!("{}\n{append}\n", code.trim_end());
                     }
-                    runs.push(sandbox::run_python(&code, python, &limits).map_err(fail)?);
+                    runs.push(
+                        sandbox::run_python(&code, python, &limits)
+                            .map_err(|e| in_step(&step.id, e))?,
+                    );
                 }
                 Output::Runs { runs }
             }

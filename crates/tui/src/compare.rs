@@ -9,11 +9,11 @@ use tui_textarea::TextArea;
 
 use super::keymap::KeyAction;
 use super::state::{Effect, Overlay, Screen, State};
-use promptlab_backend::CANCELLED;
 use promptlab_engine::{CompareRequest, Event};
 use promptlab_methods::extract::{extract, matches_reference, vote, Vote};
 use promptlab_methods::runner::{MethodRun, Output, RunEvent, RunOptions};
 use promptlab_methods::spec::{MethodSpec, Pattern, StepKind};
+use promptlab_methods::MethodError;
 
 /// Where keys go in the compare pane; the focus key cycles in this order
 /// (the columns only once there is a run).
@@ -385,7 +385,7 @@ impl Column {
 
     /// The method ended: its run (the record replaces what was streamed),
     /// or why not.
-    pub fn finish(&mut self, result: Result<MethodRun, String>) {
+    pub fn finish(&mut self, result: Result<MethodRun, MethodError>) {
         match result {
             Ok(run) => {
                 for record in &run.steps {
@@ -412,8 +412,8 @@ impl Column {
                 self.status = ColumnStatus::Done;
                 self.result = Some(run);
             }
-            Err(e) if e == CANCELLED => self.status = ColumnStatus::Stopped,
-            Err(e) => self.status = ColumnStatus::Failed(e),
+            Err(e) if e.is_cancelled() => self.status = ColumnStatus::Stopped,
+            Err(e) => self.status = ColumnStatus::Failed(e.to_string()),
         }
     }
 
