@@ -19,24 +19,12 @@ pub struct Config {
     /// The model used when none is named: an alias of `models` or a path.
     pub model: String,
     pub models: BTreeMap<String, ModelAlias>,
-    pub sampling: SamplingDefaults,
+    /// The sampling settings every run starts from (flags and the settings
+    /// panel layer over them).
+    pub sampling: SamplingOverlay,
     pub presets: BTreeMap<String, SamplingOverlay>,
     /// Action name -> key, for the terminal app (checked by `tui::keymap`).
     pub keys: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SamplingDefaults {
-    pub temperature: f64,
-    pub top_k: usize,
-    pub top_p: f64,
-    pub min_p: f64,
-    pub repeat_penalty: f32,
-    pub repeat_last_n: usize,
-    pub max_tokens: usize,
-    pub seed: Option<u64>,
-    pub stop: Vec<String>,
 }
 
 impl Config {
@@ -124,9 +112,9 @@ mod tests {
     fn user_file_overrides_single_keys_and_keeps_the_rest() {
         let user = "sampling:\n  temperature: 0.0\n  seed: 7\n";
         let config = Config::from_layers(Some(user), Path::new("u.yaml")).unwrap();
-        assert_eq!(config.sampling.temperature, 0.0);
+        assert_eq!(config.sampling.temperature, Some(0.0));
         assert_eq!(config.sampling.seed, Some(7));
-        assert_eq!(config.sampling.top_k, 40);
+        assert_eq!(config.sampling.top_k, Some(40));
         assert!(config.models.contains_key("smollm2-135m-instruct"));
     }
 

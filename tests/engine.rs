@@ -1,7 +1,9 @@
 //! The engine thread with a tiny model: events arrive in order, the oldest
 //! turns are dropped (and counted) when a conversation outgrows the context,
 //! cancelling stops a generation, and a model that fails to load says why.
-//! Comparisons run their methods in turn and stop when cancelled.
+//! Comparisons run their methods in turn and stop when cancelled. Each
+//! request has its own cancel token, and a panic inside one request fails
+//! that request only.
 
 mod common;
 
@@ -10,7 +12,10 @@ use std::time::Duration;
 
 use common::tiny_gguf::{self, TinySpec};
 
-use promptlab_engine::{ChatRequest, Command, CompareRequest, EngineHandle, Event};
+use promptlab_engine::{
+    ChatRequest, Command, CompareRequest, EngineHandle, Event, Job, JobContext, JobError,
+    RequestError, StopReason,
+};
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::sampling::SamplingParams;
 use promptlab_infer::Precision;
@@ -38,9 +43,10 @@ fn request(id: u64, messages: Vec<Message>, max_tokens: usize) -> ChatRequest {
         id,
         messages,
         assistant_prefix: String::new(),
-        sampling: SamplingParams::greedy(),
-        max_tokens,
-        stop: vec![],
+        sampling: SamplingParams {
+            max_tokens,
+            ..SamplingParams::greedy()
+        },
         top_logprobs: 3,
     }
 }
@@ -122,6 +128,7 @@ fn a_message_too_long_for_the_context_fails_cleanly() {
     )));
     match next(&rx) {
         Event::Failed { id: 3, error } => {
+            let error = error.to_string();
             assert!(error.contains("context window is 32"), "{error}")
         }
         other => panic!("unexpected {other:?}"),
@@ -142,12 +149,12 @@ fn cancel_stops_the_generation() {
     )));
     next(&rx); // Started
     assert!(matches!(next(&rx), Event::Token { .. }));
-    engine.cancel();
+    engine.cancel(9);
     loop {
         match next(&rx) {
             Event::Token { .. } => continue,
             Event::Finished { finished, .. } => {
-                assert_eq!(finished.stop_reason, "cancelled");
+                assert_eq!(finished.stop_reason, StopReason::Cancelled);
                 assert!(finished.generated_tokens < 3000);
                 break;
             }
@@ -163,7 +170,10 @@ fn a_model_that_fails_to_load_is_reported() {
         ..TinySpec::default()
     });
     match next(&rx) {
-        Event::LoadFailed(error) => assert!(error.contains("mamba"), "{error}"),
+        Event::LoadFailed(error) => {
+            let error = error.to_string();
+            assert!(error.contains("mamba"), "{error}")
+        }
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -295,7 +305,7 @@ fn cancel_stops_a_comparison_and_leaves_the_rest_unrun() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    engine.cancel();
+    engine.cancel(5);
     loop {
         match next(&rx) {
             Event::Method { method: 0, .. } => continue,
@@ -318,4 +328,146 @@ fn cancel_stops_a_comparison_and_leaves_the_rest_unrun() {
         2,
     )));
     assert!(matches!(next(&rx), Event::Started { id: 6, .. }));
+}
+
+/// A long job that panics halfway, as a bug in any request's work would.
+struct Panics;
+
+impl Job for Panics {
+    fn name(&self) -> &str {
+        "panics"
+    }
+
+    fn run(self: Box<Self>, ctx: &mut JobContext<'_>) -> Result<String, JobError> {
+        ctx.progress(1, Some(2), "half way");
+        panic!("deliberate failure inside a request");
+    }
+}
+
+/// A job that counts to `n`, reporting each step, until cancelled.
+struct Counts(u64);
+
+impl Job for Counts {
+    fn name(&self) -> &str {
+        "counts"
+    }
+
+    fn run(self: Box<Self>, ctx: &mut JobContext<'_>) -> Result<String, JobError> {
+        for i in 1..=self.0 {
+            if ctx.cancelled() {
+                return Ok(format!("stopped at {i}"));
+            }
+            ctx.progress(i, Some(self.0), format!("step {i}"));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(format!("counted to {}", self.0))
+    }
+}
+
+#[test]
+fn a_panic_inside_a_request_fails_that_request_and_the_next_is_served() {
+    let (engine, rx, _dir) = start(&TinySpec::default());
+    assert!(matches!(next(&rx), Event::Loaded { .. }));
+    engine.send(Command::Job {
+        id: 11,
+        job: Box::new(Panics),
+    });
+    engine.send(Command::Chat(request(
+        12,
+        vec![Message::new("user", "ab")],
+        2,
+    )));
+    match next(&rx) {
+        Event::JobProgress { id: 11, progress } => assert_eq!(progress.done, 1),
+        other => panic!("unexpected {other:?}"),
+    }
+    match next(&rx) {
+        Event::Failed {
+            id: 11,
+            error: RequestError::Panicked(message),
+        } => assert!(message.contains("deliberate failure"), "{message}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(next(&rx), Event::Started { id: 12, .. }));
+    loop {
+        match next(&rx) {
+            Event::Token { id: 12, .. } => continue,
+            Event::Finished { id: 12, finished } => {
+                assert_eq!(finished.stop_reason, StopReason::Length);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn cancelling_one_request_leaves_the_one_queued_behind_it_alone() {
+    let (engine, rx, _dir) = start(&TinySpec::default());
+    assert!(matches!(next(&rx), Event::Loaded { .. }));
+    // A long job runs; a second one waits behind it.
+    engine.send(Command::Job {
+        id: 21,
+        job: Box::new(Counts(100_000)),
+    });
+    engine.send(Command::Job {
+        id: 22,
+        job: Box::new(Counts(3)),
+    });
+    assert!(matches!(next(&rx), Event::JobProgress { id: 21, .. }));
+    engine.cancel(21);
+    let mut second = Vec::new();
+    loop {
+        match next(&rx) {
+            Event::JobProgress { id: 21, .. } => continue,
+            Event::JobFinished {
+                id: 21,
+                stopped,
+                summary,
+            } => {
+                assert!(stopped, "{summary}");
+                assert!(summary.starts_with("stopped at"), "{summary}");
+            }
+            Event::JobProgress { id: 22, progress } => second.push(progress.done),
+            Event::JobFinished {
+                id: 22,
+                stopped,
+                summary,
+            } => {
+                assert!(!stopped);
+                assert_eq!(summary, "counted to 3");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(second, vec![1, 2, 3], "the queued job ran to the end");
+}
+
+#[test]
+fn a_request_cancelled_while_queued_does_no_work() {
+    let (engine, rx, _dir) = start(&TinySpec::default());
+    assert!(matches!(next(&rx), Event::Loaded { .. }));
+    engine.send(Command::Job {
+        id: 31,
+        job: Box::new(Counts(100_000)),
+    });
+    engine.send(Command::Chat(request(
+        32,
+        vec![Message::new("user", "ab")],
+        2,
+    )));
+    engine.cancel(32);
+    assert!(matches!(next(&rx), Event::JobProgress { id: 31, .. }));
+    engine.cancel(31);
+    loop {
+        match next(&rx) {
+            Event::JobProgress { id: 31, .. } | Event::JobFinished { id: 31, .. } => continue,
+            Event::Failed {
+                id: 32,
+                error: RequestError::Cancelled,
+            } => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }

@@ -187,9 +187,10 @@ fn f32_greedy_chat_answer_matches_the_reference_and_stops_at_end_of_turn() {
     let end = reference.iter().position(|&t| t == 2).unwrap();
     let request = GenerateRequest {
         prompt_ids: ids(&chat["token_ids"]),
-        sampling: SamplingParams::greedy(),
-        max_tokens: 32,
-        stop: vec![],
+        sampling: SamplingParams {
+            max_tokens: 32,
+            ..SamplingParams::greedy()
+        },
         top_logprobs: 0,
         capture_attention: false,
     };

@@ -1,8 +1,10 @@
 //! Downloads through hf-hub against a Hub stand-in on loopback
 //! (`HF_ENDPOINT`) that serves files in the Hub's URL layout: a checkpoint
 //! whose weights download is cut off half-way and resumes, HF_HUB_OFFLINE,
-//! HF_TOKEN (sent, never printed), a 404, a repo without weights, and a
-//! GGUF repo that needs a file named.
+//! HF_TOKEN (sent, never printed), a 404, a 403, another error status
+//! (told apart by the HTTP status, not by digits in a repository's name),
+//! a repo without weights, a shard its index names but the repo lacks, and
+//! a GGUF repo that needs a file named.
 
 mod common;
 
@@ -28,7 +30,10 @@ struct Log {
 /// repo id -> file name -> bytes.
 type Repos = HashMap<String, HashMap<String, Vec<u8>>>;
 
-fn serve(repos: Repos, cut_once: &'static str) -> (String, Arc<Mutex<Log>>) {
+/// repo id -> the HTTP status every request about it is answered with.
+type Refusals = HashMap<&'static str, u16>;
+
+fn serve(repos: Repos, refusals: Refusals, cut_once: &'static str) -> (String, Arc<Mutex<Log>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let log = Arc::new(Mutex::new(Log::default()));
@@ -37,7 +42,7 @@ fn serve(repos: Repos, cut_once: &'static str) -> (String, Arc<Mutex<Log>>) {
         let mut cut_done = false;
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
-            handle(stream, &repos, &seen, cut_once, &mut cut_done);
+            handle(stream, &repos, &refusals, &seen, cut_once, &mut cut_done);
         }
     });
     (endpoint, log)
@@ -46,6 +51,7 @@ fn serve(repos: Repos, cut_once: &'static str) -> (String, Arc<Mutex<Log>>) {
 fn handle(
     mut stream: TcpStream,
     repos: &Repos,
+    refusals: &Refusals,
     log: &Mutex<Log>,
     cut_once: &str,
     cut_done: &mut bool,
@@ -80,6 +86,20 @@ fn handle(
         let _ = stream
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     };
+    let refused = path
+        .trim_start_matches("/api/models/")
+        .trim_start_matches('/')
+        .splitn(3, '/')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("/");
+    if let Some(status) = refusals.get(refused.as_str()) {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        return;
+    }
     // /api/models/{owner}/{name}/revision/{rev}
     if let Some(rest) = path.strip_prefix("/api/models/") {
         let repo = rest.split("/revision/").next().unwrap_or("");
@@ -176,7 +196,20 @@ fn downloads_resume_respect_offline_and_token_and_report_clear_errors() {
         "tiny/ggufs".into(),
         [("m.Q4_0.gguf".to_string(), b"GGUF....".to_vec())].into(),
     );
-    let (endpoint, log) = serve(repos, "model.safetensors");
+    let llama = folder_files(&common::repo_path("tests/data/tiny-hf/llama"));
+    let mut half_sharded = llama.clone();
+    half_sharded.remove("model-00002-of-00002.safetensors");
+    repos.insert("tiny/half-sharded".into(), half_sharded);
+    // Digits in a name are no status: a 403 named `...404...`, a 500 named
+    // `...401...` and a 404 named `...403...`.
+    let refusals: Refusals = [
+        ("tiny/gated", 403),
+        ("tiny/gated-404", 403),
+        ("tiny/private", 401),
+        ("tiny/broken-401", 500),
+    ]
+    .into();
+    let (endpoint, log) = serve(repos, refusals, "model.safetensors");
     let cache = tempfile::tempdir().unwrap();
     std::env::set_var("HF_ENDPOINT", &endpoint);
     std::env::set_var("HF_HUB_CACHE", cache.path());
@@ -232,6 +265,43 @@ fn downloads_resume_respect_offline_and_token_and_report_clear_errors() {
         err.contains("tiny/nope") && err.contains("not found on the Hub (404)"),
         "{err}"
     );
+    let err_404 = resolve("tiny/nope-403", &config.models, &mut progress)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err_404,
+        "repository `tiny/nope-403`: not found on the Hub (404)"
+    );
+    for (repo, status) in [
+        ("tiny/gated", 403),
+        ("tiny/gated-404", 403),
+        ("tiny/private", 401),
+    ] {
+        let err = resolve(repo, &config.models, &mut progress)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "repository `{repo}`: access denied ({status}): is it gated or private? set HF_TOKEN"
+            )
+        );
+    }
+    let err_500 = resolve("tiny/broken-401", &config.models, &mut progress)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err_500,
+        "repository `tiny/broken-401`: the Hub answered HTTP 500"
+    );
+    let err_shard = resolve("tiny/half-sharded", &config.models, &mut progress)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err_shard,
+        "repository `tiny/half-sharded`: shard `model-00002-of-00002.safetensors` named by \
+         model.safetensors.index.json is missing"
+    );
     let err2 = resolve("tiny/weightless", &config.models, &mut progress)
         .unwrap_err()
         .to_string();
@@ -249,7 +319,7 @@ fn downloads_resume_respect_offline_and_token_and_report_clear_errors() {
     assert!(err4.contains("has no file `other.gguf`"), "{err4}");
     let file = resolve("tiny/ggufs:m.Q4_0.gguf", &config.models, &mut progress).unwrap();
     assert_eq!(std::fs::read(file).unwrap(), b"GGUF....");
-    for e in [&err, &err2, &err3, &err4] {
+    for e in [&err, &err_404, &err_500, &err_shard, &err2, &err3, &err4] {
         assert!(!e.contains(TOKEN));
     }
     assert!(!lines.iter().any(|l| l.contains(TOKEN)));

@@ -15,9 +15,11 @@ use promptlab_infer::tokenizer::StreamDecoder;
 fn request(prompt: &str, sampling: SamplingParams, max_tokens: usize) -> GenerateRequest {
     GenerateRequest {
         prompt_ids: common::default_model().tokenizer.encode(prompt).unwrap(),
-        sampling,
-        max_tokens,
-        stop: vec![],
+        sampling: SamplingParams {
+            max_tokens,
+            stop: vec![],
+            ..sampling
+        },
         top_logprobs: 5,
         capture_attention: false,
     }
@@ -132,6 +134,8 @@ fn a_fixed_seed_reproduces_the_same_tokens() {
         repeat_penalty: 1.0,
         repeat_last_n: 0,
         seed,
+        max_tokens: 12,
+        stop: vec![],
     };
     let run = |seed| {
         let req = request("Once upon a time", sampling(seed), 12);
@@ -169,7 +173,7 @@ fn cancelling_from_the_callback_stops_generation() {
 fn stop_strings_end_generation_and_are_not_in_the_text() {
     let model = common::default_model();
     let mut req = request("Count: 1, 2, 3,", SamplingParams::greedy(), 40);
-    req.stop = vec!["6".into()];
+    req.sampling.stop = vec!["6".into()];
     let done = generate(model, &req, |_| ControlFlow::Continue(())).unwrap();
     assert_eq!(done.stop_reason.as_str(), "stop");
     assert!(

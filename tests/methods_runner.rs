@@ -518,3 +518,59 @@ steps:
     );
     assert_eq!(result.answer.as_deref(), Some("three"));
 }
+
+const READS_AN_INPUT: &str = "\
+id: read-input
+name: Read an input
+section: '0'
+paper: none
+tasks: [mathematical problem solving]
+inputs: [question]
+steps:
+  - id: number
+    extract: {from: question, pattern: last_number}
+  - id: lines
+    foreach: {over: question, mode: independent, prompt: 'Say {{ item }}'}
+  - id: final
+    vote: {from: number, most_steps: {of: question, keep: 1}}
+answer: final
+";
+
+#[test]
+fn a_step_may_read_an_input_as_well_as_an_earlier_output() {
+    // The load check lets a step read an input; the runner reads it as text.
+    let spec = spec(READS_AN_INPUT);
+    let mut backend = Scripted::new(&["one", "two"]);
+    let result = run(
+        &spec,
+        &inputs("Is 12 more than 7?\nSay why."),
+        &mut backend,
+        &OPTIONS,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        result.steps[0].output,
+        Output::Answers {
+            answers: vec![Some("7".into())]
+        }
+    );
+    assert_eq!(backend.calls[0].prompt, "Say Is 12 more than 7?");
+    assert_eq!(backend.calls[1].prompt, "Say Say why.");
+    assert_eq!(result.answer.as_deref(), Some("7"));
+}
+
+#[test]
+fn a_spec_changed_after_load_to_read_nothing_fails_the_step_without_a_panic() {
+    // The fields are public: a spec built or changed in code skips the load
+    // check, and the runner still never indexes with a name it was given.
+    let mut spec = spec(SELF_CONSISTENCY);
+    spec.steps.remove(1);
+    let mut backend = Scripted::new(&["7", "7", "7", "7"]);
+    let err = run(&spec, &inputs("q"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
+    assert!(!err.is_cancelled());
+    assert_eq!(
+        err.to_string(),
+        "step `final`: from: reads `answers`, which is not an input or an earlier step"
+    );
+}

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use promptlab::config::Config;
-use promptlab_engine::{Event, FinishedEvent, TokenEvent};
+use promptlab_engine::{Event, FinishedEvent, RequestError, StopReason, TokenEvent};
+use promptlab_infer::error::ModelError;
 use promptlab_infer::ModelInfo;
 use promptlab_tui::conversation::{Conversation, Role};
 use promptlab_tui::keymap::Keymap;
@@ -18,14 +19,31 @@ use promptlab_tui::theme::{Palette, Theme};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
+/// A stop reason as the tests write it.
+fn stop_reason(reason: &str) -> StopReason {
+    match reason {
+        "eos" => StopReason::Eos,
+        "stop" => StopReason::Stop,
+        "length" => StopReason::Length,
+        "cancelled" => StopReason::Cancelled,
+        other => panic!("no stop reason {other:?}"),
+    }
+}
+
 fn new_state() -> State {
-    let config = Config::from_layers(None, std::path::Path::new("")).unwrap();
+    state_with_config(None)
+}
+
+/// The app with `user_yaml` layered over the shipped config.
+fn state_with_config(user_yaml: Option<&str>) -> State {
+    let config = Config::from_layers(user_yaml, std::path::Path::new("user.yaml")).unwrap();
     let sampling = promptlab_infer::sampling::SamplingParams {
         seed: 1,
+        max_tokens: 64,
         ..promptlab_infer::sampling::SamplingParams::greedy()
     };
     let presets = config.presets.clone().into_iter().collect();
-    let settings = Settings::new(sampling, 64, vec![], String::new(), presets);
+    let settings = Settings::new(sampling, String::new(), presets);
     let mut state = State::new(
         Conversation::new("", ""),
         settings,
@@ -45,6 +63,7 @@ fn new_state() -> State {
                 file_bytes: 1,
             },
             load_ms: 1.0,
+            capabilities: promptlab_backend::Capabilities::default(),
         }),
     );
     state
@@ -99,7 +118,7 @@ fn stream(state: &mut State, id: u64, tokens: &[(&str, f32)], reason: &str) {
             Action::Engine(Event::Finished {
                 id,
                 finished: FinishedEvent {
-                    stop_reason: reason.into(),
+                    stop_reason: stop_reason(reason),
                     tail: String::new(),
                     prompt_tokens: 12,
                     generated_tokens: tokens.len(),
@@ -164,7 +183,7 @@ fn streaming_shows_a_cursor_and_esc_cancels() {
     assert!(text.contains("generating (esc stops)"));
     assert_eq!(
         key(&mut state, KeyCode::Esc, KeyModifiers::NONE),
-        vec![Effect::Cancel]
+        vec![Effect::Cancel(id)]
     );
     stream(&mut state, id, &[], "cancelled");
     let (text, _) = screen(&state, 80, 24, Palette::Basic16);
@@ -381,7 +400,7 @@ fn dropped_turns_and_failures_are_shown() {
         &mut state,
         Action::Engine(Event::Failed {
             id,
-            error: "boom".into(),
+            error: RequestError::from(ModelError::EmptyPrompt),
         }),
     );
     assert!(state.generating.is_none());
@@ -389,17 +408,17 @@ fn dropped_turns_and_failures_are_shown() {
         .notice
         .as_deref()
         .unwrap()
-        .contains("generation failed: boom"));
+        .contains("generation failed: the prompt is empty"));
 }
 
 #[test]
 fn quit_cancels_autosaves_and_quits() {
     let mut state = new_state();
-    send(&mut state, "Hi");
+    let id = send(&mut state, "Hi");
     let effects = key(&mut state, KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(
         effects,
-        vec![Effect::Cancel, Effect::Autosave, Effect::Quit]
+        vec![Effect::Cancel(id), Effect::Autosave, Effect::Quit]
     );
 }
 
@@ -451,7 +470,7 @@ fn the_held_back_tail_completes_the_answer() {
         Action::Engine(Event::Finished {
             id,
             finished: FinishedEvent {
-                stop_reason: "eos".into(),
+                stop_reason: StopReason::Eos,
                 tail: "#".into(),
                 prompt_tokens: 3,
                 generated_tokens: 2,
@@ -488,6 +507,45 @@ fn control_characters_are_never_drawn_raw() {
     assert!(text.contains("tab    here"), "{text}");
     assert!(!text.contains('\u{1b}'));
     assert!(text.contains("esc\u{FFFD}[2Jcode"), "{text}");
+}
+
+#[test]
+fn markdown_takes_its_colours_from_the_theme_so_no_color_means_none() {
+    let mut state = new_state();
+    let reply = "# Heading\n\n- item with `code` and [a link](https://x.io)\n\n```\nfenced\n```\n> quoted\n\n---";
+    answer(&mut state, "Show markdown", &[(reply, -0.1)]);
+    let (text, terminal) = screen(&state, 80, 24, Palette::Mono);
+    assert!(text.contains("Heading") && text.contains("fenced"), "{text}");
+    // Under NO_COLOR nothing on screen has a colour, the Markdown included.
+    for cell in terminal.backend().buffer().content() {
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (ratatui::style::Color::Reset, ratatui::style::Color::Reset),
+            "{:?} in {text}",
+            cell.symbol()
+        );
+    }
+}
+
+#[test]
+fn the_settings_panel_closes_on_the_key_it_is_bound_to() {
+    // Rebound: F9 opens and closes it; F2 is an ordinary key there.
+    let mut state = state_with_config(Some("keys:\n  settings: f9\n"));
+    key(&mut state, KeyCode::F(9), KeyModifiers::NONE);
+    assert_eq!(state.overlay, Some(Overlay::Settings));
+    key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
+    assert_eq!(state.overlay, Some(Overlay::Settings), "f2 is not bound");
+    key(&mut state, KeyCode::F(9), KeyModifiers::NONE);
+    assert_eq!(state.overlay, None, "the bound key closes it");
+    // Esc still closes it; so does F2 with the default keys.
+    key(&mut state, KeyCode::F(9), KeyModifiers::NONE);
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(state.overlay, None);
+    let mut state = new_state();
+    key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
+    assert_eq!(state.overlay, Some(Overlay::Settings));
+    key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
+    assert_eq!(state.overlay, None);
 }
 
 // ---- the compare pane ----------------------------------------------------
@@ -1084,7 +1142,10 @@ answer: execution
         let mut partial = events(&request, 0, &["It is 5."]);
         partial.truncate(3); // prompt, step started, first token
         feed(&mut state, partial);
-        assert_eq!(press(&mut state, KeyCode::Esc), vec![Effect::Cancel]);
+        assert_eq!(
+            press(&mut state, KeyCode::Esc),
+            vec![Effect::Cancel(request.id)]
+        );
         let (text, _) = screen(&state, 100, 30, Palette::Basic16);
         assert!(text.contains("stopping…"), "{text}");
         update(
@@ -1125,11 +1186,11 @@ answer: execution
     #[test]
     fn quitting_during_a_comparison_cancels_it() {
         let mut state = compare_state();
-        start(&mut state, &[0], "What is 2 + 3?", "");
+        let request = start(&mut state, &[0], "What is 2 + 3?", "");
         let effects = key(&mut state, KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(
             effects,
-            vec![Effect::Cancel, Effect::Autosave, Effect::Quit]
+            vec![Effect::Cancel(request.id), Effect::Autosave, Effect::Quit]
         );
     }
 

@@ -81,8 +81,6 @@ pub fn run(args: &GenerateArgs, config: &Config) -> anyhow::Result<()> {
     let request = GenerateRequest {
         prompt_ids,
         sampling: sampling.params.clone(),
-        max_tokens: sampling.max_tokens,
-        stop: sampling.stop.clone(),
         top_logprobs: args.top_logprobs,
         capture_attention: args.attention.is_some(),
     };

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::config::Config;
-use promptlab_infer::sampling::SamplingParams;
+use promptlab_infer::sampling::{SamplingOverlay, SamplingParams};
 use promptlab_infer::{LoadedModel, Precision};
 
 /// Which model to run.
@@ -83,30 +83,44 @@ pub struct SamplingArgs {
 #[derive(Debug, Clone)]
 pub struct ResolvedSampling {
     pub params: SamplingParams,
-    pub max_tokens: usize,
-    pub stop: Vec<String>,
+    /// A layer named the seed (otherwise it is fresh for this run).
+    pub seed_chosen: bool,
 }
 
 impl SamplingArgs {
+    /// These flags as a layer over `below`: `--stop` adds to its stop
+    /// strings rather than replacing them.
+    fn overlay(&self, below: &SamplingParams) -> SamplingOverlay {
+        let stop = (!self.stop.is_empty()).then(|| {
+            let mut stop = below.stop.clone();
+            stop.extend(self.stop.iter().cloned());
+            stop
+        });
+        SamplingOverlay {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            repeat_last_n: None,
+            seed: self.seed,
+            max_tokens: self.max_tokens,
+            stop,
+        }
+    }
+
+    /// Greedy defaults, then the config's `sampling`, then these flags.
     pub fn resolve(&self, config: &Config) -> anyhow::Result<ResolvedSampling> {
-        let d = &config.sampling;
-        let seed = self.seed.or(d.seed).unwrap_or_else(fresh_seed);
-        let params = SamplingParams {
-            temperature: self.temperature.unwrap_or(d.temperature),
-            top_k: self.top_k.unwrap_or(d.top_k),
-            top_p: self.top_p.unwrap_or(d.top_p),
-            min_p: self.min_p.unwrap_or(d.min_p),
-            repeat_penalty: self.repeat_penalty.unwrap_or(d.repeat_penalty),
-            repeat_last_n: d.repeat_last_n,
-            seed,
-        };
-        params.validate().map_err(anyhow::Error::msg)?;
-        let mut stop = d.stop.clone();
-        stop.extend(self.stop.iter().cloned());
+        let from_config = config.sampling.over(&SamplingParams::greedy());
+        let mut params = self.overlay(&from_config).over(&from_config);
+        let seed_chosen = self.seed.or(config.sampling.seed).is_some();
+        if !seed_chosen {
+            params.seed = fresh_seed();
+        }
+        params.validate()?;
         Ok(ResolvedSampling {
             params,
-            max_tokens: self.max_tokens.unwrap_or(d.max_tokens),
-            stop,
+            seed_chosen,
         })
     }
 }

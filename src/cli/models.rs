@@ -96,8 +96,7 @@ fn hub_repos() -> Vec<(String, PathBuf)> {
             entries
                 .filter_map(|e| e.ok())
                 .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let id = name.strip_prefix("models--")?.replacen("--", "/", 1);
+                    let id = hub::repo_of_hf_cache_folder(&e.file_name().to_string_lossy())?;
                     Some((id, e.path()))
                 })
                 .collect()
@@ -172,17 +171,13 @@ fn list(config: &Config) -> anyhow::Result<()> {
 
 fn rm(spec: &str, config: &Config) -> anyhow::Result<()> {
     let mut targets: Vec<PathBuf> = Vec::new();
-    let repo_folder = |id: &str| {
-        hf_cache()
-            .path()
-            .join(format!("models--{}", id.replace('/', "--")))
-    };
+    let repo_folder = |id: &str| hf_cache().path().join(hub::hf_cache_folder(id));
     if let Some(alias) = config.models.get(spec) {
         if let Some(hub) = &alias.hub {
             targets.push(repo_folder(&hub.repo));
         }
         if let Some(m) = &alias.mirror {
-            targets.push(promptlab_hub::mirror::cached_path(m, &models_dir()));
+            targets.push(hub::mirror::cached_path(m, &models_dir()));
         }
     } else if spec.contains('/') && !Path::new(spec).exists() {
         let id = spec.split([':', '@']).next().unwrap_or(spec);

@@ -122,15 +122,8 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let fixed_seed = args.sampling.seed.or(config.sampling.seed).is_some();
-    let mut settings = Settings::new(
-        sampling.params,
-        sampling.max_tokens,
-        sampling.stop,
-        conversation.system.clone(),
-        presets,
-    );
-    settings.fixed_seed = fixed_seed;
+    let mut settings = Settings::new(sampling.params, conversation.system.clone(), presets);
+    settings.fixed_seed = sampling.seed_chosen;
     promptlab_tui::app::run(TuiOptions {
         model_path,
         precision: model_args.weights.into(),

@@ -1,15 +1,20 @@
-//! The seam between the work (methods, chat) and a language model: a
+//! The seam between the work (methods, chat, jobs) and a language model: a
 //! [`Backend`] answers one prompt and says what else it can do
-//! ([`Capabilities`]). The local one runs the loaded model through its chat
-//! template; a remote OpenAI-compatible server can stand in the same place.
+//! ([`Capabilities`]); a [`ChatBackend`] also answers a conversation,
+//! streaming tokens. The local one ([`LocalBackend`]) runs the loaded model
+//! through its chat template; a remote OpenAI-compatible server can stand in
+//! the same place.
+
+mod local;
 
 use std::ops::ControlFlow;
 
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::error::ModelError;
-use promptlab_infer::generate::{generate, GenerateRequest, StopReason};
+use promptlab_infer::generate::StopReason;
 use promptlab_infer::sampling::SamplingParams;
-use promptlab_infer::LoadedModel;
+
+pub use local::LocalBackend;
 
 /// One model call.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +45,17 @@ pub enum BackendError {
     Cancelled,
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The conversation does not fit the context window even with the
+    /// oldest turns left out.
+    #[error(
+        "the prompt (system prompt, last message and any text being continued) is \
+         {prompt_tokens} tokens, with {budget} to generate; the context window is {context}"
+    )]
+    PromptTooLong {
+        prompt_tokens: usize,
+        budget: usize,
+        context: usize,
+    },
     /// A backend that is not a local model failed (a remote server's error,
     /// one line).
     #[error("{0}")]
@@ -77,53 +93,63 @@ pub trait Backend {
     fn capabilities(&self) -> Capabilities;
 }
 
-/// The local engine: the prompt is one user turn through the chat template
-/// (raw text for a completion call, or when the model has none).
-pub struct LocalBackend<'a> {
-    pub model: &'a LoadedModel,
+
+/// A chat turn to answer: the conversation so far and how to sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatCall {
+    /// System (optional) and turns, oldest first; the last is the user's.
+    pub messages: Vec<Message>,
+    /// Text the assistant has already written (continuing a cut-off answer).
+    pub assistant_prefix: String,
+    /// How to sample, including `max_tokens` and the stop strings.
+    pub sampling: SamplingParams,
+    /// How many alternatives to report per token (0: none).
+    pub top_logprobs: usize,
 }
 
-impl Backend for LocalBackend<'_> {
-    fn call(
-        &mut self,
-        call: &Call,
-        on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
-    ) -> Result<Reply, BackendError> {
-        let text = match (&self.model.chat_template, call.completion) {
-            (Some(_), false) => self
-                .model
-                .render_chat(&[Message::new("user", &call.prompt)])?,
-            _ => call.prompt.clone(),
-        };
-        let prompt_ids = self.model.tokenizer.encode(&text)?;
-        let request = GenerateRequest {
-            prompt_ids,
-            sampling: SamplingParams {
-                temperature: call.temperature,
-                seed: call.seed,
-                ..SamplingParams::greedy()
-            },
-            max_tokens: call.max_tokens,
-            stop: call.stop.clone(),
-            top_logprobs: 0,
-            capture_attention: false,
-        };
-        let done = generate(self.model, &request, |step| on_text(&step.visible))?;
-        if done.stop_reason == StopReason::Cancelled {
-            return Err(BackendError::Cancelled);
-        }
-        Ok(Reply {
-            generated_tokens: done.generated_tokens(),
-            prompt_tokens: done.prompt_tokens,
-            text: done.text,
-        })
-    }
+/// One generated token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenOut {
+    /// Text safe to show now (a possible stop string is held back).
+    pub text: String,
+    pub logprob: f32,
+    /// The most likely tokens at this step: (text, logprob), best first.
+    pub top: Vec<(String, f32)>,
+}
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            logprobs: true,
-            attention: true,
-            local_tokenizer: true,
-        }
-    }
+/// What a chat call reports as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatProgress {
+    /// The prompt is ready; `dropped_messages` oldest turns were left out
+    /// so it fits the context window.
+    Started {
+        prompt_tokens: usize,
+        dropped_messages: usize,
+    },
+    Token(TokenOut),
+}
+
+/// How a chat call ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatEnd {
+    pub stop_reason: StopReason,
+    /// The end of the answer never sent as a token's text.
+    pub tail: String,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prefill_tok_s: f64,
+    pub decode_tok_s: f64,
+}
+
+/// A backend that also holds conversations: what the chat pane and long
+/// jobs run on.
+pub trait ChatBackend: Backend {
+    /// Answers the conversation, passing progress to `on_progress`, whose
+    /// `Break` stops the generation (it then ends as
+    /// [`StopReason::Cancelled`]).
+    fn chat(
+        &mut self,
+        call: &ChatCall,
+        on_progress: &mut dyn FnMut(ChatProgress) -> ControlFlow<()>,
+    ) -> Result<ChatEnd, BackendError>;
 }

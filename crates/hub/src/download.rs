@@ -7,14 +7,16 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use hf_hub::api::sync::{ApiBuilder, ApiRepo};
+use hf_hub::api::sync::{ApiBuilder, ApiError, ApiRepo};
 use hf_hub::api::Progress;
 use hf_hub::{Repo, RepoType};
+use promptlab_infer::arch::hf::{index_shards, SAFETENSORS_INDEX};
+use promptlab_infer::error::first_line;
 
 use crate::error::{HubError, Result};
 
 /// Whether `HF_HUB_OFFLINE` forbids the network.
-pub fn offline() -> bool {
+pub(crate) fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE")
         .map(|v| {
             matches!(
@@ -47,9 +49,9 @@ fn api_repo(repo: &str, revision: Option<&str>) -> Result<ApiRepo> {
             builder = builder.with_token(Some(token));
         }
     }
-    let api = builder
-        .build()
-        .map_err(|e| HubError::Resolve(format!("cannot set up Hub downloads: {e}")))?;
+    let api = builder.build().map_err(|e| HubError::HubSetup {
+        reason: first_line(&e),
+    })?;
     let revision = revision.unwrap_or("main").to_string();
     Ok(api.repo(Repo::with_revision(
         repo.to_string(),
@@ -58,42 +60,54 @@ fn api_repo(repo: &str, revision: Option<&str>) -> Result<ApiRepo> {
     )))
 }
 
-/// A Hub error as one line; a 404 says the repository or file is unknown.
-fn hub_error(what: &str, e: hf_hub::api::sync::ApiError) -> HubError {
-    let text = e.to_string();
-    let reason = if text.contains("404") {
-        "not found on the Hub (404)".to_string()
-    } else if text.contains("401") || text.contains("403") {
-        "access denied (401/403): is it gated or private? set HF_TOKEN".to_string()
-    } else {
-        promptlab_infer::error::first_line(&text)
-    };
-    HubError::Resolve(format!("{what}: {reason}"))
+/// A failed Hub request about `what` (a repository, or `repo/file`), told
+/// apart by the HTTP status the Hub answered with.
+fn hub_error(what: String, e: ApiError) -> HubError {
+    let reason = first_line(&e);
+    match refusal_status(e) {
+        Some(404) => HubError::HubNotFound { what },
+        Some(status @ (401 | 403)) => HubError::HubDenied { what, status },
+        Some(status) => HubError::HubStatus { what, status },
+        None => HubError::Hub { what, reason },
+    }
+}
+
+/// The HTTP status of the Hub's answer, when the request failed because the
+/// Hub answered with an error status (not the network, not the disk).
+fn refusal_status(e: ApiError) -> Option<u16> {
+    match e {
+        // `ureq::Error::Status(code, response)`; a transport error has none.
+        ApiError::RequestError(e) => e.into_response().map(|response| response.status()),
+        ApiError::TooManyRetries(e) => refusal_status(*e),
+        _ => None,
+    }
 }
 
 /// Downloads `repo` (a whole checkpoint folder, or just `file`) and returns
 /// the local path: the file, or the snapshot folder.
-pub fn download(repo: &str, revision: Option<&str>, file: Option<&str>) -> Result<PathBuf> {
+pub(crate) fn download(repo: &str, revision: Option<&str>, file: Option<&str>) -> Result<PathBuf> {
     if offline() {
-        return Err(HubError::Resolve(format!(
-            "`{repo}` is not in the Hugging Face cache and HF_HUB_OFFLINE is set, so it cannot be downloaded"
-        )));
+        return Err(HubError::Offline {
+            spec: repo.to_string(),
+            cache: crate::resolve::hf_cache().path().clone(),
+        });
     }
     let api = api_repo(repo, revision)?;
     let info = api
         .info()
-        .map_err(|e| hub_error(&format!("repository `{repo}`"), e))?;
+        .map_err(|e| hub_error(format!("repository `{repo}`"), e))?;
     let available: Vec<&str> = info.siblings.iter().map(|s| s.rfilename.as_str()).collect();
     let fetch = |name: &str| -> Result<PathBuf> {
         api.download_with_progress(name, ProgressLine::default())
-            .map_err(|e| hub_error(&format!("{repo}/{name}"), e))
+            .map_err(|e| hub_error(format!("{repo}/{name}"), e))
     };
     if let Some(file) = file {
         if !available.contains(&file) {
-            return Err(HubError::Resolve(format!(
-                "repository `{repo}` has no file `{file}` (GGUF files there: {})",
-                list(available.iter().filter(|f| f.ends_with(".gguf")))
-            )));
+            return Err(HubError::NoSuchFile {
+                repo: repo.to_string(),
+                file: file.to_string(),
+                ggufs: ggufs(&available),
+            });
         }
         return fetch(file);
     }
@@ -105,10 +119,8 @@ pub fn download(repo: &str, revision: Option<&str>, file: Option<&str>) -> Resul
             config_path = Some(path);
         }
     }
-    let config_path = config_path.ok_or_else(|| {
-        HubError::Resolve(format!(
-            "repository `{repo}` has weights but no config.json"
-        ))
+    let config_path = config_path.ok_or_else(|| HubError::NoConfig {
+        repo: repo.to_string(),
     })?;
     for name in weights {
         fetch(&name)?;
@@ -123,54 +135,38 @@ fn checkpoint_weights(
     available: &[&str],
     fetch: &dyn Fn(&str) -> Result<PathBuf>,
 ) -> Result<Vec<String>> {
-    const INDEX: &str = "model.safetensors.index.json";
-    if available.contains(&INDEX) {
-        let index = fetch(INDEX)?;
-        let text = std::fs::read_to_string(&index).map_err(|source| HubError::Io {
-            path: index.clone(),
-            source,
-        })?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| HubError::Resolve(format!("{}: invalid JSON: {e}", index.display())))?;
-        let mut shards: Vec<String> = json["weight_map"]
-            .as_object()
-            .map(|m| {
-                m.values()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        shards.sort();
-        shards.dedup();
+    if available.contains(&SAFETENSORS_INDEX) {
+        let shards = index_shards(&fetch(SAFETENSORS_INDEX)?)?;
         if let Some(missing) = shards.iter().find(|s| !available.contains(&s.as_str())) {
-            return Err(HubError::Resolve(format!(
-                "repository `{repo}`: shard `{missing}` named by {INDEX} is missing"
-            )));
+            return Err(HubError::MissingShard {
+                repo: repo.to_string(),
+                shard: missing.clone(),
+            });
         }
         return Ok(shards);
     }
     if available.contains(&"model.safetensors") {
         return Ok(vec!["model.safetensors".into()]);
     }
-    let ggufs: Vec<&&str> = available.iter().filter(|f| f.ends_with(".gguf")).collect();
+    let ggufs = ggufs(available);
     if !ggufs.is_empty() {
-        return Err(HubError::Resolve(format!(
-            "repository `{repo}` holds GGUF files; name one as `{repo}:FILE` ({})",
-            list(ggufs.into_iter())
-        )));
+        return Err(HubError::NameAGguf {
+            repo: repo.to_string(),
+            ggufs,
+        });
     }
-    Err(HubError::Resolve(format!(
-        "repository `{repo}` has no weights (no model.safetensors, no {INDEX}, no .gguf)"
-    )))
+    Err(HubError::NoWeights {
+        repo: repo.to_string(),
+    })
 }
 
-fn list<'a, S: AsRef<str> + 'a>(items: impl Iterator<Item = &'a S>) -> String {
-    let items: Vec<&str> = items.map(|s| s.as_ref()).collect();
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
+/// The GGUF files among a repository's files.
+fn ggufs(available: &[&str]) -> Vec<String> {
+    available
+        .iter()
+        .filter(|f| f.ends_with(".gguf"))
+        .map(|f| f.to_string())
+        .collect()
 }
 
 /// One progress line on stderr per file: bytes, rate and time left.

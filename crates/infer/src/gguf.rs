@@ -63,16 +63,16 @@ impl GgufFile {
         &self.path
     }
 
-    pub fn size_bytes(&self) -> u64 {
+    pub(crate) fn size_bytes(&self) -> u64 {
         self.map.bytes().len() as u64
     }
 
-    pub fn has_tensor(&self, name: &str) -> bool {
+    pub(crate) fn has_tensor(&self, name: &str) -> bool {
         self.content.tensor_infos.contains_key(name)
     }
 
     /// (storage type, element count) of every tensor.
-    pub fn tensor_summary(&self) -> Vec<(String, usize)> {
+    pub(crate) fn tensor_summary(&self) -> Vec<(String, usize)> {
         self.content
             .tensor_infos
             .values()
@@ -85,10 +85,6 @@ impl GgufFile {
         let mut names: Vec<String> = self.content.tensor_infos.keys().cloned().collect();
         names.sort();
         names
-    }
-
-    pub fn tensor_count(&self) -> usize {
-        self.content.tensor_infos.len()
     }
 
     /// Reads one tensor, still quantized, onto `device`.
@@ -113,7 +109,7 @@ impl GgufFile {
     }
 
     /// Reads a tensor and checks its shape (candle order: rows, cols).
-    pub fn tensor_shaped(&self, name: &str, shape: &[usize], device: &Device) -> Result<QTensor> {
+    pub(crate) fn tensor_shaped(&self, name: &str, shape: &[usize], device: &Device) -> Result<QTensor> {
         let t = self.tensor(name, device)?;
         if t.shape().dims() != shape {
             return Err(ModelError::TensorShape {
@@ -143,7 +139,7 @@ impl GgufFile {
             .ok_or_else(|| self.missing(key, "a string"))
     }
 
-    pub fn opt_string(&self, key: &str) -> Option<&str> {
+    pub(crate) fn opt_string(&self, key: &str) -> Option<&str> {
         self.value(key)
             .and_then(|v| v.to_string().ok())
             .map(|s| s.as_str())
@@ -154,7 +150,7 @@ impl GgufFile {
             .ok_or_else(|| self.missing(key, "an unsigned integer"))
     }
 
-    pub fn opt_u32(&self, key: &str) -> Option<u32> {
+    pub(crate) fn opt_u32(&self, key: &str) -> Option<u32> {
         use gguf_file::Value::*;
         match self.value(key)? {
             U8(v) => Some(*v as u32),
@@ -174,7 +170,7 @@ impl GgufFile {
             .ok_or_else(|| self.missing(key, "a float"))
     }
 
-    pub fn opt_f32(&self, key: &str) -> Option<f32> {
+    pub(crate) fn opt_f32(&self, key: &str) -> Option<f32> {
         match self.value(key)? {
             gguf_file::Value::F32(v) => Some(*v),
             gguf_file::Value::F64(v) => Some(*v as f32),
@@ -182,7 +178,7 @@ impl GgufFile {
         }
     }
 
-    pub fn opt_bool(&self, key: &str) -> Option<bool> {
+    pub(crate) fn opt_bool(&self, key: &str) -> Option<bool> {
         self.value(key).and_then(|v| v.to_bool().ok())
     }
 
@@ -200,7 +196,7 @@ impl GgufFile {
     }
 
     /// An array of integers (token types).
-    pub fn opt_i32s(&self, key: &str) -> Option<Vec<i32>> {
+    pub(crate) fn opt_i32s(&self, key: &str) -> Option<Vec<i32>> {
         let values = self.value(key)?.to_vec().ok()?;
         values.iter().map(|v| v.to_i32().ok()).collect()
     }

@@ -44,7 +44,7 @@ impl KvCache {
     }
 
     /// Records that a forward pass of `t` new positions completed.
-    pub fn advance(&mut self, t: usize) {
+    pub(crate) fn advance(&mut self, t: usize) {
         self.len += t;
     }
 

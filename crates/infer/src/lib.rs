@@ -8,12 +8,13 @@ pub mod error;
 pub mod fsutil;
 pub mod generate;
 pub mod gguf;
+pub mod host;
 pub mod inspect;
-pub mod kv_cache;
+mod kv_cache;
 pub mod sampling;
-pub mod tensors;
+mod tensors;
 pub mod tokenizer;
-pub mod weights;
+mod weights;
 
 use std::path::{Path, PathBuf};
 
@@ -127,7 +128,7 @@ impl LoadedModel {
 
     /// Loads a Hugging Face checkpoint folder (config.json, safetensors,
     /// tokenizer.json, tokenizer_config.json).
-    pub fn load_hf(folder: &Path) -> Result<Self> {
+    pub(crate) fn load_hf(folder: &Path) -> Result<Self> {
         let device = Device::Cpu;
         let config = HfConfig::read(folder)?;
         let arch_name = config.architecture()?;

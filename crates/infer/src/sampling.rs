@@ -4,7 +4,9 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// How the next token is chosen. Temperature 0 is greedy (argmax).
+/// How an answer is sampled: how each next token is chosen (temperature 0
+/// is greedy, argmax) and when the answer ends. The one full set of
+/// sampling settings; [`SamplingOverlay`] is the same fields, each optional.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SamplingParams {
     pub temperature: f64,
@@ -19,9 +21,14 @@ pub struct SamplingParams {
     pub repeat_penalty: f32,
     pub repeat_last_n: usize,
     pub seed: u64,
+    /// Most tokens to generate.
+    pub max_tokens: usize,
+    /// The answer ends before the first of these texts.
+    pub stop: Vec<String>,
 }
 
 impl SamplingParams {
+    /// Argmax at every step, no penalty, 256 tokens, no stop strings.
     pub fn greedy() -> Self {
         Self {
             temperature: 0.0,
@@ -31,31 +38,40 @@ impl SamplingParams {
             repeat_penalty: 1.0,
             repeat_last_n: 0,
             seed: 0,
+            max_tokens: 256,
+            stop: Vec::new(),
         }
     }
 
     /// Checks ranges; the error names the parameter and what is allowed.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SamplingError> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return Err(format!(
-                "temperature must be a number >= 0, got {}",
-                self.temperature
-            ));
+            return Err(SamplingError::Temperature(self.temperature));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(format!("top-p must be in (0, 1], got {}", self.top_p));
+            return Err(SamplingError::TopP(self.top_p));
         }
         if !(0.0..=1.0).contains(&self.min_p) {
-            return Err(format!("min-p must be in [0, 1], got {}", self.min_p));
+            return Err(SamplingError::MinP(self.min_p));
         }
         if !(self.repeat_penalty > 0.0 && self.repeat_penalty.is_finite()) {
-            return Err(format!(
-                "repeat-penalty must be a number > 0, got {}",
-                self.repeat_penalty
-            ));
+            return Err(SamplingError::RepeatPenalty(self.repeat_penalty));
         }
         Ok(())
     }
+}
+
+/// A sampling setting out of its range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SamplingError {
+    #[error("temperature must be a number >= 0, got {0}")]
+    Temperature(f64),
+    #[error("top-p must be in (0, 1], got {0}")]
+    TopP(f64),
+    #[error("min-p must be in [0, 1], got {0}")]
+    MinP(f64),
+    #[error("repeat-penalty must be a number > 0, got {0}")]
+    RepeatPenalty(f32),
 }
 
 /// Sampling settings with every field optional: one layer (the config
@@ -75,6 +91,33 @@ pub struct SamplingOverlay {
     pub stop: Option<Vec<String>>,
 }
 
+impl SamplingOverlay {
+    /// Sets in `params` every field this layer names.
+    pub fn apply_to(&self, params: &mut SamplingParams) {
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                *slot = v.clone();
+            }
+        }
+        set(&mut params.temperature, &self.temperature);
+        set(&mut params.top_k, &self.top_k);
+        set(&mut params.top_p, &self.top_p);
+        set(&mut params.min_p, &self.min_p);
+        set(&mut params.repeat_penalty, &self.repeat_penalty);
+        set(&mut params.repeat_last_n, &self.repeat_last_n);
+        set(&mut params.seed, &self.seed);
+        set(&mut params.max_tokens, &self.max_tokens);
+        set(&mut params.stop, &self.stop);
+    }
+
+    /// `params` with this layer on top.
+    pub fn over(&self, params: &SamplingParams) -> SamplingParams {
+        let mut out = params.clone();
+        self.apply_to(&mut out);
+        out
+    }
+}
+
 /// Applies [`SamplingParams`] with its own random stream: the same seed and
 /// the same logits give the same tokens.
 pub struct Sampler {
@@ -86,10 +129,6 @@ impl Sampler {
     pub fn new(params: SamplingParams) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(params.seed);
         Self { params, rng }
-    }
-
-    pub fn params(&self) -> &SamplingParams {
-        &self.params
     }
 
     /// Picks the next token from `logits` (one row, vocab entries) given the

@@ -40,7 +40,7 @@ pub enum PreTokenizerKind {
 
 impl PreTokenizerKind {
     /// The family of a `tokenizer.ggml.pre` value, as llama.cpp groups them.
-    pub fn from_gguf_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_gguf_name(name: &str) -> Option<Self> {
         Some(match name {
             "default" | "gpt-2" | "gpt2" | "phi-2" | "jina-es" | "jina-de" | "olmo" => Self::Gpt2,
             "starcoder" | "smollm" | "refact" | "command-r" | "codeshell" | "exaone"
@@ -262,11 +262,11 @@ impl TextTokenizer {
         &self.eos_ids
     }
 
-    pub fn bos_id(&self) -> Option<u32> {
+    pub(crate) fn bos_id(&self) -> Option<u32> {
         self.bos_id
     }
 
-    pub fn id_to_token(&self, id: u32) -> Option<String> {
+    pub(crate) fn id_to_token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
     }
 

@@ -37,7 +37,7 @@ impl MappedFile {
 }
 
 /// Memory-maps safetensors files (one, or the shards of a checkpoint).
-pub fn map_safetensors(
+pub(crate) fn map_safetensors(
     files: &[std::path::PathBuf],
 ) -> Result<candle_core::safetensors::MmapedSafetensors> {
     for file in files {

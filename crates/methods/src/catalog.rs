@@ -1,5 +1,6 @@
 //! The catalogue: every method file shipped under `surveys/methods/`
-//! (embedded at build time), parsed and checked.
+//! (embedded at build time), parsed and checked, and choosing methods
+//! from it by id.
 
 use std::path::Path;
 
@@ -25,24 +26,34 @@ fn section_key(section: &str) -> Vec<u32> {
         .collect()
 }
 
-/// The methods named by `ids`; an unknown id lists the known ones.
-pub fn select(methods: &[MethodSpec], ids: &[String]) -> Result<Vec<MethodSpec>, String> {
-    ids.iter()
-        .map(|id| {
-            methods
+/// An id that names no method.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown method `{id}` (known: {known})")]
+pub struct SelectError {
+    pub id: String,
+    /// The known ids, comma-separated.
+    pub known: String,
+}
+
+/// The method called `id`; an unknown id lists the known ones.
+pub fn find<'m>(methods: &'m [MethodSpec], id: &str) -> Result<&'m MethodSpec, SelectError> {
+    methods
+        .iter()
+        .find(|m| m.id == id)
+        .ok_or_else(|| SelectError {
+            id: id.to_string(),
+            known: methods
                 .iter()
-                .find(|m| &m.id == id)
-                .cloned()
-                .ok_or_else(|| {
-                    format!(
-                        "unknown method `{id}` (known: {})",
-                        methods
-                            .iter()
-                            .map(|m| m.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
+                .map(|m| m.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
+}
+
+/// The methods named by `ids`, in that order; an unknown id lists the
+/// known ones.
+pub fn select(methods: &[MethodSpec], ids: &[String]) -> Result<Vec<MethodSpec>, SelectError> {
+    ids.iter()
+        .map(|id| find(methods, id).cloned())
         .collect()
 }

@@ -1,15 +1,44 @@
-//! Finding the answer in a model's text, and voting over answers. A pattern
-//! that does not match gives no answer — never a guess.
+//! Finding the answer in a model's text, comparing it with a reference,
+//! and voting over answers. A pattern that does not match gives no answer
+//! — never a guess. Extraction cannot fail: a file's regular expressions
+//! are compiled when it loads, the fixed ones here once per process.
+
+use std::convert::Infallible;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::spec::Pattern;
 
+/// A fixed regular expression, compiled on first use.
+macro_rules! fixed_regex {
+    ($name:ident, $source:expr) => {
+        static $name: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new($source).expect("a fixed regular expression compiles"));
+    };
+}
+
+fixed_regex!(NUMBER, r"-?\d[\d,]*(?:\.\d+)?");
+fixed_regex!(ANSWER_IS_LETTER, r"(?i)answer(?: is|:)\s*\(?([A-E])\)?\b");
+fixed_regex!(LETTER_IN_PARENS, r"\(([A-E])\)");
+fixed_regex!(LETTER_ALONE, r"(?m)^\s*([A-E])[.):]?\s*$");
+fixed_regex!(CODE_BLOCK, r"(?s)```[A-Za-z0-9_+-]*\n(.*?)```");
+fixed_regex!(SENTENCE_END, r"[.!?](?:\s|$)");
+
+/// The answer `pattern` finds in `text`, if any (see [`find_answer`]; the
+/// `Result` is kept for callers written when a pattern could be a bad
+/// regular expression, which is now refused at load).
+pub fn extract(text: &str, pattern: &Pattern) -> Result<Option<String>, Infallible> {
+    Ok(find_answer(text, pattern))
+}
+
 /// The answer `pattern` finds in `text`, if any.
-pub fn extract(text: &str, pattern: &Pattern) -> Result<Option<String>, String> {
-    Ok(match pattern {
+pub fn find_answer(text: &str, pattern: &Pattern) -> Option<String> {
+    match pattern {
         Pattern::Regex(re) => {
-            let re = regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
             // An empty match is no answer.
-            re.captures(text)
+            re.compiled()
+                .captures(text)
                 .and_then(|c| c.get(1).or_else(|| c.get(0)))
                 .map(|m| m.as_str().trim().to_string())
                 .filter(|m| !m.is_empty())
@@ -26,14 +55,13 @@ pub fn extract(text: &str, pattern: &Pattern) -> Result<Option<String>, String> 
                 .collect();
             (!lines.is_empty()).then(|| lines.join("\n"))
         }
-    })
+    }
 }
 
 /// The last number in the text, without thousands separators or a
 /// trailing period ("$1,234.50." → "1234.50", "7.0" → "7").
 fn last_number(text: &str) -> Option<String> {
-    let re = regex::Regex::new(r"-?\d[\d,]*(?:\.\d+)?").expect("valid");
-    let raw = re.find_iter(text).last()?.as_str().replace(',', "");
+    let raw = NUMBER.find_iter(text).last()?.as_str().replace(',', "");
     Some(match raw.split_once('.') {
         Some((int, frac)) if frac.chars().all(|c| c == '0') => int.to_string(),
         _ => raw,
@@ -42,26 +70,23 @@ fn last_number(text: &str) -> Option<String> {
 
 /// An option letter A–E: "(C)", "answer is B", or a line that is just "D".
 fn option_letter(text: &str) -> Option<String> {
-    let patterns = [
-        r"(?i)answer(?: is|:)\s*\(?([A-E])\)?\b",
-        r"\(([A-E])\)",
-        r"(?m)^\s*([A-E])[.):]?\s*$",
-    ];
-    patterns.iter().find_map(|p| {
-        regex::Regex::new(p)
-            .expect("valid")
-            .captures_iter(text)
-            .last()
-            .map(|c| c[1].to_uppercase())
-    })
+    [&ANSWER_IS_LETTER, &LETTER_IN_PARENS, &LETTER_ALONE]
+        .into_iter()
+        .find_map(|re| {
+            re.captures_iter(text)
+                .last()
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_uppercase())
+        })
 }
 
 /// The body of the last fenced code block.
 fn code_block(text: &str) -> Option<String> {
-    let re = regex::Regex::new(r"(?s)```[A-Za-z0-9_+-]*\n(.*?)```").expect("valid");
-    re.captures_iter(text)
+    CODE_BLOCK
+        .captures_iter(text)
         .last()
-        .map(|c| c[1].trim_end().to_string())
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().trim_end().to_string())
 }
 
 /// The first JSON object or array that parses, re-serialised compactly.
@@ -103,7 +128,7 @@ pub fn vote(answers: &[Option<String>]) -> Vote {
     }
     // Stable: equal counts keep first-seen order.
     tally.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    let tie = tally.len() > 1 && tally[0].1 == tally[1].1;
+    let tie = matches!(tally.as_slice(), [(_, first), (_, second), ..] if first == second);
     Vote {
         winner: if tie {
             None
@@ -124,15 +149,19 @@ pub fn reasoning_steps(chain: &str) -> usize {
     if lines > 1 {
         return lines;
     }
-    let sentence_end = regex::Regex::new(r"[.!?](?:\s|$)").expect("valid");
-    sentence_end.find_iter(chain.trim()).count().max(lines)
+    SENTENCE_END.find_iter(chain.trim()).count().max(lines)
 }
 
 /// Indices of the `keep` chains with the most reasoning steps (earlier
 /// first among equals), in their original order.
-pub fn most_steps(chains: &[String], keep: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..chains.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(reasoning_steps(&chains[i])));
+pub(crate) fn most_steps(chains: &[String], keep: usize) -> Vec<usize> {
+    let mut order: Vec<(usize, usize)> = chains
+        .iter()
+        .map(|c| reasoning_steps(c))
+        .enumerate()
+        .collect();
+    order.sort_by_key(|&(_, steps)| std::cmp::Reverse(steps));
+    let mut order: Vec<usize> = order.into_iter().map(|(i, _)| i).collect();
     order.truncate(keep);
     order.sort_unstable();
     order
@@ -163,7 +192,7 @@ mod tests {
     use super::*;
 
     fn ex(text: &str, p: Pattern) -> Option<String> {
-        extract(text, &p).unwrap()
+        find_answer(text, &p)
     }
 
     #[test]
@@ -199,7 +228,7 @@ mod tests {
 
     #[test]
     fn regex_code_json_lines() {
-        let p = Pattern::Regex(r"answer is (\w+)".into());
+        let p = Pattern::regex(r"answer is (\w+)").unwrap();
         assert_eq!(
             ex("the answer is Paris.", p.clone()).as_deref(),
             Some("Paris")
@@ -207,7 +236,7 @@ mod tests {
         assert_eq!(ex("no match", p), None);
         let code = "text\n```python\nprint(1)\n```\nmore\n```\nprint(2)\n```";
         assert_eq!(ex(code, Pattern::CodeBlock).as_deref(), Some("print(2)"));
-        let answer_is = Pattern::Regex(r"(?i)answer is\W*(.*?)\.?(?:\n|$)".into());
+        let answer_is = Pattern::regex(r"(?i)answer is\W*(.*?)\.?(?:\n|$)").unwrap();
         assert_eq!(
             ex("The answer is 2.\nThe answer is 2.", answer_is.clone()).as_deref(),
             Some("2")
@@ -227,7 +256,9 @@ mod tests {
         );
         assert_eq!(ex("{ not json", Pattern::Json), None);
         assert_eq!(ex("\n a \n\n b\n", Pattern::Lines).as_deref(), Some("a\nb"));
-        assert!(extract("x", &Pattern::Regex("(".into())).is_err());
+        let bad = Pattern::regex("(").unwrap_err();
+        assert_eq!(bad.to_string(), "`(` is not a valid regular expression: unclosed group");
+        assert_eq!(extract("no digits", &Pattern::LastNumber), Ok(None));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! layout; `input`/`target` also work), or a BIG-Bench Hard task file
 //! (`{"examples": [{"input", "target"}]}`).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// One item to put to the methods.
@@ -26,45 +27,102 @@ pub fn parse_spec(spec: &str) -> (PathBuf, usize) {
     }
 }
 
-/// Item `number` (from 1) of the dataset file at `path`.
-pub fn load(path: &Path, number: usize) -> Result<Item, String> {
-    let shown = path.display();
-    if number == 0 {
-        return Err(format!("{shown}: items count from 1"));
+/// Why an item could not be loaded; each names the file (and the line or
+/// example) and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ItemError {
+    #[error("{}: items count from 1", path.display())]
+    ZeroNumber { path: PathBuf },
+    #[error("{}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("{}: has {count} examples, not {number}", path.display())]
+    NoSuchExample {
+        path: PathBuf,
+        count: usize,
+        number: usize,
+    },
+    #[error("{}: has fewer than {number} items", path.display())]
+    NoSuchLine { path: PathBuf, number: usize },
+    #[error("{}:{line}: not a JSON object: {message}", path.display())]
+    NotJson {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{}{at}: expected a string field `question` (or `input`)", path.display())]
+    NoQuestion { path: PathBuf, at: Place },
+}
+
+/// Where in a dataset file an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A line of a JSON-lines file (from 1).
+    Line(usize),
+    /// An example of a task file (from 0, as `examples[i]`).
+    Example(usize),
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Line(line) => write!(f, ":{line}"),
+            Place::Example(index) => write!(f, ": examples[{index}]"),
+        }
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+}
+
+/// Item `number` (from 1) of the dataset file at `path`.
+pub fn load(path: &Path, number: usize) -> Result<Item, ItemError> {
+    let path_buf = || path.to_path_buf();
+    let Some(index) = number.checked_sub(1) else {
+        return Err(ItemError::ZeroNumber { path: path_buf() });
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| ItemError::Read {
+        path: path_buf(),
+        message: e.to_string(),
+    })?;
     let trimmed = text.trim_start();
     // A task file is one JSON object holding `examples`.
     if trimmed.starts_with('{') {
         if let Ok(whole) = serde_json::from_str::<serde_json::Value>(trimmed) {
             if let Some(examples) = whole.get("examples").and_then(|e| e.as_array()) {
-                let example = examples.get(number - 1).ok_or_else(|| {
-                    format!("{shown}: has {} examples, not {number}", examples.len())
+                let example = examples.get(index).ok_or_else(|| ItemError::NoSuchExample {
+                    path: path_buf(),
+                    count: examples.len(),
+                    number,
                 })?;
-                return item_from(example, &format!("{shown}: examples[{}]", number - 1));
+                return item_from(example, path, Place::Example(index));
             }
         }
     }
-    let (line_number, line) = text
+    let (line_index, line) = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .nth(number - 1)
-        .ok_or_else(|| format!("{shown}: has fewer than {number} items"))?;
-    let at = format!("{shown}:{}", line_number + 1);
+        .nth(index)
+        .ok_or_else(|| ItemError::NoSuchLine {
+            path: path_buf(),
+            number,
+        })?;
     let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("{at}: not a JSON object: {e}"))?;
-    item_from(&value, &at)
+        serde_json::from_str(line).map_err(|e| ItemError::NotJson {
+            path: path_buf(),
+            line: line_index + 1,
+            message: e.to_string(),
+        })?;
+    item_from(&value, path, Place::Line(line_index + 1))
 }
 
-fn item_from(value: &serde_json::Value, at: &str) -> Result<Item, String> {
+fn item_from(value: &serde_json::Value, path: &Path, at: Place) -> Result<Item, ItemError> {
     let field = |names: &[&str]| {
         names
             .iter()
             .find_map(|n| value.get(*n).and_then(|v| v.as_str()).map(str::to_string))
     };
-    let question = field(&["question", "input"])
-        .ok_or_else(|| format!("{at}: expected a string field `question` (or `input`)"))?;
+    let question = field(&["question", "input"]).ok_or_else(|| ItemError::NoQuestion {
+        path: path.to_path_buf(),
+        at,
+    })?;
     let reference =
         field(&["answer", "target", "reference"]).map(|a| match a.rsplit_once("####") {
             Some((_, last)) => last.trim().replace(',', ""),
@@ -108,9 +166,16 @@ mod tests {
             "Q two?",
             "blank lines are skipped"
         );
-        let err = load(&lines, 3).unwrap_err();
+        let err = load(&lines, 3).unwrap_err().to_string();
         assert!(err.contains("test.jsonl:4: not a JSON object:"), "{err}");
-        assert!(load(&lines, 9).unwrap_err().contains("fewer than 9 items"));
+        assert!(load(&lines, 9)
+            .unwrap_err()
+            .to_string()
+            .contains("fewer than 9 items"));
+        assert!(load(&lines, 0)
+            .unwrap_err()
+            .to_string()
+            .ends_with("test.jsonl: items count from 1"));
 
         let task = dir.path().join("task.json");
         std::fs::write(
@@ -123,13 +188,14 @@ mod tests {
             (first.question.as_str(), first.reference.as_deref()),
             ("not True is", Some("False"))
         );
-        let err = load(&task, 2).unwrap_err();
+        let err = load(&task, 2).unwrap_err().to_string();
         assert!(
             err.contains("task.json: examples[1]: expected a string field `question`"),
             "{err}"
         );
         assert!(load(&task, 3)
             .unwrap_err()
+            .to_string()
             .contains("has 2 examples, not 3"));
     }
 }

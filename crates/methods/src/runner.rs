@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use minijinja::Environment;
 use serde::Serialize;
 
-use super::extract::{extract, most_steps, vote, Vote};
+use super::extract::{find_answer, most_steps, vote, Vote};
 use super::sandbox::{self, CodeRun, Limits};
-use super::spec::{ForeachMode, MethodSpec, StepKind};
+use super::spec::{ForeachMode, MethodSpec, Origin, Scope, Step, StepKind};
 use super::tools::Lookup;
-use crate::error::MethodError;
+use crate::error::{MethodError, StepError};
 use promptlab_backend::{Backend, BackendError, Call};
 
 /// What a step produced.
@@ -202,21 +202,43 @@ struct Ctx<'a, B: Backend> {
     options: &'a RunOptions,
     env: Environment<'static>,
     vars: BTreeMap<String, minijinja::Value>,
-    outputs: BTreeMap<String, Output>,
+    /// What the next step can read: the inputs, the exemplars and the
+    /// outputs so far (the same [`Scope`] the load check uses).
+    outputs: Scope<Output>,
     calls: usize,
     prompt_tokens: usize,
     generated_tokens: usize,
 }
 
+/// `error` as the failure of step `step`.
+fn in_step(step: &str, error: impl Into<StepError>) -> MethodError {
+    MethodError::Step {
+        step: step.to_string(),
+        error: error.into(),
+    }
+}
+
 impl<B: Backend> Ctx<'_, B> {
-    fn render(&self, template: &str, extra: &[(&str, minijinja::Value)]) -> Result<String, String> {
+    /// `template` rendered for step `step` over the inputs, the earlier
+    /// outputs and `extra`.
+    fn render(
+        &self,
+        step: &str,
+        template: &str,
+        extra: &[(&str, minijinja::Value)],
+    ) -> Result<String, MethodError> {
         let mut vars = self.vars.clone();
         for (k, v) in extra {
             vars.insert(k.to_string(), v.clone());
         }
         self.env
             .render_str(template, vars)
-            .map_err(|e| format!("template: {e}"))
+            .map_err(|e| in_step(step, StepError::Template(e.to_string())))
+    }
+
+    /// What step `step` reads as `name` through its `field`.
+    fn read(&self, step: &str, field: &'static str, name: &str) -> Result<&Output, MethodError> {
+        self.outputs.read(field, name).map_err(|e| in_step(step, e))
     }
 
     /// One model call for call `index` of `step`; its text streams out as
@@ -260,7 +282,7 @@ impl<B: Backend> Ctx<'_, B> {
             })
             .map_err(|e| match e {
                 BackendError::Cancelled => MethodError::Cancelled,
-                other => MethodError::Failed(other.to_string()),
+                other => in_step(step, StepError::Backend(other.to_string())),
             })?;
         self.prompt_tokens += reply.prompt_tokens;
         self.generated_tokens += reply.generated_tokens;
@@ -276,76 +298,18 @@ impl<B: Backend> Ctx<'_, B> {
     }
 }
 
-/// Runs `spec` on one item's `inputs` (question, context, …).
+/// Runs `spec` on one item's `inputs` (question, context, …), after
+/// [`MethodSpec::check_ready`]: nothing is called for a method that is not
+/// runnable, runs code that is not allowed, or lacks an input.
 pub fn run<B: Backend>(
     spec: &MethodSpec,
     inputs: &BTreeMap<String, String>,
     backend: &mut B,
     options: &RunOptions,
-    on_event: impl FnMut(RunEvent),
-) -> Result<MethodRun, MethodError> {
-    run_steps(spec, inputs, backend, options, on_event).map_err(|e| match e {
-        StepFailure::Cancelled => MethodError::Cancelled,
-        StepFailure::Failed(message) => MethodError::Failed(message),
-    })
-}
-
-/// A step's failure on its way out: the message is prefixed with the step.
-enum StepFailure {
-    Cancelled,
-    Failed(String),
-}
-
-impl From<String> for StepFailure {
-    fn from(message: String) -> Self {
-        StepFailure::Failed(message)
-    }
-}
-
-impl From<MethodError> for StepFailure {
-    fn from(e: MethodError) -> Self {
-        match e {
-            MethodError::Cancelled => StepFailure::Cancelled,
-            MethodError::Failed(m) => StepFailure::Failed(m),
-        }
-    }
-}
-
-/// `e` as the failure of step `step` (a cancellation stays one).
-fn in_step(step: &str, e: impl Into<StepFailure>) -> StepFailure {
-    match e.into() {
-        StepFailure::Failed(message) => StepFailure::Failed(format!("step `{step}`: {message}")),
-        cancelled => cancelled,
-    }
-}
-
-fn run_steps<B: Backend>(
-    spec: &MethodSpec,
-    inputs: &BTreeMap<String, String>,
-    backend: &mut B,
-    options: &RunOptions,
     mut on_event: impl FnMut(RunEvent),
-) -> Result<MethodRun, StepFailure> {
+) -> Result<MethodRun, MethodError> {
+    spec.check_ready(inputs, options.allow_code)?;
     let on_event: &mut dyn FnMut(RunEvent) = &mut on_event;
-    if let Some(reason) = &spec.not_runnable {
-        return Err(format!(
-            "method `{}` is catalogued but not runnable: {reason}",
-            spec.id
-        )
-        .into());
-    }
-    if spec.runs_code() && !options.allow_code {
-        return Err(format!(
-            "method `{}` runs model-written Python, and code execution is off; allow it to run confined (its own temporary folder, no network, a timeout and a memory ceiling)",
-            spec.id
-        )
-        .into());
-    }
-    for input in &spec.inputs {
-        if !inputs.contains_key(input) {
-            return Err(format!("method `{}` needs the input `{input}`", spec.id).into());
-        }
-    }
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     let mut vars: BTreeMap<String, minijinja::Value> = inputs
@@ -356,17 +320,21 @@ fn run_steps<B: Backend>(
         "exemplars".into(),
         spec.exemplars.clone().unwrap_or_default().into(),
     );
+    let outputs = Scope::start(spec, |name, origin| {
+        let text = match origin {
+            Origin::Input => inputs.get(name)?.clone(),
+            Origin::Exemplars => spec.exemplars.clone()?,
+            Origin::Step => return None,
+        };
+        Some(Output::Text { text })
+    });
     let mut ctx = Ctx {
         backend,
         on_event,
         options,
         env,
         vars,
-        outputs: spec
-            .exemplars
-            .iter()
-            .map(|text| ("exemplars".to_string(), Output::Text { text: text.clone() }))
-            .collect(),
+        outputs,
         calls: 0,
         prompt_tokens: 0,
         generated_tokens: 0,
@@ -379,201 +347,9 @@ fn run_steps<B: Backend>(
         });
         let step_start = Instant::now();
         let mut calls = Vec::new();
-        let output = match &step.kind {
-            StepKind::Generate(g) => {
-                let prompt = ctx
-                    .render(&g.prompt, &[])
-                    .map_err(|e| in_step(&step.id, e))?;
-                let record = ctx
-                    .call(
-                        &step.id,
-                        0,
-                        Request {
-                            completion: g.completion,
-                            ..Request::greedy(prompt, g.max_tokens, &g.stop)
-                        },
-                    )
-                    .map_err(|e| in_step(&step.id, e))?;
-                let text = record.output.clone();
-                calls.push(record);
-                Output::Text { text }
-            }
-            StepKind::SampleN(s) => {
-                let prompt = ctx
-                    .render(&s.prompt, &[])
-                    .map_err(|e| in_step(&step.id, e))?;
-                let mut items = Vec::new();
-                for index in 0..s.n {
-                    let record = ctx
-                        .call(
-                            &step.id,
-                            index,
-                            Request {
-                                completion: s.completion,
-                                temperature: s.temperature,
-                                ..Request::greedy(prompt.clone(), s.max_tokens, &s.stop)
-                            },
-                        )
-                        .map_err(|e| in_step(&step.id, e))?;
-                    items.push(record.output.clone());
-                    calls.push(record);
-                }
-                Output::List { items }
-            }
-            StepKind::Extract(e) => {
-                let answers = ctx.outputs[&e.from]
-                    .items()
-                    .iter()
-                    .map(|t| t.as_deref().map_or(Ok(None), |t| extract(t, &e.pattern)))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| in_step(&step.id, e))?;
-                Output::Answers { answers }
-            }
-            StepKind::Vote(v) => {
-                let answers = match &ctx.outputs[&v.from] {
-                    Output::Answers { answers } => answers.clone(),
-                    other => other.texts().into_iter().map(Some).collect(),
-                };
-                match &v.most_steps {
-                    None => Output::Vote {
-                        vote: vote(&answers),
-                    },
-                    Some(filter) => {
-                        let chains: Vec<String> = ctx.outputs[&filter.of]
-                            .items()
-                            .into_iter()
-                            .map(Option::unwrap_or_default)
-                            .collect();
-                        if chains.len() != answers.len() {
-                            return Err(in_step(
-                                &step.id,
-                                format!(
-                                    "most_steps: `{}` has {} items but `{}` has {} answers",
-                                    filter.of,
-                                    chains.len(),
-                                    v.from,
-                                    answers.len()
-                                ),
-                            ));
-                        }
-                        let kept = most_steps(&chains, filter.keep);
-                        let voters: Vec<Option<String>> =
-                            kept.iter().map(|&i| answers[i].clone()).collect();
-                        let mut vote = vote(&voters);
-                        vote.kept = Some(kept);
-                        Output::Vote { vote }
-                    }
-                }
-            }
-            StepKind::Foreach(f) => {
-                let items = ctx.outputs[&f.over].texts();
-                let mut history: Vec<(String, String)> = Vec::new();
-                let mut outputs = Vec::new();
-                for (index, item) in items.iter().enumerate() {
-                    let mut extra = vec![("item", minijinja::Value::from(item.as_str()))];
-                    if f.mode == ForeachMode::Sequential {
-                        extra.push(("history", minijinja::Value::from_serialize(&history)));
-                    }
-                    let prompt = ctx
-                        .render(&f.prompt, &extra)
-                        .map_err(|e| in_step(&step.id, e))?;
-                    let record = ctx
-                        .call(
-                            &step.id,
-                            index,
-                            Request::greedy(prompt, f.max_tokens, &f.stop),
-                        )
-                        .map_err(|e| in_step(&step.id, e))?;
-                    history.push((item.clone(), record.output.clone()));
-                    outputs.push(record.output.clone());
-                    calls.push(record);
-                }
-                Output::List { items: outputs }
-            }
-            StepKind::LoopUntil(l) => {
-                let until = regex::Regex::new(&l.until)
-                    .map_err(|e| in_step(&step.id, format!("until: {e}")))?;
-                let mut lookup = l.tool.as_ref().map(|tool| {
-                    let value = &ctx.vars[&tool.lookup];
-                    Lookup::new(
-                        &value
-                            .as_str()
-                            .map_or_else(|| value.to_string(), str::to_string),
-                    )
-                });
-                let mut previous = String::new();
-                let mut transcript = String::new();
-                let mut outputs = Vec::new();
-                for iteration in 0..l.max_iterations {
-                    let extra = [
-                        ("iteration", minijinja::Value::from(iteration)),
-                        ("previous", minijinja::Value::from(previous.as_str())),
-                        ("transcript", minijinja::Value::from(transcript.as_str())),
-                    ];
-                    let prompt = ctx
-                        .render(&l.prompt, &extra)
-                        .map_err(|e| in_step(&step.id, e))?;
-                    let record = ctx
-                        .call(
-                            &step.id,
-                            iteration,
-                            Request {
-                                completion: l.completion,
-                                ..Request::greedy(prompt, l.max_tokens, &l.stop)
-                            },
-                        )
-                        .map_err(|e| in_step(&step.id, e))?;
-                    previous = record.output.clone();
-                    calls.push(record);
-                    let mut item = previous.trim_end().to_string();
-                    let finished = until.is_match(&previous);
-                    // The tool answers the turn's action before the next call.
-                    if let Some(tool) = lookup.as_mut().filter(|_| !finished) {
-                        if let Some(observation) = tool.observe(&previous) {
-                            item = format!("{item}\n{observation}");
-                        }
-                    }
-                    transcript.push_str(&item);
-                    transcript.push('\n');
-                    outputs.push(item);
-                    if finished {
-                        break;
-                    }
-                }
-                Output::List { items: outputs }
-            }
-            StepKind::RunCode(r) => {
-                let python = sandbox::python().map_err(|e| in_step(&step.id, e))?;
-                let limits = Limits {
-                    timeout: r
-                        .timeout_seconds
-                        .map_or(Limits::default().timeout, Duration::from_secs),
-                    ..Limits::default()
-                };
-                let programs = match (&r.from, &r.program) {
-                    (Some(from), _) => ctx.outputs[from].items(),
-                    (None, Some(template)) => vec![Some(
-                        ctx.render(template, &[])
-                            .map_err(|e| in_step(&step.id, e))?,
-                    )],
-                    (None, None) => unreachable!("checked at load"),
-                };
-                let mut runs = Vec::new();
-                // An item with no program (the extract found none) is skipped.
-                for mut code in programs.into_iter().flatten() {
-                    if let Some(append) = &r.append {
-                        code = format!("{}\n{append}\n", code.trim_end());
-                    }
-                    runs.push(
-                        sandbox::run_python(&code, python, &limits)
-                            .map_err(|e| in_step(&step.id, e))?,
-                    );
-                }
-                Output::Runs { runs }
-            }
-        };
+        let output = run_step(&mut ctx, step, &mut calls)?;
         ctx.vars.insert(step.id.clone(), output.to_template());
-        ctx.outputs.insert(step.id.clone(), output.clone());
+        ctx.outputs.add_step(&step.id, output.clone());
         (ctx.on_event)(RunEvent::StepFinished {
             step: step.id.clone(),
             output: output.clone(),
@@ -588,9 +364,9 @@ fn run_steps<B: Backend>(
     }
     let answer_step = spec
         .answer
-        .clone()
-        .or_else(|| spec.steps.last().map(|s| s.id.clone()));
-    let answer = answer_step.and_then(|id| ctx.outputs.get(&id).and_then(Output::answer));
+        .as_deref()
+        .or_else(|| spec.steps.last().map(|s| s.id.as_str()));
+    let answer = answer_step.and_then(|id| ctx.outputs.step(id).and_then(Output::answer));
     Ok(MethodRun {
         method: spec.id.clone(),
         steps,
@@ -600,4 +376,302 @@ fn run_steps<B: Backend>(
         generated_tokens: ctx.generated_tokens,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Runs one step, recording its model calls in `calls`.
+fn run_step<B: Backend>(
+    ctx: &mut Ctx<'_, B>,
+    step: &Step,
+    calls: &mut Vec<CallRecord>,
+) -> Result<Output, MethodError> {
+    let id = step.id.as_str();
+    Ok(match &step.kind {
+        StepKind::Generate(g) => {
+            let prompt = ctx.render(id, &g.prompt, &[])?;
+            let record = ctx.call(
+                id,
+                0,
+                Request {
+                    completion: g.completion,
+                    ..Request::greedy(prompt, g.max_tokens, &g.stop)
+                },
+            )?;
+            let text = record.output.clone();
+            calls.push(record);
+            Output::Text { text }
+        }
+        StepKind::SampleN(s) => {
+            let prompt = ctx.render(id, &s.prompt, &[])?;
+            let mut items = Vec::new();
+            for index in 0..s.n {
+                let record = ctx.call(
+                    id,
+                    index,
+                    Request {
+                        completion: s.completion,
+                        temperature: s.temperature,
+                        ..Request::greedy(prompt.clone(), s.max_tokens, &s.stop)
+                    },
+                )?;
+                items.push(record.output.clone());
+                calls.push(record);
+            }
+            Output::List { items }
+        }
+        StepKind::Extract(e) => {
+            let answers = ctx
+                .read(id, "from", &e.from)?
+                .items()
+                .iter()
+                .map(|t| t.as_deref().and_then(|t| find_answer(t, &e.pattern)))
+                .collect();
+            Output::Answers { answers }
+        }
+        StepKind::Vote(v) => {
+            let answers = match ctx.read(id, "from", &v.from)? {
+                Output::Answers { answers } => answers.clone(),
+                other => other.texts().into_iter().map(Some).collect(),
+            };
+            match &v.most_steps {
+                None => Output::Vote {
+                    vote: vote(&answers),
+                },
+                Some(filter) => {
+                    let chains: Vec<String> = ctx
+                        .read(id, "most_steps", &filter.of)?
+                        .items()
+                        .into_iter()
+                        .map(Option::unwrap_or_default)
+                        .collect();
+                    if chains.len() != answers.len() {
+                        return Err(in_step(
+                            id,
+                            StepError::Misaligned {
+                                of: filter.of.clone(),
+                                chains: chains.len(),
+                                from: v.from.clone(),
+                                answers: answers.len(),
+                            },
+                        ));
+                    }
+                    let kept = most_steps(&chains, filter.keep);
+                    let voters: Vec<Option<String>> = kept
+                        .iter()
+                        .filter_map(|&i| answers.get(i).cloned())
+                        .collect();
+                    let mut vote = vote(&voters);
+                    vote.kept = Some(kept);
+                    Output::Vote { vote }
+                }
+            }
+        }
+        StepKind::Foreach(f) => {
+            let items = ctx.read(id, "over", &f.over)?.texts();
+            let mut history: Vec<(String, String)> = Vec::new();
+            let mut outputs = Vec::new();
+            for (index, item) in items.iter().enumerate() {
+                let mut extra = vec![("item", minijinja::Value::from(item.as_str()))];
+                if f.mode == ForeachMode::Sequential {
+                    extra.push(("history", minijinja::Value::from_serialize(&history)));
+                }
+                let prompt = ctx.render(id, &f.prompt, &extra)?;
+                let record = ctx.call(id, index, Request::greedy(prompt, f.max_tokens, &f.stop))?;
+                history.push((item.clone(), record.output.clone()));
+                outputs.push(record.output.clone());
+                calls.push(record);
+            }
+            Output::List { items: outputs }
+        }
+        StepKind::LoopUntil(l) => {
+            let mut lookup = match &l.tool {
+                Some(tool) => {
+                    let value = ctx.read(id, "tool", &tool.lookup)?.to_template();
+                    Some(Lookup::new(
+                        &value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_string),
+                    ))
+                }
+                None => None,
+            };
+            let mut previous = String::new();
+            let mut transcript = String::new();
+            let mut outputs = Vec::new();
+            for iteration in 0..l.max_iterations {
+                let extra = [
+                    ("iteration", minijinja::Value::from(iteration)),
+                    ("previous", minijinja::Value::from(previous.as_str())),
+                    ("transcript", minijinja::Value::from(transcript.as_str())),
+                ];
+                let prompt = ctx.render(id, &l.prompt, &extra)?;
+                let record = ctx.call(
+                    id,
+                    iteration,
+                    Request {
+                        completion: l.completion,
+                        ..Request::greedy(prompt, l.max_tokens, &l.stop)
+                    },
+                )?;
+                previous = record.output.clone();
+                calls.push(record);
+                let mut item = previous.trim_end().to_string();
+                let finished = l.until.is_match(&previous);
+                // The tool answers the turn's action before the next call.
+                if let Some(tool) = lookup.as_mut().filter(|_| !finished) {
+                    if let Some(observation) = tool.observe(&previous) {
+                        item = format!("{item}\n{observation}");
+                    }
+                }
+                transcript.push_str(&item);
+                transcript.push('\n');
+                outputs.push(item);
+                if finished {
+                    break;
+                }
+            }
+            Output::List { items: outputs }
+        }
+        StepKind::RunCode(r) => {
+            let python = sandbox::python().map_err(|e| in_step(id, e))?;
+            let limits = Limits {
+                timeout: r
+                    .timeout_seconds
+                    .map_or(Limits::default().timeout, Duration::from_secs),
+                ..Limits::default()
+            };
+            let programs = match (&r.from, &r.program) {
+                (Some(from), _) => ctx.read(id, "from", from)?.items(),
+                (None, Some(template)) => vec![Some(ctx.render(id, template, &[])?)],
+                (None, None) => return Err(in_step(id, StepError::NoProgram)),
+            };
+            let mut runs = Vec::new();
+            // An item with no program (the extract found none) is skipped.
+            for mut code in programs.into_iter().flatten() {
+                if let Some(append) = &r.append {
+                    code = format!("{}\n{append}\n", code.trim_end());
+                }
+                runs.push(sandbox::run_python(&code, python, &limits).map_err(|e| in_step(id, e))?);
+            }
+            Output::Runs { runs }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::ops::ControlFlow;
+    use std::path::Path;
+
+    use promptlab_backend::{Capabilities, Reply};
+
+    use super::*;
+
+    /// Replies in order; no reply left is a backend failure.
+    struct Replies(VecDeque<&'static str>, Vec<Call>);
+
+    impl Backend for Replies {
+        fn call(
+            &mut self,
+            call: &Call,
+            _: &mut dyn FnMut(&str) -> ControlFlow<()>,
+        ) -> Result<Reply, BackendError> {
+            self.1.push(call.clone());
+            let text = self
+                .0
+                .pop_front()
+                .ok_or_else(|| BackendError::Failed("no reply left".into()))?;
+            Ok(Reply {
+                text: text.into(),
+                prompt_tokens: 1,
+                generated_tokens: 1,
+            })
+        }
+
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::default()
+        }
+    }
+
+    const OPTIONS: RunOptions = RunOptions {
+        max_tokens: 8,
+        cap: None,
+        seed: 0,
+        allow_code: false,
+    };
+
+    fn spec(yaml: &str) -> MethodSpec {
+        MethodSpec::parse(yaml, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn question(text: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("question".to_string(), text.to_string())])
+    }
+
+    const HEAD: &str = "id: t\nname: T\nsection: '0'\npaper: none\ntasks: [x]\ninputs: [question]\n";
+
+    #[test]
+    fn every_reference_the_load_check_allows_can_be_read() {
+        let yaml = format!(
+            "{HEAD}steps:
+  - id: number
+    extract: {{from: question, pattern: last_number}}
+  - id: said
+    foreach: {{over: question, mode: independent, prompt: 'Say {{{{ item }}}}'}}
+  - id: final
+    vote: {{from: number, most_steps: {{of: question, keep: 1}}}}
+  - id: traced
+    loop_until: {{prompt: 'go', until: 'x', max_iterations: 1, tool: {{lookup: question}}}}
+answer: final
+"
+        );
+        let mut backend = Replies(["one", "two", "Lookup[more]"].into(), Vec::new());
+        let result = run(
+            &spec(&yaml),
+            &question("Is 12 more than 7?\nSay why."),
+            &mut backend,
+            &OPTIONS,
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            result.steps[0].output,
+            Output::Answers {
+                answers: vec![Some("7".into())]
+            }
+        );
+        assert_eq!(backend.1[0].prompt, "Say Is 12 more than 7?");
+        assert_eq!(backend.1[1].prompt, "Say Say why.");
+        assert_eq!(
+            result.steps[3].output,
+            Output::List {
+                items: vec!["Lookup[more]\nObservation 1: Is 12 more than 7?".into()]
+            }
+        );
+        assert_eq!(result.answer.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_reference_to_nothing_fails_its_step_and_never_panics() {
+        let yaml = format!(
+            "{HEAD}steps:
+  - id: raw
+    generate: {{prompt: '{{{{ question }}}}'}}
+  - id: answers
+    extract: {{from: raw, pattern: last_number}}
+  - id: final
+    vote: {{from: answers}}
+"
+        );
+        // The fields are public: a spec changed in code skips the load check.
+        let mut changed = spec(&yaml);
+        changed.steps.remove(1);
+        let mut backend = Replies(["7"].into(), Vec::new());
+        let err = run(&changed, &question("q"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
+        assert!(!err.is_cancelled());
+        assert_eq!(
+            err.to_string(),
+            "step `final`: from: reads `answers`, which is not an input or an earlier step"
+        );
+    }
 }

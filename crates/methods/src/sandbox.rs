@@ -13,6 +13,9 @@
 //!
 //! With the memory map of model files, the only module allowed `unsafe`:
 //! raw system calls between fork and exec, each with its SAFETY comment.
+//!
+//! Why a program could not be run confined is a [`SandboxError`]; a
+//! program that runs and fails is a [`CodeRun`] with its status.
 #![allow(unsafe_code)]
 
 use std::io::Read;
@@ -93,22 +96,63 @@ impl CodeRun {
     }
 }
 
+/// Why a program could not be run confined (plain data, so it can cross
+/// to a UI inside a [`crate::MethodError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SandboxError {
+    #[error(
+        "cannot start `{name}` for code execution: {message} (set PROMPTLAB_PYTHON to a Python 3 interpreter)"
+    )]
+    NoInterpreter { name: String, message: String },
+    #[error("`{name}` failed to start: {stderr}")]
+    InterpreterFailed { name: String, stderr: String },
+    #[error("`{name}` did not report its install: {output:?}")]
+    NoInstallReport { name: String, output: String },
+    #[error("`{name}` reports executable {executable}: {message}")]
+    BadExecutable {
+        name: String,
+        executable: String,
+        message: String,
+    },
+    #[error("creating the program's folder: {0}")]
+    Folder(String),
+    #[error("writing the program: {0}")]
+    WriteProgram(String),
+    #[error("starting {}: {message}", executable.display())]
+    Start { executable: PathBuf, message: String },
+    #[error("waiting for the program: {0}")]
+    Wait(String),
+    #[error(
+        "code execution needs Landlock (Linux 5.13 or later, enabled in the kernel) to confine programs, and it is not available here: {0}"
+    )]
+    NoLandlock(String),
+    #[error("creating the Landlock ruleset: {0}")]
+    Ruleset(String),
+    #[error("{}: path has a NUL byte", path.display())]
+    NulInPath { path: PathBuf },
+    #[error("{}: {message}", path.display())]
+    OpenPath { path: PathBuf, message: String },
+    #[error("allowing {} in the Landlock ruleset: {message}", path.display())]
+    AddRule { path: PathBuf, message: String },
+    #[error("code execution is confined on x86_64 and aarch64 only")]
+    UnsupportedArch,
+    #[error("code execution is confined with Landlock and runs on Linux only")]
+    NotLinux,
+}
+
 /// The interpreter: its real executable and the folders it reads.
 #[derive(Debug, Clone)]
 pub struct Python {
-    pub executable: PathBuf,
-    pub read_dirs: Vec<PathBuf>,
+    pub(crate) executable: PathBuf,
+    pub(crate) read_dirs: Vec<PathBuf>,
 }
 
-/// The interpreter named by `PROMPTLAB_PYTHON`, else `python3` on PATH,
-/// found once per process.
-pub fn python() -> Result<&'static Python, String> {
-    static FOUND: OnceLock<Result<Python, String>> = OnceLock::new();
+/// The interpreter named by `PROMPTLAB_PYTHON`, else `python3` on PATH
+/// (see [`promptlab_infer::host::python_command`]), found once per process.
+pub fn python() -> Result<&'static Python, SandboxError> {
+    static FOUND: OnceLock<Result<Python, SandboxError>> = OnceLock::new();
     FOUND
-        .get_or_init(|| {
-            let name = std::env::var("PROMPTLAB_PYTHON").unwrap_or_else(|_| "python3".into());
-            Python::locate(&name)
-        })
+        .get_or_init(|| Python::locate(&promptlab_infer::host::python_command()))
         .as_ref()
         .map_err(Clone::clone)
 }
@@ -116,7 +160,7 @@ pub fn python() -> Result<&'static Python, String> {
 impl Python {
     /// Asks `name` (a wrapper or shim is fine) for its real executable and
     /// install prefixes.
-    pub fn locate(name: &str) -> Result<Python, String> {
+    fn locate(name: &str) -> Result<Python, SandboxError> {
         let out = Command::new(name)
             .args([
                 "-I",
@@ -126,20 +170,30 @@ impl Python {
             ])
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot start `{name}` for code execution: {e} (set PROMPTLAB_PYTHON to a Python 3 interpreter)"))?;
+            .map_err(|e| SandboxError::NoInterpreter {
+                name: name.to_string(),
+                message: e.to_string(),
+            })?;
         if !out.status.success() {
-            return Err(format!(
-                "`{name}` failed to start: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(SandboxError::InterpreterFailed {
+                name: name.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let lines: Vec<&str> = text.lines().collect();
         let [executable, prefix, exec_prefix] = lines.as_slice() else {
-            return Err(format!("`{name}` did not report its install: {text:?}"));
+            return Err(SandboxError::NoInstallReport {
+                name: name.to_string(),
+                output: text,
+            });
         };
-        let executable = std::fs::canonicalize(executable)
-            .map_err(|e| format!("`{name}` reports executable {executable}: {e}"))?;
+        let executable =
+            std::fs::canonicalize(executable).map_err(|e| SandboxError::BadExecutable {
+                name: name.to_string(),
+                executable: executable.to_string(),
+                message: e.to_string(),
+            })?;
         let mut read_dirs = vec![PathBuf::from(prefix), PathBuf::from(exec_prefix)];
         if let Some(dir) = executable.parent() {
             read_dirs.push(dir.to_path_buf());
@@ -160,13 +214,13 @@ impl Python {
 /// Runs `code` under `python` within `limits`. An error means it could
 /// not be run confined (no Landlock, no interpreter); a program that fails
 /// is a [`CodeRun`] with its status and stderr.
-pub fn run_python(code: &str, python: &Python, limits: &Limits) -> Result<CodeRun, String> {
+pub fn run_python(code: &str, python: &Python, limits: &Limits) -> Result<CodeRun, SandboxError> {
     let folder = tempfile::Builder::new()
         .prefix("promptlab-code-")
         .tempdir()
-        .map_err(|e| format!("creating the program's folder: {e}"))?;
+        .map_err(|e| SandboxError::Folder(e.to_string()))?;
     let script = folder.path().join("program.py");
-    std::fs::write(&script, code).map_err(|e| format!("writing the program: {e}"))?;
+    std::fs::write(&script, code).map_err(|e| SandboxError::WriteProgram(e.to_string()))?;
     let confinement = confine::Confinement::prepare(python, folder.path(), limits)?;
 
     let mut command = Command::new(&python.executable);
@@ -187,7 +241,10 @@ pub fn run_python(code: &str, python: &Python, limits: &Limits) -> Result<CodeRu
     let start = Instant::now();
     let mut child = command
         .spawn()
-        .map_err(|e| format!("starting {}: {e}", python.executable.display()))?;
+        .map_err(|e| SandboxError::Start {
+            executable: python.executable.clone(),
+            message: e.to_string(),
+        })?;
     let group = child.id() as i32;
     let stdout = capture(child.stdout.take(), limits.output_bytes);
     let stderr = capture(child.stderr.take(), limits.output_bytes);
@@ -197,7 +254,7 @@ pub fn run_python(code: &str, python: &Python, limits: &Limits) -> Result<CodeRu
             Ok(Some(status)) => break Some(status),
             Ok(None) if Instant::now() >= deadline => break None,
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("waiting for the program: {e}")),
+            Err(e) => return Err(SandboxError::Wait(e.to_string())),
         }
     };
     // The whole group goes: a timed-out program and anything it forked.
@@ -252,7 +309,7 @@ fn capture(
 }
 
 /// Whether this machine can run code confined, and if not, why.
-pub fn available() -> Result<(), String> {
+pub fn available() -> Result<(), SandboxError> {
     python()?;
     confine::landlock_abi()?;
     Ok(())
@@ -270,7 +327,7 @@ mod confine {
     use std::path::Path;
     use std::process::Command;
 
-    use super::{Limits, Python};
+    use super::{Limits, Python, SandboxError};
 
     // Landlock filesystem rights (linux/landlock.h), by ABI version.
     const FS_EXECUTE: u64 = 1 << 0;
@@ -308,7 +365,7 @@ mod confine {
     }
 
     /// The kernel's Landlock ABI version, or why there is none.
-    pub fn landlock_abi() -> Result<i64, String> {
+    pub fn landlock_abi() -> Result<i64, SandboxError> {
         // SAFETY: the version query takes no attribute pointer.
         let abi = unsafe {
             libc::syscall(
@@ -319,9 +376,8 @@ mod confine {
             )
         };
         if abi < 1 {
-            return Err(format!(
-                "code execution needs Landlock (Linux 5.13 or later, enabled in the kernel) to confine programs, and it is not available here: {}",
-                std::io::Error::last_os_error()
+            return Err(SandboxError::NoLandlock(
+                std::io::Error::last_os_error().to_string(),
             ));
         }
         Ok(abi)
@@ -336,7 +392,11 @@ mod confine {
     }
 
     impl Confinement {
-        pub fn prepare(python: &Python, folder: &Path, limits: &Limits) -> Result<Self, String> {
+        pub fn prepare(
+            python: &Python,
+            folder: &Path,
+            limits: &Limits,
+        ) -> Result<Self, SandboxError> {
             let abi = landlock_abi()?;
             let fs = fs_rights(abi);
             let attr = RulesetAttr {
@@ -368,9 +428,8 @@ mod confine {
                 )
             };
             if fd < 0 {
-                return Err(format!(
-                    "creating the Landlock ruleset: {}",
-                    std::io::Error::last_os_error()
+                return Err(SandboxError::Ruleset(
+                    std::io::Error::last_os_error().to_string(),
                 ));
             }
             // SAFETY: the kernel just gave us this descriptor.
@@ -452,17 +511,18 @@ mod confine {
     }
 
     /// Allows `access` beneath `path`.
-    fn allow(ruleset: &OwnedFd, path: &Path, access: u64) -> Result<(), String> {
-        let c_path = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| format!("{}: path has a NUL byte", path.display()))?;
+    fn allow(ruleset: &OwnedFd, path: &Path, access: u64) -> Result<(), SandboxError> {
+        let c_path =
+            CString::new(path.as_os_str().as_bytes()).map_err(|_| SandboxError::NulInPath {
+                path: path.to_path_buf(),
+            })?;
         // SAFETY: a plain open of a NUL-terminated path.
         let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
         if fd < 0 {
-            return Err(format!(
-                "{}: {}",
-                path.display(),
-                std::io::Error::last_os_error()
-            ));
+            return Err(SandboxError::OpenPath {
+                path: path.to_path_buf(),
+                message: std::io::Error::last_os_error().to_string(),
+            });
         }
         // SAFETY: `fd` was just opened.
         let parent = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -481,11 +541,10 @@ mod confine {
             )
         };
         if done < 0 {
-            return Err(format!(
-                "allowing {} in the Landlock ruleset: {}",
-                path.display(),
-                std::io::Error::last_os_error()
-            ));
+            return Err(SandboxError::AddRule {
+                path: path.to_path_buf(),
+                message: std::io::Error::last_os_error().to_string(),
+            });
         }
         Ok(())
     }
@@ -554,7 +613,7 @@ mod confine {
     /// A classic-BPF seccomp program: foreign architectures and x32 calls
     /// kill the process, the denied calls fail with EPERM, the rest pass.
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    fn seccomp_filter() -> Result<Vec<SockFilter>, String> {
+    fn seccomp_filter() -> Result<Vec<SockFilter>, SandboxError> {
         let op = |code, jt, jf, k| SockFilter { code, jt, jf, k };
         // seccomp_data: nr at offset 0, arch at offset 4.
         let mut program = vec![
@@ -574,8 +633,8 @@ mod confine {
     }
 
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    fn seccomp_filter() -> Result<Vec<SockFilter>, String> {
-        Err("code execution is confined on x86_64 and aarch64 only".into())
+    fn seccomp_filter() -> Result<Vec<SockFilter>, SandboxError> {
+        Err(SandboxError::UnsupportedArch)
     }
 
     /// Kills process group `group` (it may be gone already).
@@ -589,19 +648,19 @@ mod confine {
 
 #[cfg(not(target_os = "linux"))]
 mod confine {
-    use super::{Limits, Python};
+    use super::{Limits, Python, SandboxError};
     use std::path::Path;
     use std::process::Command;
 
-    pub fn landlock_abi() -> Result<i64, String> {
-        Err("code execution is confined with Landlock and runs on Linux only".into())
+    pub fn landlock_abi() -> Result<i64, SandboxError> {
+        Err(SandboxError::NotLinux)
     }
 
     pub struct Confinement;
 
     impl Confinement {
-        pub fn prepare(_: &Python, _: &Path, _: &Limits) -> Result<Self, String> {
-            Err(landlock_abi().unwrap_err())
+        pub fn prepare(_: &Python, _: &Path, _: &Limits) -> Result<Self, SandboxError> {
+            Err(SandboxError::NotLinux)
         }
         pub fn apply_on_spawn(self, _: &mut Command) {}
     }

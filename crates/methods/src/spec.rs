@@ -1,12 +1,18 @@
-//! A prompting method as data: the YAML schema of `surveys/methods/*.yaml`
-//! and its checks at load time (unknown primitive, undefined template
-//! variable, a step reading an output that does not exist yet), each error
-//! naming the file, the line and the field.
+//! A prompting method as data: the YAML schema of `surveys/methods/*.yaml`,
+//! its checks at load time (unknown primitive, undefined template
+//! variable, a step reading something that does not exist yet, a bad
+//! regular expression), each error naming the file, the line and the field,
+//! and the checks before a run (runnable, code allowed, inputs present).
+//!
+//! What a step can read by name is decided in one place, [`Scope`], used
+//! by the load check and by the runner alike.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::error::{MethodError, StepError};
 
 /// One method file.
 #[derive(Debug, Clone)]
@@ -132,20 +138,26 @@ pub struct SampleStep {
     pub stop: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ExtractStep {
     pub from: String,
     pub pattern: Pattern,
 }
 
+/// `extract` as written: its regular expression not compiled yet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExtractStep {
+    from: String,
+    pattern: RawPattern,
+}
+
 /// How an answer is found in text: a name (`last_number`, …) or a
 /// regular expression written with a tag, `pattern: !regex '…'`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Pattern {
     /// The first capture group (or whole match) of a regular expression.
-    Regex(String),
+    Regex(Regex),
     LastNumber,
     /// A lone option letter A–E, as in "(B)" or "answer is C".
     OptionLetter,
@@ -155,6 +167,94 @@ pub enum Pattern {
     Json,
     /// Non-empty lines, as a list.
     Lines,
+}
+
+impl Pattern {
+    /// A regular-expression pattern, compiled now.
+    pub fn regex(source: &str) -> Result<Pattern, BadRegex> {
+        Regex::new(source).map(Pattern::Regex)
+    }
+}
+
+/// [`Pattern`] as written.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawPattern {
+    Regex(String),
+    LastNumber,
+    OptionLetter,
+    CodeBlock,
+    Json,
+    Lines,
+}
+
+impl RawPattern {
+    fn compile(self) -> Result<Pattern, BadRegex> {
+        Ok(match self {
+            RawPattern::Regex(source) => Pattern::regex(&source)?,
+            RawPattern::LastNumber => Pattern::LastNumber,
+            RawPattern::OptionLetter => Pattern::OptionLetter,
+            RawPattern::CodeBlock => Pattern::CodeBlock,
+            RawPattern::Json => Pattern::Json,
+            RawPattern::Lines => Pattern::Lines,
+        })
+    }
+}
+
+/// A regular expression from a method file, compiled once, when the file
+/// loads. Two are equal when they are written the same.
+#[derive(Debug, Clone)]
+pub struct Regex(regex::Regex);
+
+impl Regex {
+    pub fn new(source: &str) -> Result<Regex, BadRegex> {
+        regex::Regex::new(source)
+            .map(Regex)
+            .map_err(|e| BadRegex {
+                pattern: source.to_string(),
+                reason: one_line_reason(&e),
+            })
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+
+    pub(crate) fn compiled(&self) -> &regex::Regex {
+        &self.0
+    }
+}
+
+impl PartialEq for Regex {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// A regular expression that does not compile.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{pattern}` is not a valid regular expression: {reason}")]
+pub struct BadRegex {
+    /// The expression as written.
+    pub pattern: String,
+    /// What is wrong with it, on one line.
+    pub reason: String,
+}
+
+/// The regex crate's message on one line: a syntax error's `error: …` line
+/// (its other lines draw the expression and a caret).
+fn one_line_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,25 +297,37 @@ pub enum ForeachMode {
     Independent,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct LoopStep {
     /// Sees `iteration`, the `previous` output and the `transcript` so far
     /// (every output, with the tool's observations).
     pub prompt: String,
     /// Stop when the output matches this regular expression.
-    pub until: String,
+    pub until: Regex,
     pub max_iterations: usize,
-    #[serde(default)]
     pub max_tokens: Option<usize>,
-    #[serde(default)]
     pub stop: Vec<String>,
     /// Send the prompt as raw text to continue instead of a chat turn.
-    #[serde(default)]
     pub completion: bool,
     /// A tool answering the actions in each output before the next call.
-    #[serde(default)]
     pub tool: Option<LoopTool>,
+}
+
+/// `loop_until` as written: `until` not compiled yet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoopStep {
+    prompt: String,
+    until: String,
+    max_iterations: usize,
+    #[serde(default)]
+    max_tokens: Option<usize>,
+    #[serde(default)]
+    stop: Vec<String>,
+    #[serde(default)]
+    completion: bool,
+    #[serde(default)]
+    tool: Option<LoopTool>,
 }
 
 /// The tool of a loop; `Lookup[keyword]` is the only one so far.
@@ -257,13 +369,88 @@ const BUILTINS: &[&str] = &[
     "range",
 ];
 
+/// A method file refused at load: where, which field, and what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}:{line}: {field}: {message}")]
 pub struct SpecError {
     pub path: PathBuf,
+    /// 1-based; 0 when the place is unknown (the file could not be read).
     pub line: usize,
     pub field: String,
     pub message: String,
+}
+
+/// Where something a step can read comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// One of the method's declared `inputs`.
+    Input,
+    /// The method's `exemplars` (when it has some), as text.
+    Exemplars,
+    /// The output of an earlier step.
+    Step,
+}
+
+/// What a step can read by name (`from`, `over`, `most_steps.of`, a
+/// tool's `lookup`) and use in its templates: the method's declared inputs,
+/// its exemplars when it has some, and the outputs of the steps before it.
+/// The load check holds no values (`V = ()`); the runner holds the outputs.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope<V> {
+    entries: BTreeMap<String, (Origin, V)>,
+}
+
+impl<V> Scope<V> {
+    /// What the first step can read: each input and the exemplars, with
+    /// the value `value` gives it (left out where it gives none).
+    pub(crate) fn start(
+        spec: &MethodSpec,
+        mut value: impl FnMut(&str, Origin) -> Option<V>,
+    ) -> Self {
+        let mut entries = BTreeMap::new();
+        for input in &spec.inputs {
+            if let Some(v) = value(input, Origin::Input) {
+                entries.insert(input.clone(), (Origin::Input, v));
+            }
+        }
+        // A method's exemplars can also be read as a list (one per line),
+        // e.g. Auto-CoT's question pool.
+        if spec.exemplars.is_some() {
+            if let Some(v) = value("exemplars", Origin::Exemplars) {
+                entries.insert("exemplars".to_string(), (Origin::Exemplars, v));
+            }
+        }
+        Scope { entries }
+    }
+
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    /// What `name` (read by the step's `field`) holds.
+    pub(crate) fn read(&self, field: &'static str, name: &str) -> Result<&V, StepError> {
+        self.entries
+            .get(name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| StepError::Unreadable {
+                field,
+                name: name.to_string(),
+            })
+    }
+
+    /// The output of step `id`, if it has run (an input of that name is
+    /// not one).
+    pub(crate) fn step(&self, id: &str) -> Option<&V> {
+        self.entries
+            .get(id)
+            .filter(|(origin, _)| *origin == Origin::Step)
+            .map(|(_, v)| v)
+    }
+
+    /// Step `id` has run: later steps can read its output.
+    pub(crate) fn add_step(&mut self, id: &str, value: V) {
+        self.entries.insert(id.to_string(), (Origin::Step, value));
+    }
 }
 
 impl MethodSpec {
@@ -278,6 +465,8 @@ impl MethodSpec {
         Self::parse(&text, path)
     }
 
+    /// Parses and checks the text of a method file; `path` is named in
+    /// errors.
     pub fn parse(text: &str, path: &Path) -> Result<MethodSpec, SpecError> {
         let raw: RawSpec = serde_norway::from_str(text).map_err(|e| SpecError {
             path: path.to_path_buf(),
@@ -308,6 +497,7 @@ impl MethodSpec {
         Ok(spec)
     }
 
+    /// Whether the file has steps to run (see [`MethodSpec::check_runnable`]).
     pub fn runnable(&self) -> bool {
         self.not_runnable.is_none()
     }
@@ -317,6 +507,52 @@ impl MethodSpec {
         self.steps
             .iter()
             .any(|s| matches!(s.kind, StepKind::RunCode(_)))
+    }
+
+    /// Refuses a method that is catalogued but not runnable.
+    pub fn check_runnable(&self) -> Result<(), MethodError> {
+        match &self.not_runnable {
+            Some(reason) => Err(MethodError::NotRunnable {
+                method: self.id.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a method that runs model-written code when code execution
+    /// is not allowed.
+    pub fn check_code(&self, allow_code: bool) -> Result<(), MethodError> {
+        if self.runs_code() && !allow_code {
+            return Err(MethodError::CodeOff {
+                method: self.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses `inputs` that lack one the method declares (the first
+    /// missing one is named).
+    pub fn check_inputs(&self, inputs: &BTreeMap<String, String>) -> Result<(), MethodError> {
+        match self.inputs.iter().find(|i| !inputs.contains_key(*i)) {
+            Some(input) => Err(MethodError::MissingInput {
+                method: self.id.clone(),
+                input: input.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Every check before a run, in order: runnable, code allowed, inputs
+    /// present. The runner makes it before its first call.
+    pub fn check_ready(
+        &self,
+        inputs: &BTreeMap<String, String>,
+        allow_code: bool,
+    ) -> Result<(), MethodError> {
+        self.check_runnable()?;
+        self.check_code(allow_code)?;
+        self.check_inputs(inputs)
     }
 
     /// Model calls per item (an upper bound for loops).
@@ -357,18 +593,13 @@ impl MethodSpec {
                 "a runnable method needs steps".into(),
             ));
         }
-        let mut known: HashSet<String> = self.inputs.iter().cloned().collect();
-        // A method's exemplars can also be read as a list (one per line),
-        // e.g. Auto-CoT's question pool.
-        if self.exemplars.is_some() {
-            known.insert("exemplars".into());
-        }
+        let mut scope = Scope::start(self, |_, _| Some(()));
         let env = minijinja::Environment::new();
         for (i, step) in self.steps.iter().enumerate() {
             let needle = format!("id: {}", step.id);
             let at = |key: &str| line_in_step(text, &needle, key);
             let field = |name: &str| format!("steps[{i}].{}.{name}", step.kind.name());
-            if known.contains(&step.id) {
+            if scope.contains(&step.id) {
                 return Err(error(
                     at("id"),
                     format!("steps[{i}].id"),
@@ -376,7 +607,7 @@ impl MethodSpec {
                 ));
             }
             for (name, reference) in step.references() {
-                if !known.contains(reference) {
+                if scope.read(name, reference).is_err() {
                     return Err(error(
                         at(name),
                         field(name),
@@ -397,7 +628,7 @@ impl MethodSpec {
                 let mut undefined: Vec<String> = compiled
                     .undeclared_variables(false)
                     .into_iter()
-                    .filter(|v| !known.contains(v) && !BUILTINS.contains(&v.as_str()))
+                    .filter(|v| !scope.contains(v) && !BUILTINS.contains(&v.as_str()))
                     .collect();
                 undefined.sort();
                 if let Some(v) = undefined.first() {
@@ -408,10 +639,10 @@ impl MethodSpec {
                     ));
                 }
             }
-            known.insert(step.id.clone());
+            scope.add_step(&step.id, ());
         }
         if let Some(answer) = &self.answer {
-            if !known.contains(answer) {
+            if scope.step(answer).is_none() {
                 return Err(error(
                     line_of(text, "answer:"),
                     "answer".into(),
@@ -424,7 +655,8 @@ impl MethodSpec {
 }
 
 impl Step {
-    /// (field, step id) of every output this step reads.
+    /// (field, name) of everything this step reads by name; the runner
+    /// reads each through [`Scope::read`] with the same field.
     fn references(&self) -> Vec<(&'static str, &String)> {
         match &self.kind {
             StepKind::Extract(e) => vec![("from", &e.from)],
@@ -506,13 +738,42 @@ fn step_from_map(
     line = line_in_step(text, &needle, primitive);
     let parse_err =
         |e: serde_norway::Error| error(line, format!("steps[{i}].{primitive}"), e.to_string());
+    // A bad regular expression is refused at its own field.
+    let bad_regex = |key: &str, e: BadRegex| {
+        error(
+            line_in_step(text, &needle, key),
+            format!("steps[{i}].{primitive}.{key}"),
+            e.to_string(),
+        )
+    };
     let kind = match *primitive {
         "generate" => StepKind::Generate(serde_norway::from_value(body).map_err(parse_err)?),
         "sample_n" => StepKind::SampleN(serde_norway::from_value(body).map_err(parse_err)?),
-        "extract" => StepKind::Extract(serde_norway::from_value(body).map_err(parse_err)?),
+        "extract" => {
+            let step: RawExtractStep = serde_norway::from_value(body).map_err(parse_err)?;
+            StepKind::Extract(ExtractStep {
+                from: step.from,
+                pattern: step
+                    .pattern
+                    .compile()
+                    .map_err(|e| bad_regex("pattern", e))?,
+            })
+        }
         "vote" => StepKind::Vote(serde_norway::from_value(body).map_err(parse_err)?),
         "foreach" => StepKind::Foreach(serde_norway::from_value(body).map_err(parse_err)?),
-        "loop_until" => StepKind::LoopUntil(serde_norway::from_value(body).map_err(parse_err)?),
+        "loop_until" => {
+            let step: RawLoopStep = serde_norway::from_value(body).map_err(parse_err)?;
+            StepKind::LoopUntil(LoopStep {
+                prompt: step.prompt,
+                until: Regex::new(&step.until)
+                    .map_err(|e| bad_regex("until", e))?,
+                max_iterations: step.max_iterations,
+                max_tokens: step.max_tokens,
+                stop: step.stop,
+                completion: step.completion,
+                tool: step.tool,
+            })
+        }
         "run_code" => {
             let step: RunCodeStep = serde_norway::from_value(body).map_err(parse_err)?;
             if step.from.is_some() == step.program.is_some() {
@@ -550,7 +811,14 @@ fn line_in_step(text: &str, step_needle: &str, key: &str) -> usize {
         if offset > 0 && line.trim_start().starts_with("- ") {
             break;
         }
-        if line.contains(&pattern) {
+        // `until:` is not found in `loop_until:`.
+        let is_key = line.match_indices(&pattern).any(|(at, _)| {
+            !line[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        });
+        if is_key {
             return start + offset;
         }
     }
@@ -562,4 +830,60 @@ fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
         .map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const METHOD: &str = "\
+id: t
+name: T
+section: '0'
+paper: none
+tasks: [x]
+inputs: [question]
+steps:
+  - id: tries
+    loop_until:
+      prompt: '{{ question }}'
+      until: 'Finish\\['
+      max_iterations: 2
+  - id: final
+    extract: {from: tries, pattern: !regex 'Finish\\[([^\\]]*)\\]'}
+answer: final
+";
+
+    fn load_error(yaml: &str) -> String {
+        MethodSpec::parse(yaml, Path::new("surveys/methods/bad.yaml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_bad_regular_expression_is_refused_at_load_with_file_line_and_field() {
+        assert!(MethodSpec::parse(METHOD, Path::new("ok.yaml")).is_ok());
+        let err = load_error(&METHOD.replace("([^\\]]*)", "([^\\]]*"));
+        assert!(
+            err.starts_with("surveys/methods/bad.yaml:14: steps[1].extract.pattern: "),
+            "{err}"
+        );
+        assert!(err.contains("not a valid regular expression"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+        let err = load_error(&METHOD.replace("'Finish\\['", "'Finish['"));
+        assert!(
+            err.starts_with("surveys/methods/bad.yaml:11: steps[0].loop_until.until: "),
+            "{err}"
+        );
+        assert!(err.contains("`Finish[`"), "{err}");
+    }
+
+    #[test]
+    fn the_answer_must_be_a_step() {
+        let err = load_error(&METHOD.replace("answer: final", "answer: question"));
+        assert_eq!(
+            err,
+            "surveys/methods/bad.yaml:15: answer: `question` is not a step"
+        );
+    }
 }

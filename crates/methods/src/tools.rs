@@ -3,19 +3,32 @@
 //! passage that contains the keyword.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A `Lookup[keyword]` action.
+static ACTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Lookup\[([^\]\n]*)\]").expect("a fixed regular expression compiles")
+});
+
+/// Where a sentence ends: `.`, `!` or `?` and a space, or a line break.
+static SENTENCE_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[.!?](?:\s+|$)|\n+").expect("a fixed regular expression compiles")
+});
 
 /// ReAct's lookup over one passage; repeated lookups of a keyword walk
 /// through its matches, then say there are no more.
-pub struct Lookup {
+pub(crate) struct Lookup {
     sentences: Vec<String>,
     /// Matches already returned, per keyword (lower-cased).
     seen: HashMap<String, usize>,
     /// Observations made so far (they are numbered from 1).
-    pub observations: usize,
+    observations: usize,
 }
 
 impl Lookup {
-    pub fn new(passage: &str) -> Self {
+    pub(crate) fn new(passage: &str) -> Self {
         Lookup {
             sentences: sentences(passage),
             seen: HashMap::new(),
@@ -26,9 +39,14 @@ impl Lookup {
     /// The observation for the last `Lookup[keyword]` action in a model
     /// turn, as the line to append ("Observation n: …"); None when the turn
     /// asks for no lookup.
-    pub fn observe(&mut self, turn: &str) -> Option<String> {
-        let action = regex::Regex::new(r"Lookup\[([^\]\n]*)\]").expect("valid");
-        let keyword = action.captures_iter(turn).last()?[1].trim().to_lowercase();
+    pub(crate) fn observe(&mut self, turn: &str) -> Option<String> {
+        let keyword = ACTION
+            .captures_iter(turn)
+            .last()?
+            .get(1)?
+            .as_str()
+            .trim()
+            .to_lowercase();
         self.observations += 1;
         let result = if keyword.is_empty() {
             "Lookup needs a keyword.".to_string()
@@ -55,19 +73,19 @@ impl Lookup {
 /// The passage cut into sentences (after `.`, `!` or `?` and a space, or at
 /// a line break).
 fn sentences(passage: &str) -> Vec<String> {
-    let end = regex::Regex::new(r"[.!?](?:\s+|$)|\n+").expect("valid");
     let mut out = Vec::new();
     let mut start = 0;
-    for m in end.find_iter(passage) {
-        let sentence = passage[start..m.end()].trim();
+    // Match ends are char boundaries, so the slices cannot fail.
+    let ends = SENTENCE_END
+        .find_iter(passage)
+        .map(|m| m.end())
+        .chain([passage.len()]);
+    for end in ends {
+        let sentence = passage.get(start..end).unwrap_or_default().trim();
         if !sentence.is_empty() {
             out.push(sentence.to_string());
         }
-        start = m.end();
-    }
-    let rest = passage[start..].trim();
-    if !rest.is_empty() {
-        out.push(rest.to_string());
+        start = end;
     }
     out
 }

@@ -125,9 +125,13 @@ fn apply(
         update(state, Action::Notice(text));
     };
     match effect {
-        Effect::Chat(request) => engine.send(Command::Chat(request)),
-        Effect::Compare(request) => engine.send(Command::Compare(request)),
-        Effect::Cancel => engine.cancel(),
+        Effect::Chat(request) => {
+            engine.send(Command::Chat(request));
+        }
+        Effect::Compare(request) => {
+            engine.send(Command::Compare(request));
+        }
+        Effect::Cancel(id) => engine.cancel(id),
         Effect::Save(path) => match save(&state.conversation, &path) {
             Ok(()) => notice(state, format!("saved to {}", path.display())),
             Err(e) => notice(state, format!("save failed: {e}")),

@@ -639,11 +639,13 @@ fn on_action(state: &mut State, action: KeyAction) -> Option<Vec<Effect>> {
         }
         KeyAction::Stop => {
             if c.running() {
+                let mut effects = vec![];
                 if let Some(run) = &mut c.run {
                     run.stopping = true;
+                    effects.push(Effect::Cancel(run.id));
                 }
                 state.notice = Some("stopping the comparison…".into());
-                vec![Effect::Cancel]
+                effects
             } else {
                 c.find.clear();
                 if let Some(col) = c.run.as_mut().and_then(|r| r.columns.get_mut(c.column)) {
@@ -897,8 +899,8 @@ fn start(state: &mut State) -> Vec<Effect> {
     state.next_id += 1;
     let s = &state.settings;
     let options = RunOptions {
-        max_tokens: s.max_tokens,
-        cap: Some(s.max_tokens),
+        max_tokens: s.sampling.max_tokens,
+        cap: Some(s.sampling.max_tokens),
         seed: s.sampling_for(id).seed,
         allow_code: c.allow_code,
     };
@@ -908,7 +910,7 @@ fn start(state: &mut State) -> Vec<Effect> {
         context,
         reference,
         allow_code: c.allow_code,
-        max_tokens: s.max_tokens,
+        max_tokens: s.sampling.max_tokens,
         columns: methods.iter().cloned().map(Column::new).collect(),
         running: true,
         stopping: false,
@@ -979,6 +981,16 @@ pub(super) fn on_engine(state: &mut State, event: Event) {
             } else {
                 "comparison finished".into()
             });
+        }
+        Event::Failed { id, error } if id == run.id => {
+            run.running = false;
+            run.stopping = false;
+            for col in &mut run.columns {
+                if matches!(col.status, ColumnStatus::Waiting | ColumnStatus::Running) {
+                    col.status = ColumnStatus::NotRun;
+                }
+            }
+            state.notice = Some(format!("comparison failed: {error}"));
         }
         _ => {}
     }

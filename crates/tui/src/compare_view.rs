@@ -99,7 +99,7 @@ fn render_setup(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     text.push(Line::styled(
         format!(
             "each model call ≤ {} tokens (max tokens, {})",
-            state.settings.max_tokens,
+            state.settings.sampling.max_tokens,
             key(state, KeyAction::Settings)
         ),
         theme.dim,

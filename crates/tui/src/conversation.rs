@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use promptlab_infer::chat_template::Message;
+use promptlab_engine::StopReason;
 use promptlab_infer::fsutil::write_atomic;
 
 /// The newest on-disk format this build reads and the one it writes.
@@ -72,7 +73,42 @@ pub struct Turn {
     /// False while streaming or when generation was cut off.
     pub finished: bool,
     #[serde(default)]
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<TurnEnd>,
+}
+
+/// Why an assistant turn ended; saved as `"eos"`, `"stop"`, `"length"`,
+/// `"cancelled"` or `"error"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TurnEnd {
+    /// The model ended its turn.
+    Eos,
+    /// A stop string matched.
+    Stop,
+    /// Cut off at max tokens (or the context window).
+    Length,
+    /// Stopped by the user.
+    Cancelled,
+    /// Generation failed.
+    Error,
+}
+
+impl TurnEnd {
+    /// Whether the answer is whole (the model or a stop string ended it).
+    pub fn is_complete(self) -> bool {
+        matches!(self, TurnEnd::Eos | TurnEnd::Stop)
+    }
+}
+
+impl From<StopReason> for TurnEnd {
+    fn from(reason: StopReason) -> Self {
+        match reason {
+            StopReason::Eos => TurnEnd::Eos,
+            StopReason::Stop => TurnEnd::Stop,
+            StopReason::Length => TurnEnd::Length,
+            StopReason::Cancelled => TurnEnd::Cancelled,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,11 +209,12 @@ impl Conversation {
         turn.tokens.push(token);
     }
 
-    /// Marks turn `i` as complete, recording why generation stopped.
-    pub fn finish(&mut self, i: usize, stop_reason: &str) {
-        let turn = &mut self.turns[i];
-        turn.finished = true;
-        turn.stop_reason = Some(stop_reason.to_string());
+    /// Records why turn `i` ended; it is finished when the answer is whole.
+    pub fn end_turn(&mut self, i: usize, end: TurnEnd) {
+        if let Some(turn) = self.turns.get_mut(i) {
+            turn.finished = end.is_complete();
+            turn.stop_reason = Some(end);
+        }
     }
 
     /// Panics if `i` is out of range (as does `turn_mut`).
@@ -411,10 +448,10 @@ mod tests {
         assert!(!c.turn(again).finished);
         c.append_token(again, token("Four", -0.1));
         c.append_token(again, token(".", -0.5));
-        c.finish(again, "eos");
+        c.end_turn(again, TurnEnd::Eos);
         assert_eq!(c.siblings(again), vec![3, again]);
         assert_eq!(contents(&c), ["Hi", "Hello!", "What is 2+2?", "Four."]);
-        assert_eq!(c.turn(again).stop_reason.as_deref(), Some("eos"));
+        assert_eq!(c.turn(again).stop_reason, Some(TurnEnd::Eos));
         assert_eq!(c.switch_sibling(again, -1), Some(3));
         assert_eq!(contents(&c).last(), Some(&"4"));
         c.push(Role::User, "ok");
@@ -459,7 +496,7 @@ mod tests {
         let path = dir.path().join("chat.json");
         let mut c = chat();
         c.turn_mut(3).tokens = vec![token("4", -0.25), token("!", f32::NEG_INFINITY)];
-        c.finish(3, "max_tokens");
+        c.end_turn(3, TurnEnd::Length);
         c.edit(2, "branch");
         c.save(&path).unwrap();
         assert!(std::fs::read_to_string(&path)

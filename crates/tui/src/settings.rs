@@ -52,9 +52,8 @@ impl Field {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Every sampling setting, `max_tokens` and the stop strings included.
     pub sampling: SamplingParams,
-    pub max_tokens: usize,
-    pub stop: Vec<String>,
     pub system: String,
     pub presets: Vec<(String, Preset)>,
     pub preset: Option<usize>,
@@ -71,15 +70,11 @@ pub struct Settings {
 impl Settings {
     pub fn new(
         sampling: SamplingParams,
-        max_tokens: usize,
-        stop: Vec<String>,
         system: String,
         presets: Vec<(String, Preset)>,
     ) -> Settings {
         Settings {
             sampling,
-            max_tokens,
-            stop,
             system,
             presets,
             preset: None,
@@ -100,7 +95,8 @@ impl Settings {
         match field {
             Field::Preset => self
                 .preset
-                .map(|i| self.presets[i].0.clone())
+                .and_then(|i| self.presets.get(i))
+                .map(|(name, _)| name.clone())
                 .unwrap_or_else(|| "(custom)".into()),
             Field::Temperature => format!("{:.2}", s.temperature),
             Field::TopK => s.top_k.to_string(),
@@ -108,8 +104,8 @@ impl Settings {
             Field::MinP => format!("{:.2}", s.min_p),
             Field::RepeatPenalty => format!("{:.2}", s.repeat_penalty),
             Field::Seed => s.seed.to_string(),
-            Field::MaxTokens => self.max_tokens.to_string(),
-            Field::Stop => self
+            Field::MaxTokens => s.max_tokens.to_string(),
+            Field::Stop => s
                 .stop
                 .iter()
                 .map(|s| escape(s))
@@ -204,7 +200,7 @@ impl Settings {
                 self.fixed_seed = true;
             }
             Field::MaxTokens => {
-                self.max_tokens = (self.max_tokens as i64 + 32 * dir as i64).max(1) as usize
+                s.max_tokens = (s.max_tokens as i64 + 32 * dir as i64).max(1) as usize
             }
             Field::Stop | Field::System => return,
         }
@@ -217,14 +213,11 @@ impl Settings {
     }
 
     pub fn apply_preset(&mut self, i: usize) {
-        let p = self.presets[i].1.clone();
-        let s = &mut self.sampling;
-        s.temperature = p.temperature.unwrap_or(s.temperature);
-        s.top_k = p.top_k.unwrap_or(s.top_k);
-        s.top_p = p.top_p.unwrap_or(s.top_p);
-        s.min_p = p.min_p.unwrap_or(s.min_p);
-        s.repeat_penalty = p.repeat_penalty.unwrap_or(s.repeat_penalty);
-        self.max_tokens = p.max_tokens.unwrap_or(self.max_tokens);
+        let Some((_, preset)) = self.presets.get(i) else {
+            return;
+        };
+        preset.apply_to(&mut self.sampling);
+        self.fixed_seed |= preset.seed.is_some();
         self.preset = Some(i);
     }
 
@@ -247,11 +240,11 @@ impl Settings {
                 if n == 0 {
                     return Err(bad("at least 1"));
                 }
-                self.max_tokens = n;
+                self.sampling.max_tokens = n;
                 return Ok(());
             }
             Field::Stop => {
-                self.stop = split_escaped(raw);
+                self.sampling.stop = split_escaped(raw);
                 return Ok(());
             }
             Field::System => {
@@ -260,7 +253,7 @@ impl Settings {
             }
             Field::Preset => return Ok(()),
         }
-        next.validate()?;
+        next.validate().map_err(|e| e.to_string())?;
         if field == Field::Seed {
             self.fixed_seed = true;
         }
@@ -321,7 +314,11 @@ mod tests {
                 ..Preset::default()
             },
         )];
-        Settings::new(SamplingParams::greedy(), 64, vec![], String::new(), presets)
+        let sampling = SamplingParams {
+            max_tokens: 64,
+            ..SamplingParams::greedy()
+        };
+        Settings::new(sampling, String::new(), presets)
     }
 
     fn key(code: KeyCode) -> KeyEvent {
@@ -369,12 +366,12 @@ mod tests {
         let mut s = settings();
         s.row = 8;
         type_value(&mut s, "END,\\n\\nUser:, a\\,b");
-        assert_eq!(s.stop, vec!["END", "\n\nUser:", " a,b"]);
+        assert_eq!(s.sampling.stop, vec!["END", "\n\nUser:", " a,b"]);
         // Editing again shows the same escaped text, so nothing changes.
         s.handle_key(&key(KeyCode::Enter));
         assert_eq!(s.editing.as_deref(), Some("END,\\n\\nUser:, a\\,b"));
         s.handle_key(&key(KeyCode::Enter));
-        assert_eq!(s.stop, vec!["END", "\n\nUser:", " a,b"]);
+        assert_eq!(s.sampling.stop, vec!["END", "\n\nUser:", " a,b"]);
         s.row = 9;
         type_value(&mut s, "Be brief.");
         assert_eq!(s.system, "Be brief.");

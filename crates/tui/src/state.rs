@@ -8,10 +8,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 use tui_textarea::TextArea;
 
 use super::compare::{self, CompareState};
-use super::conversation::{Conversation, Role, TokenInfo};
+use super::conversation::{Conversation, Role, TokenInfo, TurnEnd};
 use super::keymap::{KeyAction, Keymap};
 use super::settings::Settings;
-use promptlab_engine::{ChatRequest, CompareRequest, Event};
+use promptlab_engine::{ChatRequest, CompareRequest, Event, RequestId};
 use promptlab_infer::ModelInfo;
 
 /// Everything that can happen to the app.
@@ -32,7 +32,8 @@ pub enum Action {
 pub enum Effect {
     Chat(ChatRequest),
     Compare(CompareRequest),
-    Cancel,
+    /// Stop request `id` (a chat turn or a comparison).
+    Cancel(RequestId),
     Save(PathBuf),
     Export(PathBuf),
     Autosave,
@@ -247,8 +248,8 @@ fn on_action(state: &mut State, action: KeyAction) -> Option<Vec<Effect>> {
     let effects = match action {
         KeyAction::Quit => quit(state),
         KeyAction::Stop => {
-            if state.generating.is_some() {
-                vec![Effect::Cancel]
+            if let Some(g) = state.generating {
+                vec![Effect::Cancel(g.id)]
             } else if state.editing.is_some() {
                 state.editing = None;
                 state.input = new_input();
@@ -341,8 +342,11 @@ fn on_action(state: &mut State, action: KeyAction) -> Option<Vec<Effect>> {
 
 fn quit(state: &mut State) -> Vec<Effect> {
     let mut effects = Vec::new();
-    if state.generating.is_some() || state.compare.running() {
-        effects.push(Effect::Cancel);
+    if let Some(g) = state.generating {
+        effects.push(Effect::Cancel(g.id));
+    }
+    if let Some(run) = state.compare.run.as_ref().filter(|r| r.running) {
+        effects.push(Effect::Cancel(run.id));
     }
     effects.push(Effect::Autosave);
     effects.push(Effect::Quit);
@@ -487,8 +491,6 @@ fn request(
         messages,
         assistant_prefix,
         sampling: s.sampling_for(id),
-        max_tokens: s.max_tokens,
-        stop: s.stop.clone(),
         top_logprobs: state.top_logprobs,
     })]
 }
@@ -598,7 +600,7 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
         }
         Event::LoadFailed(error) => {
             state.notice = Some(format!("model failed to load: {error}"));
-            state.model_error = Some(error);
+            state.model_error = Some(error.to_string());
         }
         Event::Started {
             id,
@@ -642,22 +644,23 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
                 state.stats.prompt_tokens = finished.prompt_tokens;
                 state.stats.prefill_tok_s = finished.prefill_tok_s;
                 state.stats.decode_tok_s = finished.decode_tok_s;
-                let turn = state.conversation.turn_mut(g.turn);
-                turn.finished = matches!(finished.stop_reason.as_str(), "eos" | "stop");
-                turn.stop_reason = Some(finished.stop_reason);
+                state
+                    .conversation
+                    .end_turn(g.turn, finished.stop_reason.into());
                 return vec![Effect::Autosave];
             }
         }
-        Event::Failed { id, error } => {
+        Event::Failed { id, error } if current(state, id).is_some() => {
             if let Some(g) = current(state, id) {
                 state.generating = None;
-                let turn = state.conversation.turn_mut(g.turn);
-                turn.finished = false;
-                turn.stop_reason = Some("error".into());
+                state.conversation.end_turn(g.turn, TurnEnd::Error);
                 state.notice = Some(format!("generation failed: {error}"));
             }
         }
-        event @ (Event::Method { .. }
+        // Long jobs have no pane yet.
+        Event::JobProgress { .. } | Event::JobFinished { .. } => {}
+        event @ (Event::Failed { .. }
+        | Event::Method { .. }
         | Event::MethodPrompt { .. }
         | Event::MethodDone { .. }
         | Event::CompareFinished { .. }) => compare::on_engine(state, event),

@@ -1,6 +1,8 @@
 //! Entering and leaving the terminal's app mode (raw mode, alternate
 //! screen, mouse, bracketed paste), and a panic hook that restores it
-//! before the panic message is printed.
+//! before the panic message is printed — for a panic on the thread that
+//! draws. A panic on another thread (the engine catches its own, per
+//! request) goes to the log and leaves the screen as it is.
 
 use std::io::{stdout, Write};
 
@@ -19,9 +21,15 @@ pub type Tui = Terminal<CrosstermBackend<std::io::Stdout>>;
 /// Puts the terminal in app mode and installs the restoring panic hook.
 pub fn enter() -> std::io::Result<Tui> {
     let previous = std::panic::take_hook();
+    let ui_thread = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
-        restore();
-        previous(info);
+        if std::thread::current().id() == ui_thread {
+            restore();
+            previous(info);
+        } else {
+            let thread = std::thread::current();
+            tracing::error!("thread {:?} panicked: {info}", thread.name());
+        }
     }));
     enable_raw_mode()?;
     execute!(

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::conversation::{Role, Turn};
+use super::conversation::{Role, Turn, TurnEnd};
 use super::keymap::KeyAction;
 use super::settings::FIELDS;
 use super::state::{Focus, Overlay, Screen, State};
@@ -169,10 +169,10 @@ fn turn_lines(
             None => lines.push(Line::styled("▍", theme.dim)),
         }
     } else if turn.role == Role::Assistant && !turn.finished {
-        let why = match turn.stop_reason.as_deref() {
-            Some("length") => "cut off at max tokens",
-            Some("cancelled") => "stopped",
-            Some("error") => "failed",
+        let why = match turn.stop_reason {
+            Some(TurnEnd::Length) => "cut off at max tokens",
+            Some(TurnEnd::Cancelled) => "stopped",
+            Some(TurnEnd::Error) => "failed",
             _ => "unfinished",
         };
         lines.push(Line::styled(

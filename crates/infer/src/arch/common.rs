@@ -8,7 +8,7 @@ use crate::attention::AttentionMaps;
 use crate::error::{ModelError, Result};
 
 /// Refuses an empty step, or one reaching past the context window.
-pub fn check_fits(t: usize, offset: usize, context: usize) -> Result<()> {
+pub(crate) fn check_fits(t: usize, offset: usize, context: usize) -> Result<()> {
     if t == 0 {
         return Err(ModelError::EmptyPrompt);
     }
@@ -22,7 +22,7 @@ pub fn check_fits(t: usize, offset: usize, context: usize) -> Result<()> {
 }
 
 /// The positions logits are wanted for: (1, t, d) -> (1, t', d).
-pub fn select_positions(x: Tensor, which: super::Logits) -> Result<Tensor> {
+pub(crate) fn select_positions(x: Tensor, which: super::Logits) -> Result<Tensor> {
     let t = x.dim(1)?;
     Ok(match which {
         super::Logits::Last => x.narrow(1, t - 1, 1)?,
@@ -32,7 +32,7 @@ pub fn select_positions(x: Tensor, which: super::Logits) -> Result<Tensor> {
 
 /// Additive mask (t, offset + t): -inf where query i (at position offset + i)
 /// would see a later key. None for a single query, which sees every key.
-pub fn causal_mask(t: usize, offset: usize, device: &Device) -> Result<Option<Tensor>> {
+pub(crate) fn causal_mask(t: usize, offset: usize, device: &Device) -> Result<Option<Tensor>> {
     if t == 1 {
         return Ok(None);
     }
@@ -54,7 +54,7 @@ pub fn causal_mask(t: usize, offset: usize, device: &Device) -> Result<Option<Te
 /// softmax(q kᵀ / √d + mask) v for q (1, heads, t, d) and k, v
 /// (1, heads, keys, d); returns (1, heads, t, d). The probabilities
 /// (1, heads, t, keys) are appended to `capture` as layer `layer`.
-pub fn attend(
+pub(crate) fn attend(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,

@@ -49,7 +49,7 @@ impl Gpt2Config {
 }
 
 /// Whether a GPT-2 checkpoint stores `name` as (in, out) (Conv1D).
-pub fn is_conv1d(name: &str) -> bool {
+pub(crate) fn is_conv1d(name: &str) -> bool {
     name.ends_with("c_attn.weight")
         || name.ends_with("c_proj.weight")
         || name.ends_with("c_fc.weight")

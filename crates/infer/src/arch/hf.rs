@@ -45,7 +45,7 @@ impl HfConfig {
             .ok_or_else(|| self.bad("architectures", "a list naming the architecture"))
     }
 
-    pub fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
+    pub(crate) fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
         match self.json.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -60,7 +60,7 @@ impl HfConfig {
             .ok_or_else(|| self.bad(key, "a whole number"))
     }
 
-    pub fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
+    pub(crate) fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
         match self.json.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -68,10 +68,6 @@ impl HfConfig {
                 .map(Some)
                 .ok_or_else(|| self.bad(key, "a number")),
         }
-    }
-
-    pub fn opt_bool(&self, key: &str) -> Option<bool> {
-        self.json.get(key).and_then(Value::as_bool)
     }
 
     /// `eos_token_id`: a number or a list of numbers.
@@ -88,7 +84,7 @@ impl HfConfig {
 }
 
 /// A JSON file of a checkpoint; errors name the file, line and column.
-pub fn read_json(path: &Path) -> Result<Value> {
+pub(crate) fn read_json(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
         source,
@@ -103,27 +99,51 @@ pub fn read_json(path: &Path) -> Result<Value> {
     })
 }
 
+/// The index of a sharded safetensors checkpoint, beside its shards.
+pub const SAFETENSORS_INDEX: &str = "model.safetensors.index.json";
+
+/// The shard file names a safetensors index (`model.safetensors.index.json`)
+/// maps tensors to, sorted and without repeats. Errors name the file, and
+/// the tensor whose entry is not a file name.
+pub fn index_shards(index: &Path) -> Result<Vec<String>> {
+    let json = read_json(index)?;
+    let bad = |key: String, expected| ModelError::Metadata {
+        path: index.to_path_buf(),
+        key,
+        expected,
+    };
+    let map = json["weight_map"]
+        .as_object()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            bad(
+                "weight_map".into(),
+                "a non-empty object of tensor name -> shard file",
+            )
+        })?;
+    let mut shards = map
+        .iter()
+        .map(|(tensor, file)| {
+            file.as_str()
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| bad(format!("weight_map.{tensor}"), "a shard file name"))
+        })
+        .collect::<Result<Vec<String>>>()?;
+    shards.sort();
+    shards.dedup();
+    Ok(shards)
+}
+
 /// The safetensors files of a checkpoint folder: the shards its index
 /// names, else `model.safetensors`.
-pub fn weight_files(folder: &Path) -> Result<Vec<PathBuf>> {
-    let index = folder.join("model.safetensors.index.json");
+pub(crate) fn weight_files(folder: &Path) -> Result<Vec<PathBuf>> {
+    let index = folder.join(SAFETENSORS_INDEX);
     if index.exists() {
-        let json = read_json(&index)?;
-        let map = json["weight_map"]
-            .as_object()
-            .ok_or_else(|| ModelError::Metadata {
-                path: index.clone(),
-                key: "weight_map".into(),
-                expected: "an object of tensor name -> file",
-            })?;
-        let mut files: Vec<PathBuf> = map
-            .values()
-            .filter_map(Value::as_str)
-            .map(|f| folder.join(f))
-            .collect();
-        files.sort();
-        files.dedup();
-        return Ok(files);
+        return Ok(index_shards(&index)?
+            .iter()
+            .map(|shard| folder.join(shard))
+            .collect());
     }
     let single = folder.join("model.safetensors");
     if single.exists() {
@@ -171,6 +191,47 @@ pub fn llama_hf_name(gguf: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_shards_are_sorted_and_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join(SAFETENSORS_INDEX);
+        std::fs::write(
+            &index,
+            r#"{"metadata": {}, "weight_map": {"a": "m-2.safetensors", "b": "m-1.safetensors", "c": "m-2.safetensors"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            index_shards(&index).unwrap(),
+            ["m-1.safetensors", "m-2.safetensors"]
+        );
+        assert_eq!(
+            weight_files(dir.path()).unwrap(),
+            [
+                dir.path().join("m-1.safetensors"),
+                dir.path().join("m-2.safetensors")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_index_names_the_file_and_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join(SAFETENSORS_INDEX);
+        for (text, want) in [
+            (r#"{"metadata": {}}"#, "`weight_map`"),
+            (r#"{"weight_map": {}}"#, "`weight_map`"),
+            (r#"{"weight_map": {"a": 3}}"#, "`weight_map.a`"),
+            ("{", "invalid JSON"),
+        ] {
+            std::fs::write(&index, text).unwrap();
+            let err = index_shards(&index).unwrap_err().to_string();
+            assert!(
+                err.contains(SAFETENSORS_INDEX) && err.contains(want),
+                "{text}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn gguf_names_map_to_hf_names() {

@@ -15,9 +15,9 @@ use super::error::Result;
 use super::kv_cache::KvCache;
 
 /// GGUF `general.architecture` values promptlab runs.
-pub const SUPPORTED_GGUF: &[&str] = &["llama", "qwen2"];
+pub(crate) const SUPPORTED_GGUF: &[&str] = &["llama", "qwen2"];
 /// Hugging Face `config.json` architectures promptlab runs.
-pub const SUPPORTED_HF: &[&str] = &["LlamaForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel"];
+pub(crate) const SUPPORTED_HF: &[&str] = &["LlamaForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel"];
 
 pub enum Architecture {
     /// Llama, SmolLM, TinyLlama, Qwen2 (with q/k/v biases).

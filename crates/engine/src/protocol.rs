@@ -1,0 +1,239 @@
+//! The engine's typed protocol: what a UI (or a headless front-end) asks
+//! for, and what comes back. Everything here is plain data — no tensors —
+//! and every event about a request carries that request's id.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use promptlab_infer::chat_template::Message;
+use promptlab_backend::{BackendError, Capabilities};
+use promptlab_infer::error::ModelError;
+use promptlab_infer::generate::StopReason;
+use promptlab_infer::sampling::SamplingParams;
+use promptlab_infer::ModelInfo;
+use promptlab_methods::runner::{MethodRun, RunEvent, RunOptions};
+use promptlab_methods::spec::MethodSpec;
+use promptlab_methods::MethodError;
+
+use crate::job::Job;
+
+/// Names one request; chosen by the sender, unique among its requests.
+pub type RequestId = u64;
+
+/// A chat turn to answer: the conversation so far and how to sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub id: RequestId,
+    /// System (optional) and turns, oldest first; the last is the user's.
+    pub messages: Vec<Message>,
+    /// Text the assistant has already written (continuing a cut-off answer).
+    pub assistant_prefix: String,
+    /// How to sample, including `max_tokens` and the stop strings.
+    pub sampling: SamplingParams,
+    pub top_logprobs: usize,
+}
+
+/// One question through several prompting methods, run one after another.
+#[derive(Debug, Clone)]
+pub struct CompareRequest {
+    pub id: RequestId,
+    pub methods: Vec<MethodSpec>,
+    /// `question`, and `context` when given.
+    pub inputs: BTreeMap<String, String>,
+    pub options: RunOptions,
+}
+
+/// Methods compare by id (specs hold no comparable state of their own).
+impl PartialEq for CompareRequest {
+    fn eq(&self, other: &Self) -> bool {
+        let ids = |r: &CompareRequest| r.methods.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        let options = |o: &RunOptions| (o.max_tokens, o.cap, o.seed, o.allow_code);
+        self.id == other.id
+            && ids(self) == ids(other)
+            && self.inputs == other.inputs
+            && options(&self.options) == options(&other.options)
+    }
+}
+
+/// A request for the engine. Each is served in the order sent, one at a
+/// time, with its own cancel token (see `EngineHandle::cancel`).
+pub enum Command {
+    Chat(ChatRequest),
+    Compare(CompareRequest),
+    /// A long job (a batch evaluation, a training run) with progress.
+    Job { id: RequestId, job: Box<dyn Job> },
+}
+
+impl Command {
+    pub fn id(&self) -> RequestId {
+        match self {
+            Command::Chat(r) => r.id,
+            Command::Compare(r) => r.id,
+            Command::Job { id, .. } => *id,
+        }
+    }
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Chat(r) => f.debug_tuple("Chat").field(r).finish(),
+            Command::Compare(r) => f.debug_tuple("Compare").field(&r.id).finish(),
+            Command::Job { id, job } => f
+                .debug_struct("Job")
+                .field("id", id)
+                .field("name", &job.name())
+                .finish(),
+        }
+    }
+}
+
+/// One generated token as plain data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenEvent {
+    pub text: String,
+    pub logprob: f32,
+    /// The most likely tokens at this step: (text, logprob).
+    pub top: Vec<(String, f32)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedEvent {
+    pub stop_reason: StopReason,
+    /// The end of the answer not yet sent as a token (see `Finished::tail`).
+    pub tail: String,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prefill_tok_s: f64,
+    pub decode_tok_s: f64,
+}
+
+/// How far a long job has got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub done: u64,
+    /// `None` while the total is unknown.
+    pub total: Option<u64>,
+    /// What it is doing now, one line.
+    pub message: String,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    /// The model could not be loaded.
+    #[error(transparent)]
+    Load(Arc<ModelError>),
+    /// The backend failed to answer (the context is full, the model failed).
+    #[error(transparent)]
+    Backend(Arc<BackendError>),
+    /// The work panicked; the engine caught it and serves the next request.
+    #[error("internal error while serving this request: {0}")]
+    Panicked(String),
+    /// The engine is gone (its model failed to load, or it shut down).
+    #[error("the engine is not running: {0}")]
+    NotRunning(String),
+    /// Cancelled while it waited in the queue: it did no work.
+    #[error("cancelled before it started")]
+    Cancelled,
+    /// A long job's own failure, one line.
+    #[error("{0}")]
+    Job(String),
+}
+
+impl From<ModelError> for RequestError {
+    fn from(e: ModelError) -> Self {
+        RequestError::Load(Arc::new(e))
+    }
+}
+
+impl From<BackendError> for RequestError {
+    fn from(e: BackendError) -> Self {
+        RequestError::Backend(Arc::new(e))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The model is loaded and requests can be served (not about a request).
+    Loaded {
+        info: ModelInfo,
+        load_ms: f64,
+        /// What the backend offers besides text.
+        capabilities: Capabilities,
+    },
+    /// The model could not be loaded; every request sent fails with
+    /// [`RequestError::NotRunning`] (not about a request).
+    LoadFailed(RequestError),
+    /// Generation began; `dropped_messages` oldest turns were left out so
+    /// the prompt fits the context window.
+    Started {
+        id: RequestId,
+        prompt_tokens: usize,
+        dropped_messages: usize,
+    },
+    Token {
+        id: RequestId,
+        token: TokenEvent,
+    },
+    Finished {
+        id: RequestId,
+        finished: FinishedEvent,
+    },
+    /// Request `id` failed; nothing more comes for it.
+    Failed {
+        id: RequestId,
+        error: RequestError,
+    },
+    /// Method `method` (an index into the request's methods) of comparison
+    /// `id` made progress.
+    Method {
+        id: RequestId,
+        method: usize,
+        event: RunEvent,
+    },
+    /// The prompt of the model call that method `method` starts now (the
+    /// next call of its current step).
+    MethodPrompt {
+        id: RequestId,
+        method: usize,
+        prompt: String,
+    },
+    /// Method `method` ended: its run, or why it has none
+    /// ([`MethodError::Cancelled`] when it was stopped).
+    MethodDone {
+        id: RequestId,
+        method: usize,
+        result: Result<MethodRun, MethodError>,
+    },
+    /// Every method has run, or the comparison was stopped (`stopped`): the
+    /// methods without a `MethodDone` were not run.
+    CompareFinished { id: RequestId, stopped: bool },
+    /// A long job made progress.
+    JobProgress { id: RequestId, progress: Progress },
+    /// A long job ended: its one-line summary, or `stopped` when cancelled.
+    JobFinished {
+        id: RequestId,
+        summary: String,
+        stopped: bool,
+    },
+}
+
+impl Event {
+    /// The request this event is about (`None` for the model's loading).
+    pub fn request_id(&self) -> Option<RequestId> {
+        match self {
+            Event::Loaded { .. } | Event::LoadFailed(_) => None,
+            Event::Started { id, .. }
+            | Event::Token { id, .. }
+            | Event::Finished { id, .. }
+            | Event::Failed { id, .. }
+            | Event::Method { id, .. }
+            | Event::MethodPrompt { id, .. }
+            | Event::MethodDone { id, .. }
+            | Event::CompareFinished { id, .. }
+            | Event::JobProgress { id, .. }
+            | Event::JobFinished { id, .. } => Some(*id),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The engine thread: loads the model, then serves queued requests one at
+//! a time. A panic inside a request is caught and becomes that request's
+//! `Failed` event; the thread goes on to the next request.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
+
+
+use promptlab_backend::{Backend, LocalBackend};
+use promptlab_infer::error::ModelError;
+use promptlab_infer::LoadedModel;
+
+use crate::cancel::CancelToken;
+use crate::chat::chat;
+use crate::compare::compare;
+use crate::job::JobContext;
+use crate::protocol::{Command, Event, RequestError, RequestId};
+
+/// What travels from the handle to the thread.
+pub(crate) enum Message {
+    Run {
+        command: Command,
+        cancel: CancelToken,
+    },
+    Shutdown,
+}
+
+/// Cancel tokens of the requests sent and not yet finished.
+pub(crate) type Tokens = Arc<Mutex<HashMap<RequestId, CancelToken>>>;
+
+pub(crate) fn run(
+    load: impl FnOnce() -> Result<LoadedModel, ModelError>,
+    messages: Receiver<Message>,
+    tokens: Tokens,
+    sink: &dyn Fn(Event),
+) {
+    let start = std::time::Instant::now();
+    let model = match catch_unwind(AssertUnwindSafe(load)) {
+        Ok(Ok(model)) => Ok(model),
+        Ok(Err(e)) => Err(RequestError::from(e)),
+        Err(panic) => Err(RequestError::Panicked(panic_message(panic.as_ref()))),
+    };
+    let model = match model {
+        Ok(model) => {
+            sink(Event::Loaded {
+                info: model.info.clone(),
+                load_ms: start.elapsed().as_secs_f64() * 1000.0,
+                capabilities: LocalBackend { model: &model }.capabilities(),
+            });
+            Ok(model)
+        }
+        Err(e) => {
+            sink(Event::LoadFailed(e.clone()));
+            Err(e)
+        }
+    };
+    while let Ok(Message::Run { command, cancel }) = messages.recv() {
+        let id = command.id();
+        let outcome = match &model {
+            Ok(_) if cancel.is_cancelled() => Err(RequestError::Cancelled),
+            Ok(model) => serve(model, command, &cancel, sink),
+            Err(e) => Err(RequestError::NotRunning(e.to_string())),
+        };
+        if let Err(error) = outcome {
+            sink(Event::Failed { id, error });
+        }
+        lock(&tokens).remove(&id);
+    }
+}
+
+/// Serves one request, turning a panic into [`RequestError::Panicked`].
+fn serve(
+    model: &LoadedModel,
+    command: Command,
+    cancel: &CancelToken,
+    sink: &dyn Fn(Event),
+) -> Result<(), RequestError> {
+    let mut backend = LocalBackend { model };
+    let work = AssertUnwindSafe(|| match command {
+        Command::Chat(request) => chat(&mut backend, request, cancel, sink),
+        Command::Compare(request) => {
+            compare(&mut backend, &request, cancel, sink);
+            Ok(())
+        }
+        Command::Job { id, job } => {
+            let progress = |progress| sink(Event::JobProgress { id, progress });
+            let mut ctx = JobContext {
+                backend: &mut backend,
+                cancel,
+                progress: &progress,
+            };
+            let summary = job
+                .run(&mut ctx)
+                .map_err(|e| RequestError::Job(e.to_string()))?;
+            sink(Event::JobFinished {
+                id,
+                summary,
+                stopped: cancel.is_cancelled(),
+            });
+            Ok(())
+        }
+    });
+    match catch_unwind(work) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            tracing::error!("request panicked: {message}");
+            Err(RequestError::Panicked(message))
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// The token map, even if a thread panicked while holding it (the map is
+/// only ever inserted into or removed from, so it stays consistent).
+pub(crate) fn lock(
+    tokens: &Tokens,
+) -> std::sync::MutexGuard<'_, HashMap<RequestId, CancelToken>> {
+    tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
