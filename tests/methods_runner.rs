@@ -9,6 +9,7 @@ use std::path::Path;
 use common::scripted::Scripted;
 use promptlab_methods::runner::{run, Output, RunEvent, RunOptions};
 use promptlab_methods::spec::MethodSpec;
+use promptlab_methods::MethodError;
 
 fn spec(yaml: &str) -> MethodSpec {
     MethodSpec::parse(yaml, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))
@@ -230,10 +231,14 @@ fn code_runs_only_when_allowed_and_is_refused_before_any_call() {
     let spec = spec(PROGRAM_OF_THOUGHTS);
     assert!(spec.runs_code());
     let mut backend = Scripted::new(&["```python\nans = 6 * 7\n```"]);
-    let err = run(&spec, &inputs("6 times 7?"), &mut backend, &OPTIONS, |_| {})
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("code execution is off"), "{err}");
+    let err = run(&spec, &inputs("6 times 7?"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
+    assert_eq!(
+        err,
+        MethodError::CodeOff {
+            method: "pot".into()
+        }
+    );
+    assert!(err.to_string().contains("code execution is off"), "{err}");
     assert!(backend.calls.is_empty(), "no model call before the refusal");
 }
 
@@ -572,5 +577,41 @@ fn a_spec_changed_after_load_to_read_nothing_fails_the_step_without_a_panic() {
     assert_eq!(
         err.to_string(),
         "step `final`: from: reads `answers`, which is not an input or an earlier step"
+    );
+}
+
+#[test]
+fn a_missing_input_or_a_catalogued_only_method_is_refused_before_any_call() {
+    let spec = spec(&SELF_CONSISTENCY.replace("inputs: [question]", "inputs: [question, context]"));
+    let mut backend = Scripted::new(&["7"]);
+    let err = run(&spec, &inputs("q"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "method `self-consistency` needs the input `context`"
+    );
+    let mut catalogued = spec.clone();
+    catalogued.not_runnable = Some("needs a retriever".into());
+    let err = run(&catalogued, &inputs("q"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
+    assert_eq!(
+        err,
+        MethodError::NotRunnable {
+            method: "self-consistency".into(),
+            reason: "needs a retriever".into()
+        }
+    );
+    assert!(backend.calls.is_empty());
+}
+
+#[test]
+fn a_bad_regular_expression_is_refused_at_load_with_file_line_and_field() {
+    let err =
+        load_error(&SELF_CONSISTENCY.replace("pattern: last_number", "pattern: !regex '(\\d+'"));
+    assert!(
+        err.starts_with("surveys/methods/bad.yaml:14: steps[1].extract.pattern: "),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("`(\\d+` is not a valid regular expression: unclosed group"),
+        "{err}"
     );
 }

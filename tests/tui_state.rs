@@ -13,8 +13,9 @@ use promptlab_infer::error::ModelError;
 use promptlab_infer::ModelInfo;
 use promptlab_tui::conversation::{Conversation, Role};
 use promptlab_tui::keymap::Keymap;
+use promptlab_tui::panes::chat::Focus;
 use promptlab_tui::settings::Settings;
-use promptlab_tui::state::{update, Action, Effect, Focus, Overlay, State};
+use promptlab_tui::state::{update, Action, Effect, Overlay, State};
 use promptlab_tui::theme::{Palette, Theme};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -197,7 +198,7 @@ fn typing_while_streaming_goes_into_the_input() {
     stream(&mut state, id, &[("Once", -0.1)], "");
     type_text(&mut state, "next question");
     stream(&mut state, id, &[(" upon", -0.1)], "");
-    assert_eq!(state.input.lines(), ["next question"]);
+    assert_eq!(state.chat.input.lines(), ["next question"]);
     // Sending while generating is refused with a notice, the text kept.
     assert!(key(&mut state, KeyCode::Enter, KeyModifiers::NONE).is_empty());
     assert!(state
@@ -205,7 +206,7 @@ fn typing_while_streaming_goes_into_the_input() {
         .as_deref()
         .unwrap()
         .contains("still generating"));
-    assert_eq!(state.input.lines(), ["next question"]);
+    assert_eq!(state.chat.input.lines(), ["next question"]);
 }
 
 #[test]
@@ -220,9 +221,9 @@ fn continue_resumes_a_cut_off_answer_with_its_text_so_far() {
     assert_eq!(req.assistant_prefix, "Roses are");
     assert_eq!(req.messages.last().unwrap().content, "Write a poem");
     stream(&mut state, req.id, &[(" red", -0.1)], "eos");
-    let leaf = state.conversation.leaf.unwrap();
-    assert_eq!(state.conversation.turn(leaf).content, "Roses are red");
-    assert!(state.conversation.turn(leaf).finished);
+    let leaf = state.chat.conversation.leaf.unwrap();
+    assert_eq!(state.chat.conversation.turn(leaf).content, "Roses are red");
+    assert!(state.chat.conversation.turn(leaf).finished);
 }
 
 #[test]
@@ -252,22 +253,23 @@ fn editing_an_earlier_message_branches_and_the_old_branch_comes_back() {
     answer(&mut state, "And of Spain?", &[("Madrid.", -0.1)]);
     // Select the first user message in the messages pane and edit it.
     key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
-    assert_eq!(state.focus, Focus::Messages);
+    assert_eq!(state.chat.focus, Focus::Messages);
     for _ in 0..3 {
         key(&mut state, KeyCode::Up, KeyModifiers::NONE);
     }
     key(&mut state, KeyCode::Char('e'), KeyModifiers::CONTROL);
-    assert_eq!(state.input.lines(), ["Capital of France?"]);
+    assert_eq!(state.chat.input.lines(), ["Capital of France?"]);
     for _ in 0.."France?".len() {
         key(&mut state, KeyCode::Backspace, KeyModifiers::NONE);
     }
     let id = send(&mut state, "Italy?");
     stream(&mut state, id, &[("Rome.", -0.1)], "eos");
     let contents: Vec<String> = state
+        .chat
         .conversation
         .path()
         .iter()
-        .map(|&i| state.conversation.turn(i).content.clone())
+        .map(|&i| state.chat.conversation.turn(i).content.clone())
         .collect();
     assert_eq!(contents, ["Capital of Italy?", "Rome."]);
     // Switch the first message back to its old branch: the whole old
@@ -276,10 +278,11 @@ fn editing_an_earlier_message_branches_and_the_old_branch_comes_back() {
     key(&mut state, KeyCode::Home, KeyModifiers::NONE);
     key(&mut state, KeyCode::Left, KeyModifiers::ALT);
     let contents: Vec<String> = state
+        .chat
         .conversation
         .path()
         .iter()
-        .map(|&i| state.conversation.turn(i).content.clone())
+        .map(|&i| state.chat.conversation.turn(i).content.clone())
         .collect();
     assert_eq!(
         contents,
@@ -301,7 +304,7 @@ fn probabilities_colour_tokens_and_the_cursor_shows_alternatives() {
     assert!(text.contains("Lyon"));
     // In a 16-colour terminal, only the 16 basic colours are used.
     for cell in terminal.backend().buffer().content() {
-        assert!(promptlab_tui::ui::is_basic(cell.fg) && promptlab_tui::ui::is_basic(cell.bg));
+        assert!(promptlab_tui::theme::is_basic(cell.fg) && promptlab_tui::theme::is_basic(cell.bg));
     }
 }
 
@@ -363,7 +366,7 @@ fn multi_line_input_paste_and_history() {
     type_text(&mut state, "line one");
     key(&mut state, KeyCode::Enter, KeyModifiers::ALT);
     type_text(&mut state, "line two");
-    assert_eq!(state.input.lines(), ["line one", "line two"]);
+    assert_eq!(state.chat.input.lines(), ["line one", "line two"]);
     let effects = key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
     let [Effect::Chat(req)] = effects.as_slice() else {
         panic!("{effects:?}")
@@ -371,12 +374,12 @@ fn multi_line_input_paste_and_history() {
     assert_eq!(req.messages.last().unwrap().content, "line one\nline two");
     stream(&mut state, req.id, &[("ok", -0.1)], "eos");
     update(&mut state, Action::Paste("pasted\ntext".into()));
-    assert_eq!(state.input.lines(), ["pasted", "text"]);
+    assert_eq!(state.chat.input.lines(), ["pasted", "text"]);
     key(&mut state, KeyCode::Up, KeyModifiers::CONTROL);
-    assert_eq!(state.input.lines(), ["line one", "line two"]);
+    assert_eq!(state.chat.input.lines(), ["line one", "line two"]);
     // Past the newest entry, the draft (the pasted text) comes back.
     key(&mut state, KeyCode::Down, KeyModifiers::CONTROL);
-    assert_eq!(state.input.lines(), ["pasted", "text"]);
+    assert_eq!(state.chat.input.lines(), ["pasted", "text"]);
 }
 
 #[test]
@@ -403,7 +406,7 @@ fn dropped_turns_and_failures_are_shown() {
             error: RequestError::from(ModelError::EmptyPrompt),
         }),
     );
-    assert!(state.generating.is_none());
+    assert!(state.chat.generating.is_none());
     assert!(state
         .notice
         .as_deref()
@@ -438,8 +441,8 @@ fn save_export_and_copy_ask_the_runner() {
         key(&mut state, KeyCode::Char('y'), KeyModifiers::CONTROL),
         vec![Effect::Copy("Hello!".into())]
     );
-    let leaf = state.conversation.leaf.unwrap();
-    assert_eq!(state.conversation.turn(leaf).role, Role::Assistant);
+    let leaf = state.chat.conversation.leaf.unwrap();
+    assert_eq!(state.chat.conversation.turn(leaf).role, Role::Assistant);
 }
 
 #[test]
@@ -479,8 +482,8 @@ fn the_held_back_tail_completes_the_answer() {
             },
         }),
     );
-    let leaf = state.conversation.leaf.unwrap();
-    assert_eq!(state.conversation.turn(leaf).content, "use C#");
+    let leaf = state.chat.conversation.leaf.unwrap();
+    assert_eq!(state.chat.conversation.turn(leaf).content, "use C#");
 }
 
 #[test]
@@ -489,14 +492,14 @@ fn history_browsing_keeps_the_draft_and_pasted_cr_becomes_newlines() {
     answer(&mut state, "first", &[("ok", -0.1)]);
     type_text(&mut state, "half-typed");
     key(&mut state, KeyCode::Down, KeyModifiers::CONTROL);
-    assert_eq!(state.input.lines(), ["half-typed"]);
+    assert_eq!(state.chat.input.lines(), ["half-typed"]);
     key(&mut state, KeyCode::Up, KeyModifiers::CONTROL);
-    assert_eq!(state.input.lines(), ["first"]);
+    assert_eq!(state.chat.input.lines(), ["first"]);
     key(&mut state, KeyCode::Down, KeyModifiers::CONTROL);
-    assert_eq!(state.input.lines(), ["half-typed"]);
-    state.input = tui_textarea::TextArea::default();
+    assert_eq!(state.chat.input.lines(), ["half-typed"]);
+    state.chat.input = tui_textarea::TextArea::default();
     update(&mut state, Action::Paste("a\rb\r\nc".into()));
-    assert_eq!(state.input.lines(), ["a", "b", "c"]);
+    assert_eq!(state.chat.input.lines(), ["a", "b", "c"]);
 }
 
 #[test]
@@ -515,7 +518,10 @@ fn markdown_takes_its_colours_from_the_theme_so_no_color_means_none() {
     let reply = "# Heading\n\n- item with `code` and [a link](https://x.io)\n\n```\nfenced\n```\n> quoted\n\n---";
     answer(&mut state, "Show markdown", &[(reply, -0.1)]);
     let (text, terminal) = screen(&state, 80, 24, Palette::Mono);
-    assert!(text.contains("Heading") && text.contains("fenced"), "{text}");
+    assert!(
+        text.contains("Heading") && text.contains("fenced"),
+        "{text}"
+    );
     // Under NO_COLOR nothing on screen has a colour, the Markdown included.
     for cell in terminal.backend().buffer().content() {
         assert_eq!(
@@ -548,6 +554,33 @@ fn the_settings_panel_closes_on_the_key_it_is_bound_to() {
     assert_eq!(state.overlay, None);
 }
 
+#[test]
+fn a_click_focuses_the_part_the_screen_shows_there() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let click = |row| {
+        Action::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 10,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let mut state = new_state();
+    answer(&mut state, "Hi", PARIS);
+    // A three-line draft makes the input taller: its border starts at row 18.
+    type_text(&mut state, "one");
+    key(&mut state, KeyCode::Enter, KeyModifiers::ALT);
+    type_text(&mut state, "two");
+    key(&mut state, KeyCode::Enter, KeyModifiers::ALT);
+    type_text(&mut state, "three");
+    let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+    assert!(text.lines().nth(18).unwrap().contains("message"), "{text}");
+    update(&mut state, click(17));
+    assert_eq!(state.chat.focus, Focus::Messages);
+    update(&mut state, click(18));
+    assert_eq!(state.chat.focus, Focus::Input);
+}
+
 // ---- the compare pane ----------------------------------------------------
 
 mod compare {
@@ -561,7 +594,7 @@ mod compare {
     use promptlab_methods::runner::{run, RunOptions};
     use promptlab_methods::spec::MethodSpec;
     use promptlab_methods::MethodError;
-    use promptlab_tui::compare::{ColumnStatus, CompareFocus, CompareState, Entry};
+    use promptlab_tui::panes::compare::{ColumnStatus, CompareFocus, CompareState, Entry};
     use promptlab_tui::state::Screen;
 
     const ZERO_SHOT: &str = "\
@@ -1066,7 +1099,7 @@ answer: execution
             let col = &state.compare.run.as_ref().unwrap().columns[1];
             if called {
                 let tally = col.steps[0].tally().unwrap();
-                tallies.push(promptlab_tui::compare::tally_text(&tally));
+                tallies.push(promptlab_tui::panes::compare::tally_text(&tally));
             }
             // Mid-run, with the third sample streaming: a snapshot.
             if is_token && !snapshot_taken && col.steps[0].calls.len() == 3 {
@@ -1320,7 +1353,9 @@ answer: execution
         // In a 16-colour terminal, only the 16 basic colours are used.
         let (_, terminal) = screen(&state, 100, 30, Palette::Basic16);
         for cell in terminal.backend().buffer().content() {
-            assert!(promptlab_tui::ui::is_basic(cell.fg) && promptlab_tui::ui::is_basic(cell.bg));
+            assert!(
+                promptlab_tui::theme::is_basic(cell.fg) && promptlab_tui::theme::is_basic(cell.bg)
+            );
         }
     }
 

@@ -16,6 +16,7 @@ use promptlab_methods::item::{self, Item};
 use promptlab_methods::runner::{run, MethodRun, Output, RunOptions};
 use promptlab_methods::sandbox;
 use promptlab_methods::spec::MethodSpec;
+use promptlab_methods::MethodError;
 
 #[derive(Debug, Subcommand)]
 pub enum MethodsCommand {
@@ -108,8 +109,7 @@ pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         MethodsCommand::Show { id } => {
-            let m = &catalog::select(&methods, std::slice::from_ref(id))
-                .map_err(anyhow::Error::msg)?[0];
+            let m = catalog::find(&methods, id)?;
             let (_, text) = catalog::METHOD_FILES
                 .iter()
                 .find(|(name, _)| name.trim_end_matches(".yaml") == m.id)
@@ -129,30 +129,24 @@ const DEFAULT_CALL_TOKENS: usize = 256;
 
 pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
     let all = catalog::all()?;
-    let mut methods = catalog::select(&all, &args.methods).map_err(anyhow::Error::msg)?;
+    let mut methods = catalog::select(&all, &args.methods)?;
     for path in &args.method_file {
         methods.push(MethodSpec::load(path)?);
     }
-    if let Some(m) = methods.iter().find(|m| !m.runnable()) {
-        anyhow::bail!(
-            "method `{}` is catalogued but not runnable: {}",
-            m.id,
-            m.not_runnable.as_deref().unwrap_or("")
-        );
+    // The runner's own checks, made for every method before the model loads.
+    for m in &methods {
+        m.check_runnable()?;
+    }
+    for m in &methods {
+        m.check_code(args.allow_code).map_err(refusal)?;
     }
     if let Some(m) = methods.iter().find(|m| m.runs_code()) {
-        if !args.allow_code {
-            anyhow::bail!(
-                "method `{}` runs the Python the model writes; pass --allow-code to run it confined (its own temporary folder, no network, a timeout and a memory ceiling)",
-                m.id
-            );
-        }
         sandbox::available().map_err(|e| anyhow::anyhow!("method `{}`: {e}", m.id))?;
     }
     let item = match (&args.item, &args.question) {
         (Some(spec), _) => {
             let (path, number) = item::parse_spec(spec);
-            item::load(&path, number).map_err(anyhow::Error::msg)?
+            item::load(&path, number)?
         }
         (None, Some(question)) => Item {
             question: question.clone(),
@@ -166,18 +160,8 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
     if let Some(context) = args.context.clone().or(item.context) {
         inputs.insert("context".into(), context);
     }
-    if let Some(m) = methods
-        .iter()
-        .find(|m| m.inputs.iter().any(|i| !inputs.contains_key(i)))
-    {
-        anyhow::bail!(
-            "method `{}` needs --{}",
-            m.id,
-            m.inputs
-                .iter()
-                .find(|i| !inputs.contains_key(*i))
-                .map_or("", |s| s.as_str())
-        );
+    for m in &methods {
+        m.check_inputs(&inputs).map_err(refusal)?;
     }
     let (model, _) = load_model(&args.model, config)?;
     let mut backend = LocalBackend { model: &model };
@@ -192,8 +176,7 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         if args.format == OutputFormat::Text {
             eprintln!("promptlab: running {} …", method.id);
         }
-        let result =
-            run(method, &inputs, &mut backend, &options, |_| {}).map_err(anyhow::Error::msg)?;
+        let result = run(method, &inputs, &mut backend, &options, |_| {})?;
         if args.format == OutputFormat::Jsonl {
             let correct = reference
                 .as_deref()
@@ -246,6 +229,20 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A method refused before the run, its remedy phrased with the command's
+/// flags.
+fn refusal(e: MethodError) -> anyhow::Error {
+    match e {
+        MethodError::CodeOff { method } => anyhow::anyhow!(
+            "method `{method}` runs the Python the model writes; pass --allow-code to run it confined (its own temporary folder, no network, a timeout and a memory ceiling)"
+        ),
+        MethodError::MissingInput { method, input } => {
+            anyhow::anyhow!("method `{method}` needs --{input}")
+        }
+        other => other.into(),
+    }
 }
 
 /// The last model output of a run (the text the answer came from).

@@ -153,3 +153,51 @@ pub fn load_model(args: &ModelArgs, config: &Config) -> anyhow::Result<(LoadedMo
     let model = LoadedModel::load_with(&path, args.weights.into())?;
     Ok((model, start.elapsed().as_secs_f64() * 1000.0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(user: &str) -> Config {
+        Config::from_layers(Some(user), std::path::Path::new("u.yaml")).unwrap()
+    }
+
+    #[test]
+    fn flags_layer_over_the_config_and_add_stop_strings() {
+        let config = config("sampling:\n  temperature: 0.3\n  stop: [\"END\"]\n  seed: 5\n");
+        let flags = SamplingArgs {
+            top_k: Some(7),
+            stop: vec!["STOP".into()],
+            ..SamplingArgs::default()
+        };
+        let resolved = flags.resolve(&config).unwrap();
+        let p = &resolved.params;
+        assert_eq!(p.temperature, 0.3, "from the user's config");
+        assert_eq!(p.top_k, 7, "from the flag");
+        assert_eq!(p.top_p, 0.95, "from the built-in config");
+        assert_eq!(p.stop, vec!["END".to_string(), "STOP".to_string()]);
+        assert_eq!(p.seed, 5);
+        assert!(resolved.seed_chosen);
+    }
+
+    #[test]
+    fn without_a_seed_anywhere_each_run_gets_a_fresh_one() {
+        let resolved = SamplingArgs::default()
+            .resolve(&config("model: smollm2-135m-instruct\n"))
+            .unwrap();
+        assert!(!resolved.seed_chosen);
+    }
+
+    #[test]
+    fn an_out_of_range_flag_is_refused_naming_it() {
+        let flags = SamplingArgs {
+            top_p: Some(1.5),
+            ..SamplingArgs::default()
+        };
+        let err = flags
+            .resolve(&config("model: smollm2-135m-instruct\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("top-p"), "{err}");
+    }
+}

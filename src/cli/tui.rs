@@ -81,7 +81,7 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
     };
     if !prefill.methods.is_empty() {
         // Unknown or unrunnable ids fail here, before the screen is taken.
-        let mut check = promptlab_tui::compare::CompareState::from_catalog();
+        let mut check = promptlab_tui::panes::compare::CompareState::from_catalog();
         check
             .select_ids(&prefill.methods)
             .map_err(anyhow::Error::msg)?;
@@ -133,7 +133,8 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         save_path,
         autosave_path: data_dir().join("autosave.json"),
         prefill,
-    })
+    })?;
+    Ok(())
 }
 
 /// In the terminal app, logs go to a file, never to the screen.

@@ -93,7 +93,6 @@ pub trait Backend {
     fn capabilities(&self) -> Capabilities;
 }
 
-
 /// A chat turn to answer: the conversation so far and how to sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatCall {

@@ -29,8 +29,8 @@ pub use cancel::CancelToken;
 pub use job::{Job, JobContext, JobError};
 pub use promptlab_infer::generate::StopReason;
 pub use protocol::{
-    ChatRequest, Command, CompareRequest, Event, FinishedEvent, Progress, RequestError,
-    RequestId, TokenEvent,
+    ChatRequest, Command, CompareRequest, Event, FinishedEvent, Progress, RequestError, RequestId,
+    TokenEvent,
 };
 use worker::{lock, Message, Tokens};
 
@@ -76,7 +76,11 @@ impl EngineHandle {
         let id = command.id();
         let cancel = CancelToken::new();
         lock(&self.tokens).insert(id, cancel.clone());
-        if self.messages.send(Message::Run { command, cancel }).is_err() {
+        if self
+            .messages
+            .send(Message::Run { command, cancel })
+            .is_err()
+        {
             lock(&self.tokens).remove(&id);
         }
         id

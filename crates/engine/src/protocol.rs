@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use promptlab_infer::chat_template::Message;
 use promptlab_backend::{BackendError, Capabilities};
+use promptlab_infer::chat_template::Message;
 use promptlab_infer::error::ModelError;
 use promptlab_infer::generate::StopReason;
 use promptlab_infer::sampling::SamplingParams;
@@ -61,7 +61,10 @@ pub enum Command {
     Chat(ChatRequest),
     Compare(CompareRequest),
     /// A long job (a batch evaluation, a training run) with progress.
-    Job { id: RequestId, job: Box<dyn Job> },
+    Job {
+        id: RequestId,
+        job: Box<dyn Job>,
+    },
 }
 
 impl Command {
@@ -208,9 +211,15 @@ pub enum Event {
     },
     /// Every method has run, or the comparison was stopped (`stopped`): the
     /// methods without a `MethodDone` were not run.
-    CompareFinished { id: RequestId, stopped: bool },
+    CompareFinished {
+        id: RequestId,
+        stopped: bool,
+    },
     /// A long job made progress.
-    JobProgress { id: RequestId, progress: Progress },
+    JobProgress {
+        id: RequestId,
+        progress: Progress,
+    },
     /// A long job ended: its one-line summary, or `stopped` when cancelled.
     JobFinished {
         id: RequestId,

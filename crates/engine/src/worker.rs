@@ -7,7 +7,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
-
 use promptlab_backend::{Backend, LocalBackend};
 use promptlab_infer::error::ModelError;
 use promptlab_infer::LoadedModel;
@@ -124,8 +123,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// The token map, even if a thread panicked while holding it (the map is
 /// only ever inserted into or removed from, so it stays consistent).
-pub(crate) fn lock(
-    tokens: &Tokens,
-) -> std::sync::MutexGuard<'_, HashMap<RequestId, CancelToken>> {
-    tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+pub(crate) fn lock(tokens: &Tokens) -> std::sync::MutexGuard<'_, HashMap<RequestId, CancelToken>> {
+    tokens
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -109,7 +109,12 @@ impl GgufFile {
     }
 
     /// Reads a tensor and checks its shape (candle order: rows, cols).
-    pub(crate) fn tensor_shaped(&self, name: &str, shape: &[usize], device: &Device) -> Result<QTensor> {
+    pub(crate) fn tensor_shaped(
+        &self,
+        name: &str,
+        shape: &[usize],
+        device: &Device,
+    ) -> Result<QTensor> {
         let t = self.tensor(name, device)?;
         if t.shape().dims() != shape {
             return Err(ModelError::TensorShape {

@@ -333,4 +333,30 @@ mod tests {
         let v = [0.5, 3.0, -1.0, 2.0, 3.5];
         assert_eq!(top_k(&v, 3), vec![(4, 3.5), (1, 3.0), (3, 2.0)]);
     }
+
+    #[test]
+    fn an_overlay_sets_only_what_it_names() {
+        let base = SamplingParams {
+            temperature: 0.7,
+            top_k: 40,
+            stop: vec!["END".into()],
+            ..SamplingParams::greedy()
+        };
+        let layer: SamplingOverlay =
+            serde_json::from_str(r#"{"temperature": 0.0, "max_tokens": 12}"#).unwrap();
+        let out = layer.over(&base);
+        assert_eq!(out.temperature, 0.0);
+        assert_eq!(out.max_tokens, 12);
+        assert_eq!(out.top_k, 40, "unnamed fields keep the layer below");
+        assert_eq!(out.stop, vec!["END".to_string()]);
+        assert_eq!(SamplingOverlay::default().over(&base), base);
+    }
+
+    #[test]
+    fn an_overlay_refuses_unknown_fields() {
+        let err = serde_json::from_str::<SamplingOverlay>(r#"{"temprature": 0.1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("temprature"), "{err}");
+    }
 }

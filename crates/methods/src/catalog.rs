@@ -53,7 +53,28 @@ pub fn find<'m>(methods: &'m [MethodSpec], id: &str) -> Result<&'m MethodSpec, S
 /// The methods named by `ids`, in that order; an unknown id lists the
 /// known ones.
 pub fn select(methods: &[MethodSpec], ids: &[String]) -> Result<Vec<MethodSpec>, SelectError> {
-    ids.iter()
-        .map(|id| find(methods, id).cloned())
-        .collect()
+    ids.iter().map(|id| find(methods, id).cloned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_file_loads_and_ids_select_them() {
+        let methods = all().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(methods.len(), METHOD_FILES.len());
+        let first = methods[0].id.clone();
+        let chosen = select(&methods, &[first.clone(), first.clone()]).unwrap();
+        assert_eq!(chosen.len(), 2);
+        assert_eq!(find(&methods, &first).unwrap().id, first);
+        let err = select(&methods, &["no-such-method".to_string()]).unwrap_err();
+        assert_eq!(err.id, "no-such-method");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("unknown method `no-such-method` (known: "),
+            "{text}"
+        );
+        assert!(text.contains(&first), "{text}");
+    }
 }

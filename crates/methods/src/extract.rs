@@ -95,8 +95,11 @@ fn json_value(text: &str) -> Option<String> {
         if c != '{' && c != '[' {
             continue;
         }
-        let mut stream =
-            serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
+        // `start` is a char boundary: the slice is always there.
+        let Some(rest) = text.get(start..) else {
+            continue;
+        };
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
         if let Some(Ok(value)) = stream.next() {
             return Some(value.to_string());
         }
@@ -144,7 +147,7 @@ pub fn vote(answers: &[Option<String>]) -> Vote {
 
 /// Reasoning steps in a chain: its non-empty lines, or its sentences when
 /// it is written as one paragraph.
-pub fn reasoning_steps(chain: &str) -> usize {
+pub(crate) fn reasoning_steps(chain: &str) -> usize {
     let lines = chain.lines().filter(|l| !l.trim().is_empty()).count();
     if lines > 1 {
         return lines;
@@ -257,7 +260,10 @@ mod tests {
         assert_eq!(ex("{ not json", Pattern::Json), None);
         assert_eq!(ex("\n a \n\n b\n", Pattern::Lines).as_deref(), Some("a\nb"));
         let bad = Pattern::regex("(").unwrap_err();
-        assert_eq!(bad.to_string(), "`(` is not a valid regular expression: unclosed group");
+        assert_eq!(
+            bad.to_string(),
+            "`(` is not a valid regular expression: unclosed group"
+        );
         assert_eq!(extract("no digits", &Pattern::LastNumber), Ok(None));
     }
 

@@ -86,11 +86,13 @@ pub fn load(path: &Path, number: usize) -> Result<Item, ItemError> {
     if trimmed.starts_with('{') {
         if let Ok(whole) = serde_json::from_str::<serde_json::Value>(trimmed) {
             if let Some(examples) = whole.get("examples").and_then(|e| e.as_array()) {
-                let example = examples.get(index).ok_or_else(|| ItemError::NoSuchExample {
-                    path: path_buf(),
-                    count: examples.len(),
-                    number,
-                })?;
+                let example = examples
+                    .get(index)
+                    .ok_or_else(|| ItemError::NoSuchExample {
+                        path: path_buf(),
+                        count: examples.len(),
+                        number,
+                    })?;
                 return item_from(example, path, Place::Example(index));
             }
         }
@@ -104,12 +106,11 @@ pub fn load(path: &Path, number: usize) -> Result<Item, ItemError> {
             path: path_buf(),
             number,
         })?;
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| ItemError::NotJson {
-            path: path_buf(),
-            line: line_index + 1,
-            message: e.to_string(),
-        })?;
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| ItemError::NotJson {
+        path: path_buf(),
+        line: line_index + 1,
+        message: e.to_string(),
+    })?;
     item_from(&value, path, Place::Line(line_index + 1))
 }
 

@@ -1,5 +1,8 @@
 //! The survey's prompting methods as data (`surveys/methods/*.yaml`) and the
-//! runner of their primitives over a [`promptlab_backend::Backend`].
+//! runner of their primitives over a [`promptlab_backend::Backend`], with
+//! the code sandbox and the dataset-item loader. Every failure is a typed
+//! error: [`MethodError`] for a run, `SpecError`, `ItemError`,
+//! `SelectError` and `SandboxError` in their modules.
 
 pub mod catalog;
 pub mod error;
@@ -8,6 +11,6 @@ pub mod item;
 pub mod runner;
 pub mod sandbox;
 pub mod spec;
-pub mod tools;
+pub(crate) mod tools;
 
 pub use error::MethodError;

@@ -1,6 +1,11 @@
 //! Running a method's steps for one item: each primitive renders its
 //! templates over the inputs and earlier outputs, calls the backend, and
 //! records every call; progress streams out as events.
+//!
+//! Before the first call the method passes [`MethodSpec::check_ready`]; a
+//! step reads what it names through the load check's own
+//! [`Scope`](crate::spec), and a name that is not there fails the step
+//! ([`StepError::Unreadable`]) rather than the process.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -49,7 +54,7 @@ fn run_text(run: &CodeRun) -> String {
 
 impl Output {
     /// The single answer this output stands for, if any.
-    pub fn answer(&self) -> Option<String> {
+    pub(crate) fn answer(&self) -> Option<String> {
         match self {
             Output::Text { text } => Some(text.clone()),
             Output::List { items } => items.last().cloned(),
@@ -608,7 +613,8 @@ mod tests {
         BTreeMap::from([("question".to_string(), text.to_string())])
     }
 
-    const HEAD: &str = "id: t\nname: T\nsection: '0'\npaper: none\ntasks: [x]\ninputs: [question]\n";
+    const HEAD: &str =
+        "id: t\nname: T\nsection: '0'\npaper: none\ntasks: [x]\ninputs: [question]\n";
 
     #[test]
     fn every_reference_the_load_check_allows_can_be_read() {

@@ -119,7 +119,10 @@ pub enum SandboxError {
     #[error("writing the program: {0}")]
     WriteProgram(String),
     #[error("starting {}: {message}", executable.display())]
-    Start { executable: PathBuf, message: String },
+    Start {
+        executable: PathBuf,
+        message: String,
+    },
     #[error("waiting for the program: {0}")]
     Wait(String),
     #[error(
@@ -239,12 +242,10 @@ pub fn run_python(code: &str, python: &Python, limits: &Limits) -> Result<CodeRu
     confinement.apply_on_spawn(&mut command);
 
     let start = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|e| SandboxError::Start {
-            executable: python.executable.clone(),
-            message: e.to_string(),
-        })?;
+    let mut child = command.spawn().map_err(|e| SandboxError::Start {
+        executable: python.executable.clone(),
+        message: e.to_string(),
+    })?;
     let group = child.id() as i32;
     let stdout = capture(child.stdout.take(), limits.output_bytes);
     let stderr = capture(child.stderr.take(), limits.output_bytes);

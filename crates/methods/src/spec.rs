@@ -4,7 +4,7 @@
 //! regular expression), each error naming the file, the line and the field,
 //! and the checks before a run (runnable, code allowed, inputs present).
 //!
-//! What a step can read by name is decided in one place, [`Scope`], used
+//! What a step can read by name is decided in one place, `Scope`, used
 //! by the load check and by the runner alike.
 
 use std::collections::BTreeMap;
@@ -171,7 +171,7 @@ pub enum Pattern {
 
 impl Pattern {
     /// A regular-expression pattern, compiled now.
-    pub fn regex(source: &str) -> Result<Pattern, BadRegex> {
+    pub(crate) fn regex(source: &str) -> Result<Pattern, BadRegex> {
         Regex::new(source).map(Pattern::Regex)
     }
 }
@@ -208,12 +208,10 @@ pub struct Regex(regex::Regex);
 
 impl Regex {
     pub fn new(source: &str) -> Result<Regex, BadRegex> {
-        regex::Regex::new(source)
-            .map(Regex)
-            .map_err(|e| BadRegex {
-                pattern: source.to_string(),
-                reason: one_line_reason(&e),
-            })
+        regex::Regex::new(source).map(Regex).map_err(|e| BadRegex {
+            pattern: source.to_string(),
+            reason: one_line_reason(&e),
+        })
     }
 
     /// The expression as written.
@@ -221,7 +219,7 @@ impl Regex {
         self.0.as_str()
     }
 
-    pub fn is_match(&self, text: &str) -> bool {
+    pub(crate) fn is_match(&self, text: &str) -> bool {
         self.0.is_match(text)
     }
 
@@ -765,8 +763,7 @@ fn step_from_map(
             let step: RawLoopStep = serde_norway::from_value(body).map_err(parse_err)?;
             StepKind::LoopUntil(LoopStep {
                 prompt: step.prompt,
-                until: Regex::new(&step.until)
-                    .map_err(|e| bad_regex("until", e))?,
+                until: Regex::new(&step.until).map_err(|e| bad_regex("until", e))?,
                 max_iterations: step.max_iterations,
                 max_tokens: step.max_tokens,
                 stop: step.stop,
@@ -813,9 +810,9 @@ fn line_in_step(text: &str, step_needle: &str, key: &str) -> usize {
         }
         // `until:` is not found in `loop_until:`.
         let is_key = line.match_indices(&pattern).any(|(at, _)| {
-            !line[..at]
-                .chars()
-                .next_back()
+            !line
+                .get(..at)
+                .and_then(|before| before.chars().next_back())
                 .is_some_and(|c| c.is_alphanumeric() || c == '_')
         });
         if is_key {

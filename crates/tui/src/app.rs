@@ -1,23 +1,25 @@
 //! The event loop: one channel carries keys, mouse, paste and resize
 //! events (from an input thread), engine events (from the engine thread)
 //! and ticks (a receive timeout). Each wake-up drains the channel, applies
-//! every action with `update`, carries out the effects, then draws once.
+//! every action with `update` and carries out the effects; the screen is
+//! drawn only when something on it changed, at most 60 times a second.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyEventKind};
 
-use super::compare::CompareFocus;
-use super::conversation::Conversation;
-use super::keymap::Keymap;
-use super::settings::Settings;
-use super::state::{update, Action, Effect, Screen, State};
-use super::terminal;
-use super::theme::{Palette, Theme};
-use promptlab_engine::{Command, EngineHandle};
-use promptlab_infer::fsutil::write_atomic;
+use crate::conversation::Conversation;
+use crate::effects;
+use crate::error::Error;
+use crate::keymap::Keymap;
+use crate::panes::compare::CompareFocus;
+use crate::settings::Settings;
+use crate::state::{update, Action, Screen, State};
+use crate::terminal;
+use crate::theme::{Palette, Theme};
+use promptlab_engine::EngineHandle;
 use promptlab_infer::Precision;
 
 pub struct TuiOptions {
@@ -70,9 +72,18 @@ impl ComparePrefill {
     }
 }
 
+/// How long the loop sleeps with nothing to do.
 const TICK: Duration = Duration::from_millis(250);
+/// The shortest time between two frames (60 a second).
+const FRAME: Duration = Duration::from_micros(16_667);
 
-pub fn run(options: TuiOptions) -> anyhow::Result<()> {
+/// Whether the screen may look different after `action`. Nothing on it
+/// moves by itself, so a tick changes nothing.
+fn changes_screen(action: &Action) -> bool {
+    !matches!(action, Action::Tick)
+}
+
+pub fn run(options: TuiOptions) -> Result<(), Error> {
     let (tx, rx) = channel::<Action>();
     let engine_tx = tx.clone();
     let engine = EngineHandle::spawn(options.model_path.clone(), options.precision, move |e| {
@@ -87,22 +98,35 @@ pub fn run(options: TuiOptions) -> anyhow::Result<()> {
     options.prefill.apply(&mut state);
     let theme = Theme::new(Palette::detect());
     let mut tui = terminal::enter()?;
-    let size = tui.size()?;
-    state.size = (size.width, size.height);
-    spawn_input_thread(tx);
-    let result = (|| -> anyhow::Result<()> {
+    let result = (|| -> Result<(), Error> {
+        spawn_input_thread(tx)?;
+        let mut dirty = true;
+        let mut last_frame: Option<Instant> = None;
         loop {
-            tui.draw(|frame| super::ui::render(frame, &state, &theme))?;
-            let first = match rx.recv_timeout(TICK) {
+            let since = last_frame.map_or(FRAME, |t| t.elapsed());
+            if dirty && since >= FRAME {
+                tui.draw(|frame| crate::ui::render(frame, &state, &theme))?;
+                last_frame = Some(Instant::now());
+                dirty = false;
+            }
+            // With a frame due, wake for it; else sleep until input or a tick.
+            let wait = if dirty {
+                FRAME.saturating_sub(since)
+            } else {
+                TICK
+            };
+            let first = match rx.recv_timeout(wait) {
                 Ok(action) => action,
+                Err(RecvTimeoutError::Timeout) if dirty => continue,
                 Err(RecvTimeoutError::Timeout) => Action::Tick,
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
             let mut actions = vec![first];
             actions.extend(rx.try_iter());
             for action in actions {
+                dirty |= changes_screen(&action);
                 for effect in update(&mut state, action) {
-                    if !apply(effect, &mut state, &engine, &options.autosave_path) {
+                    if !effects::apply(effect, &mut state, &engine, &options.autosave_path) {
                         return Ok(());
                     }
                 }
@@ -114,71 +138,9 @@ pub fn run(options: TuiOptions) -> anyhow::Result<()> {
     result
 }
 
-/// Carries out one effect; false means quit.
-fn apply(
-    effect: Effect,
-    state: &mut State,
-    engine: &EngineHandle,
-    autosave: &std::path::Path,
-) -> bool {
-    let notice = |state: &mut State, text: String| {
-        update(state, Action::Notice(text));
-    };
-    match effect {
-        Effect::Chat(request) => {
-            engine.send(Command::Chat(request));
-        }
-        Effect::Compare(request) => {
-            engine.send(Command::Compare(request));
-        }
-        Effect::Cancel(id) => engine.cancel(id),
-        Effect::Save(path) => match save(&state.conversation, &path) {
-            Ok(()) => notice(state, format!("saved to {}", path.display())),
-            Err(e) => notice(state, format!("save failed: {e}")),
-        },
-        Effect::Export(path) => {
-            let result = create_parent(&path)
-                .and_then(|_| write_atomic(&path, state.conversation.to_markdown().as_bytes()));
-            match result {
-                Ok(()) => notice(state, format!("exported to {}", path.display())),
-                Err(e) => notice(state, format!("export failed: {e}")),
-            }
-        }
-        Effect::Autosave => {
-            if !state.conversation.turns.is_empty() {
-                if let Err(e) = save(&state.conversation, autosave) {
-                    tracing::warn!("autosave to {} failed: {e}", autosave.display());
-                }
-            }
-        }
-        Effect::Copy(text) => match terminal::copy_osc52(&text) {
-            Ok(()) => notice(
-                state,
-                format!("copied {} characters (OSC 52)", text.chars().count()),
-            ),
-            Err(e) => notice(state, format!("copy failed: {e}")),
-        },
-        Effect::Quit => return false,
-    }
-    true
-}
-
-fn create_parent(path: &std::path::Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
-        _ => Ok(()),
-    }
-}
-
-fn save(conversation: &Conversation, path: &std::path::Path) -> anyhow::Result<()> {
-    create_parent(path)?;
-    conversation.save(path)?;
-    Ok(())
-}
-
 /// Reads terminal events on their own thread so the loop never blocks on
 /// input; key releases (sent by some terminals) are dropped.
-fn spawn_input_thread(tx: Sender<Action>) {
+fn spawn_input_thread(tx: Sender<Action>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("promptlab-input".into())
         .spawn(move || loop {
@@ -194,5 +156,22 @@ fn spawn_input_thread(tx: Sender<Action>) {
                 break;
             }
         })
-        .expect("spawning the input thread");
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn only_a_tick_leaves_the_screen_as_it_was() {
+        assert!(!changes_screen(&Action::Tick));
+        assert!(changes_screen(&Action::Resize(80, 24)));
+        assert!(changes_screen(&Action::Key(KeyEvent::new(
+            KeyCode::Char('a'),
+            KeyModifiers::NONE
+        ))));
+        assert!(changes_screen(&Action::Notice("saved".into())));
+    }
 }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use promptlab_infer::chat_template::Message;
 use promptlab_engine::StopReason;
+use promptlab_infer::chat_template::Message;
 use promptlab_infer::fsutil::write_atomic;
 
 /// The newest on-disk format this build reads and the one it writes.

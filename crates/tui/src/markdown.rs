@@ -2,28 +2,24 @@
 //!
 //! Owns how an assistant's answer looks: [`render`] turns Markdown, possibly
 //! half-streamed, into one ratatui [`Line`] per source line. Hand-written and
-//! linear in the text size, it uses only the 16 basic ANSI colours plus
-//! modifiers; unclosed inline markers stay literal and an unterminated code
-//! fence keeps the rest of the text a code block.
+//! linear in the text size, it takes every colour from the theme's
+//! [`MarkdownStyles`] (none under NO_COLOR) and adds only modifiers of its
+//! own; unclosed inline markers stay literal and an unterminated code fence
+//! keeps the rest of the text a code block.
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
+
+use crate::theme::MarkdownStyles;
 
 const RULE_WIDTH: usize = 40;
 const TAB_AS_SPACES: &str = "    ";
-/// By heading level, repeating from level 4.
-const HEADING_COLORS: [Color; 3] = [Color::Cyan, Color::Magenta, Color::Blue];
-const CODE_BLOCK_COLOR: Color = Color::Green;
-const INLINE_CODE_COLOR: Color = Color::Yellow;
-const LINK_COLOR: Color = Color::Blue;
-const LIST_MARKER_COLOR: Color = Color::Cyan;
-const FAINT_COLOR: Color = Color::DarkGray;
 
 /// Styled lines for `text`; nothing is wrapped here (the pane's Paragraph wraps).
 ///
 /// One line per source line (a trailing newline adds none), so empty input
 /// gives an empty vec, while `"\n"` gives one empty line.
-pub fn render(text: &str) -> Vec<Line<'static>> {
+pub(crate) fn render(text: &str, styles: &MarkdownStyles) -> Vec<Line<'static>> {
     let text = text.replace('\t', TAB_AS_SPACES);
     let mut open_fence: Option<Fence> = None;
     let mut lines = Vec::new();
@@ -31,18 +27,15 @@ pub fn render(text: &str) -> Vec<Line<'static>> {
         let spans = match &open_fence {
             Some(fence) if fence.is_closed_by(line) => {
                 open_fence = None;
-                vec![fence_span("")]
+                vec![fence_span("", styles)]
             }
-            Some(_) => vec![Span::styled(
-                line.to_string(),
-                Style::new().fg(CODE_BLOCK_COLOR),
-            )],
+            Some(_) => vec![Span::styled(line.to_string(), styles.code_block)],
             None => match Fence::open(line) {
                 Some((fence, info)) => {
                     open_fence = Some(fence);
-                    vec![fence_span(info)]
+                    vec![fence_span(info, styles)]
                 }
-                None => block_spans(line, Style::new()),
+                None => block_spans(line, Style::new(), styles),
             },
         };
         lines.push(Line::from(spans));
@@ -79,12 +72,12 @@ impl Fence {
 }
 
 /// A dimmed fence line: `── rust ──` when there is an info string, else `────`.
-fn fence_span(info: &str) -> Span<'static> {
+fn fence_span(info: &str, styles: &MarkdownStyles) -> Span<'static> {
     let text = match info {
         "" => "────".to_string(),
         _ => format!("── {info} ──"),
     };
-    Span::styled(text, Style::new().fg(FAINT_COLOR))
+    Span::styled(text, styles.faint)
 }
 
 /// `line` without up to `max` leading spaces, or `None` if it has more.
@@ -99,36 +92,39 @@ fn run_len(bytes: &[u8], from: usize, byte: u8) -> usize {
 
 /// Spans for one line outside code blocks: heading, rule, quote, list item or
 /// plain text, each with inline markup.
-fn block_spans(line: &str, base: Style) -> Vec<Span<'static>> {
+fn block_spans(line: &str, base: Style, styles: &MarkdownStyles) -> Vec<Span<'static>> {
     let mut out = SpanList::default();
     let unindented = line.trim_start_matches(' ');
     let indent = &line[..line.len() - unindented.len()];
     if indent.len() <= 3 {
         if let Some((level, title)) = heading(unindented) {
             let style = base
-                .fg(HEADING_COLORS[(level - 1) % 3])
+                .patch(styles.headings[(level - 1) % 3])
                 .add_modifier(Modifier::BOLD);
-            render_inline(title, style, &mut out);
+            render_inline(title, style, styles, &mut out);
             return out.spans;
         }
         if is_rule(unindented) {
-            return vec![Span::styled("─".repeat(RULE_WIDTH), base.fg(FAINT_COLOR))];
+            return vec![Span::styled(
+                "─".repeat(RULE_WIDTH),
+                base.patch(styles.faint),
+            )];
         }
         if let Some(quoted) = unindented.strip_prefix('>') {
             let quoted = quoted.strip_prefix(' ').unwrap_or(quoted);
             let style = base.add_modifier(Modifier::ITALIC | Modifier::DIM);
-            let mut spans = vec![Span::styled("│ ", Style::new().fg(FAINT_COLOR))];
-            spans.extend(block_spans(quoted, style));
+            let mut spans = vec![Span::styled("│ ", styles.faint)];
+            spans.extend(block_spans(quoted, style, styles));
             return spans;
         }
     }
     if let Some((marker, content)) = list_item(unindented) {
         out.push(indent, base);
-        out.push(marker, base.fg(LIST_MARKER_COLOR));
+        out.push(marker, base.patch(styles.list_marker));
         out.push(" ", base);
-        render_inline(content, base, &mut out);
+        render_inline(content, base, styles, &mut out);
     } else {
-        render_inline(line, base, &mut out);
+        render_inline(line, base, styles, &mut out);
     }
     out.spans
 }
@@ -189,11 +185,12 @@ impl SpanList {
 }
 
 /// Appends `src` with inline markup (emphasis, code, links, escapes) applied.
-fn render_inline(src: &str, style: Style, out: &mut SpanList) {
+fn render_inline(src: &str, style: Style, styles: &MarkdownStyles, out: &mut SpanList) {
     InlineParser {
         src,
         bytes: src.as_bytes(),
         style,
+        styles,
         out,
         plain_from: 0,
         emphasis_exhausted: [false; 4],
@@ -209,6 +206,7 @@ struct InlineParser<'s, 'o> {
     src: &'s str,
     bytes: &'s [u8],
     style: Style,
+    styles: &'o MarkdownStyles,
     out: &'o mut SpanList,
     /// Start of the plain text not yet pushed.
     plain_from: usize,
@@ -273,7 +271,8 @@ impl InlineParser<'_, '_> {
             Some(inner) if !inner.trim().is_empty() => inner,
             _ => code,
         };
-        self.out.push(code, self.style.fg(INLINE_CODE_COLOR));
+        self.out
+            .push(code, self.style.patch(self.styles.inline_code));
         self.plain_from = end;
         end
     }
@@ -302,7 +301,12 @@ impl InlineParser<'_, '_> {
             Modifier::ITALIC
         };
         let inner = &self.src[i + width..closer_end - width];
-        render_inline(inner, self.style.add_modifier(modifier), self.out);
+        render_inline(
+            inner,
+            self.style.add_modifier(modifier),
+            self.styles,
+            self.out,
+        );
         self.plain_from = closer_end;
         closer_end
     }
@@ -342,12 +346,16 @@ impl InlineParser<'_, '_> {
             return None;
         };
         self.flush(i);
-        let text_style = self.style.fg(LINK_COLOR).add_modifier(Modifier::UNDERLINED);
-        render_inline(&self.src[i + 1..close_bracket], text_style, self.out);
+        let text_style = self
+            .style
+            .patch(self.styles.link)
+            .add_modifier(Modifier::UNDERLINED);
+        let text = &self.src[i + 1..close_bracket];
+        render_inline(text, text_style, self.styles, self.out);
         let url = &self.src[close_bracket + 2..close_paren];
         if !url.is_empty() {
             self.out
-                .push(&format!(" ({url})"), self.style.fg(FAINT_COLOR));
+                .push(&format!(" ({url})"), self.style.patch(self.styles.faint));
         }
         self.plain_from = close_paren + 1;
         Some(self.plain_from)
@@ -362,11 +370,21 @@ fn find_byte(bytes: &[u8], from: usize, byte: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::theme::{Palette, Theme};
     use proptest::prelude::*;
+    use ratatui::style::Color;
+
+    fn render(markdown: &str) -> Vec<Line<'static>> {
+        super::render(markdown, &Theme::new(Palette::Basic16).markdown)
+    }
 
     /// Lines as text, each styled span written `{Colour+modifiers:text}`.
     fn show(markdown: &str) -> String {
-        let lines = render(markdown).into_iter().map(|line| {
+        show_with(markdown, &Theme::new(Palette::Basic16).markdown)
+    }
+
+    fn show_with(markdown: &str, styles: &MarkdownStyles) -> String {
+        let lines = super::render(markdown, styles).into_iter().map(|line| {
             let spans = line.spans.into_iter().map(|span| {
                 let mut tags: Vec<String> =
                     span.style.fg.iter().map(|c| format!("{c:?}")).collect();
@@ -495,6 +513,40 @@ mod tests {
     fn pathological_unclosed_markers_stay_linear() {
         let line = format!("`{}", " **a [b ](c _d *e [x".repeat(20_000));
         assert_eq!(plain_text(&line), line);
+    }
+
+    #[test]
+    fn colours_come_from_the_theme() {
+        let fg = |c: Color| Style::new().fg(c);
+        let styles = MarkdownStyles {
+            headings: [fg(Color::Red), fg(Color::LightRed), fg(Color::White)],
+            code_block: fg(Color::LightMagenta),
+            inline_code: fg(Color::LightBlue),
+            link: fg(Color::LightCyan),
+            list_marker: fg(Color::LightYellow),
+            faint: fg(Color::Gray),
+        };
+        let text = "# A\n## B\n- `c` [d](e)\n```\nf\n```\n---";
+        let rule = "─".repeat(RULE_WIDTH);
+        assert_eq!(
+            show_with(text, &styles),
+            format!(
+                "{{Red+bold:A}}\n{{LightRed+bold:B}}\n{{LightYellow:•}} {{LightBlue:c}} \
+                 {{LightCyan+underlined:d}}{{Gray: (e)}}\n{{Gray:────}}\n{{LightMagenta:f}}\n{{Gray:────}}\n{{Gray:{rule}}}"
+            )
+        );
+    }
+
+    #[test]
+    fn no_color_gives_no_colours() {
+        let styles = Theme::new(Palette::Mono).markdown;
+        let text = "# A\n### B\n- `c` [d](e)\n> q\n```rust\nf\n```\n---";
+        for line in super::render(text, &styles) {
+            for span in line.spans {
+                assert_eq!((span.style.fg, span.style.bg), (None, None), "{span:?}");
+            }
+        }
+        assert_eq!(show_with("# A", &styles), "{bold:A}");
     }
 
     proptest! {

@@ -1,5 +1,6 @@
-//! The settings panel: sampling parameters, presets and the system prompt,
-//! edited live (arrows adjust, Enter types a value).
+//! The settings panel's model: sampling parameters, presets and the system
+//! prompt, edited live (arrows adjust, Enter types a value). Drawn by
+//! `widgets::settings`.
 
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -7,7 +8,7 @@ use promptlab_infer::sampling::SamplingOverlay as Preset;
 use promptlab_infer::sampling::SamplingParams;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+pub(crate) enum Field {
     Preset,
     Temperature,
     TopK,
@@ -20,7 +21,7 @@ pub enum Field {
     System,
 }
 
-pub const FIELDS: [Field; 10] = [
+pub(crate) const FIELDS: [Field; 10] = [
     Field::Preset,
     Field::Temperature,
     Field::TopK,
@@ -34,7 +35,7 @@ pub const FIELDS: [Field; 10] = [
 ];
 
 impl Field {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Field::Preset => "preset",
             Field::Temperature => "temperature",
@@ -55,16 +56,16 @@ pub struct Settings {
     /// Every sampling setting, `max_tokens` and the stop strings included.
     pub sampling: SamplingParams,
     pub system: String,
-    pub presets: Vec<(String, Preset)>,
-    pub preset: Option<usize>,
+    pub(crate) presets: Vec<(String, Preset)>,
+    pub(crate) preset: Option<usize>,
     /// The user chose the seed (flag, config or this panel): every answer
     /// uses it as is. Otherwise each request derives its own from it, so a
     /// regenerated answer differs.
     pub fixed_seed: bool,
-    pub row: usize,
+    pub(crate) row: usize,
     /// The text being typed for the selected field.
-    pub editing: Option<String>,
-    pub error: Option<String>,
+    pub(crate) editing: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl Settings {
@@ -85,12 +86,12 @@ impl Settings {
         }
     }
 
-    pub fn field(&self) -> Field {
+    pub(crate) fn field(&self) -> Field {
         FIELDS[self.row]
     }
 
     /// The value of `field` as shown in the panel.
-    pub fn value(&self, field: Field) -> String {
+    pub(crate) fn value(&self, field: Field) -> String {
         let s = &self.sampling;
         match field {
             Field::Preset => self
@@ -115,8 +116,10 @@ impl Settings {
         }
     }
 
-    /// Handles a key; returns true when the panel should close.
-    pub fn handle_key(&mut self, key: &KeyEvent) -> bool {
+    /// Handles a key; returns true when the panel should close: on Esc, or
+    /// on the key the panel is bound to (`is_settings_key`), unless a value
+    /// is being typed.
+    pub(crate) fn handle_key(&mut self, key: &KeyEvent, is_settings_key: bool) -> bool {
         if let Some(text) = &mut self.editing {
             match key.code {
                 KeyCode::Enter => {
@@ -133,8 +136,11 @@ impl Settings {
             }
             return false;
         }
+        if is_settings_key {
+            return true;
+        }
         match key.code {
-            KeyCode::Esc | KeyCode::F(2) => return true,
+            KeyCode::Esc => return true,
             KeyCode::Up => self.row = self.row.saturating_sub(1),
             KeyCode::Down => self.row = (self.row + 1).min(FIELDS.len() - 1),
             KeyCode::Left => self.step(-1),
@@ -150,7 +156,7 @@ impl Settings {
     }
 
     /// The sampling parameters for request `id`.
-    pub fn sampling_for(&self, id: u64) -> SamplingParams {
+    pub(crate) fn sampling_for(&self, id: u64) -> SamplingParams {
         let mut params = self.sampling.clone();
         if !self.fixed_seed {
             // splitmix64 of (seed, id): distinct, well-spread seeds.
@@ -163,7 +169,7 @@ impl Settings {
     }
 
     /// Pasted text goes into the value being typed.
-    pub fn paste(&mut self, text: &str) {
+    pub(crate) fn paste(&mut self, text: &str) {
         if let Some(editing) = &mut self.editing {
             editing.push_str(text);
         }
@@ -212,7 +218,7 @@ impl Settings {
         s.repeat_penalty = (s.repeat_penalty * 100.0).round() / 100.0;
     }
 
-    pub fn apply_preset(&mut self, i: usize) {
+    pub(crate) fn apply_preset(&mut self, i: usize) {
         let Some((_, preset)) = self.presets.get(i) else {
             return;
         };
@@ -326,22 +332,22 @@ mod tests {
     }
 
     fn type_value(s: &mut Settings, text: &str) {
-        s.handle_key(&key(KeyCode::Enter));
+        s.handle_key(&key(KeyCode::Enter), false);
         s.editing = Some(String::new());
         for c in text.chars() {
-            s.handle_key(&key(KeyCode::Char(c)));
+            s.handle_key(&key(KeyCode::Char(c)), false);
         }
-        s.handle_key(&key(KeyCode::Enter));
+        s.handle_key(&key(KeyCode::Enter), false);
     }
 
     #[test]
     fn arrows_step_the_selected_value() {
         let mut s = settings();
-        s.handle_key(&key(KeyCode::Right)); // temperature row
-        s.handle_key(&key(KeyCode::Right));
+        s.handle_key(&key(KeyCode::Right), false); // temperature row
+        s.handle_key(&key(KeyCode::Right), false);
         assert_eq!(s.sampling.temperature, 0.1);
-        s.handle_key(&key(KeyCode::Down));
-        s.handle_key(&key(KeyCode::Right));
+        s.handle_key(&key(KeyCode::Down), false);
+        s.handle_key(&key(KeyCode::Right), false);
         assert_eq!(s.sampling.top_k, 5);
     }
 
@@ -368,9 +374,9 @@ mod tests {
         type_value(&mut s, "END,\\n\\nUser:, a\\,b");
         assert_eq!(s.sampling.stop, vec!["END", "\n\nUser:", " a,b"]);
         // Editing again shows the same escaped text, so nothing changes.
-        s.handle_key(&key(KeyCode::Enter));
+        s.handle_key(&key(KeyCode::Enter), false);
         assert_eq!(s.editing.as_deref(), Some("END,\\n\\nUser:, a\\,b"));
-        s.handle_key(&key(KeyCode::Enter));
+        s.handle_key(&key(KeyCode::Enter), false);
         assert_eq!(s.sampling.stop, vec!["END", "\n\nUser:", " a,b"]);
         s.row = 9;
         type_value(&mut s, "Be brief.");
@@ -382,16 +388,27 @@ mod tests {
         let mut s = settings();
         s.sampling.temperature = 0.8;
         s.row = 0;
-        s.handle_key(&key(KeyCode::Right));
+        s.handle_key(&key(KeyCode::Right), false);
         assert_eq!(s.sampling.temperature, 0.0);
         assert_eq!(s.value(Field::Preset), "precise");
     }
 
     #[test]
+    fn the_bound_key_closes_and_a_rebound_f2_does_not() {
+        let mut s = settings();
+        assert!(s.handle_key(&key(KeyCode::F(9)), true), "the bound key");
+        assert!(!s.handle_key(&key(KeyCode::F(2)), false), "f2, rebound");
+        // While a value is typed, neither closes the panel.
+        s.handle_key(&key(KeyCode::Enter), false);
+        assert!(!s.handle_key(&key(KeyCode::F(9)), true));
+        assert!(s.editing.is_some());
+    }
+
+    #[test]
     fn esc_closes_unless_typing() {
         let mut s = settings();
-        s.handle_key(&key(KeyCode::Enter));
-        assert!(!s.handle_key(&key(KeyCode::Esc)));
-        assert!(s.handle_key(&key(KeyCode::Esc)));
+        s.handle_key(&key(KeyCode::Enter), false);
+        assert!(!s.handle_key(&key(KeyCode::Esc), false));
+        assert!(s.handle_key(&key(KeyCode::Esc), false));
     }
 }

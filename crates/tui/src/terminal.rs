@@ -58,7 +58,7 @@ pub fn restore() {
 
 /// Copies text to the clipboard of the terminal (also over SSH) with the
 /// OSC 52 escape sequence.
-pub fn copy_osc52(text: &str) -> std::io::Result<()> {
+pub(crate) fn copy_osc52(text: &str) -> std::io::Result<()> {
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
     let mut out = stdout();

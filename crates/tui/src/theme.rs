@@ -1,6 +1,7 @@
 //! Colours, chosen for what the terminal can show: 256 colours where TERM
 //! or COLORTERM says so, the 16 basic ANSI colours otherwise, and none at
-//! all under NO_COLOR. True colour is never assumed.
+//! all under NO_COLOR. True colour is never assumed. Owns every style the
+//! views use, the Markdown renderer's included.
 
 use ratatui::style::{Color, Modifier, Style};
 
@@ -13,7 +14,7 @@ pub enum Palette {
 
 impl Palette {
     /// From the environment: NO_COLOR, then COLORTERM / TERM.
-    pub fn detect() -> Palette {
+    pub(crate) fn detect() -> Palette {
         let var = |k: &str| std::env::var(k).unwrap_or_default();
         if !var("NO_COLOR").is_empty() {
             Palette::Mono
@@ -27,7 +28,21 @@ impl Palette {
     }
 }
 
-#[derive(Debug, Clone)]
+/// The colours of rendered Markdown (the renderer adds bold, italic and
+/// underline itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkdownStyles {
+    /// By heading level, repeating from level 4.
+    pub headings: [Style; 3],
+    pub code_block: Style,
+    pub inline_code: Style,
+    pub link: Style,
+    pub list_marker: Style,
+    /// Code fences, rules, quote bars and link targets.
+    pub faint: Style,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Theme {
     pub palette: Palette,
     pub user: Style,
@@ -38,6 +53,9 @@ pub struct Theme {
     pub focused_border: Style,
     pub warning: Style,
     pub status_model: Style,
+    /// The hint in an empty text field.
+    pub placeholder: Style,
+    pub markdown: MarkdownStyles,
 }
 
 impl Theme {
@@ -60,12 +78,21 @@ impl Theme {
                 Palette::Mono => Style::default().add_modifier(Modifier::REVERSED),
                 _ => Style::default().fg(Color::Black).bg(Color::Green),
             },
+            placeholder: fg(Color::DarkGray),
+            markdown: MarkdownStyles {
+                headings: [fg(Color::Cyan), fg(Color::Magenta), fg(Color::Blue)],
+                code_block: fg(Color::Green),
+                inline_code: fg(Color::Yellow),
+                link: fg(Color::Blue),
+                list_marker: fg(Color::Cyan),
+                faint: fg(Color::DarkGray),
+            },
         }
     }
 
     /// The colour of a token with this log-probability: confident tokens
     /// green, unlikely ones red (underlined without colour).
-    pub fn probability(&self, logprob: f32) -> Style {
+    pub(crate) fn probability(&self, logprob: f32) -> Style {
         let p = logprob.exp();
         match self.palette {
             Palette::Mono => {
@@ -94,4 +121,10 @@ impl Theme {
             }
         }
     }
+}
+
+/// A colour not in the 16 basic ones must never be used: the app works in
+/// 16-colour terminals.
+pub fn is_basic(color: Color) -> bool {
+    !matches!(color, Color::Rgb(..) | Color::Indexed(_))
 }

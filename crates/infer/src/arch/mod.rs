@@ -17,7 +17,8 @@ use super::kv_cache::KvCache;
 /// GGUF `general.architecture` values promptlab runs.
 pub(crate) const SUPPORTED_GGUF: &[&str] = &["llama", "qwen2"];
 /// Hugging Face `config.json` architectures promptlab runs.
-pub(crate) const SUPPORTED_HF: &[&str] = &["LlamaForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel"];
+pub(crate) const SUPPORTED_HF: &[&str] =
+    &["LlamaForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel"];
 
 pub enum Architecture {
     /// Llama, SmolLM, TinyLlama, Qwen2 (with q/k/v biases).

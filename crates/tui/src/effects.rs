@@ -1,0 +1,76 @@
+//! Carrying out the effects `update` asks for: requests to the engine,
+//! saving, exporting and autosaving the conversation, copying with OSC 52.
+//! The only I/O the app does besides drawing; each outcome comes back as a
+//! notice.
+
+use std::path::Path;
+
+use crate::conversation::Conversation;
+use crate::error::Error;
+use crate::state::{update, Action, Effect, State};
+use crate::terminal;
+use promptlab_engine::{Command, EngineHandle};
+use promptlab_infer::fsutil::write_atomic;
+
+/// Carries out one effect; false means quit.
+pub(crate) fn apply(
+    effect: Effect,
+    state: &mut State,
+    engine: &EngineHandle,
+    autosave: &Path,
+) -> bool {
+    let notice = |state: &mut State, text: String| {
+        update(state, Action::Notice(text));
+    };
+    let conversation = &state.chat.conversation;
+    match effect {
+        Effect::Chat(request) => {
+            engine.send(Command::Chat(request));
+        }
+        Effect::Compare(request) => {
+            engine.send(Command::Compare(request));
+        }
+        Effect::Cancel(id) => engine.cancel(id),
+        Effect::Save(path) => match save(conversation, &path) {
+            Ok(()) => notice(state, format!("saved to {}", path.display())),
+            Err(e) => notice(state, format!("save failed: {e}")),
+        },
+        Effect::Export(path) => {
+            let result = create_parent(&path)
+                .and_then(|_| write_atomic(&path, conversation.to_markdown().as_bytes()));
+            match result {
+                Ok(()) => notice(state, format!("exported to {}", path.display())),
+                Err(e) => notice(state, format!("export failed: {e}")),
+            }
+        }
+        Effect::Autosave => {
+            if !conversation.turns.is_empty() {
+                if let Err(e) = save(conversation, autosave) {
+                    tracing::warn!("autosave to {} failed: {e}", autosave.display());
+                }
+            }
+        }
+        Effect::Copy(text) => match terminal::copy_osc52(&text) {
+            Ok(()) => notice(
+                state,
+                format!("copied {} characters (OSC 52)", text.chars().count()),
+            ),
+            Err(e) => notice(state, format!("copy failed: {e}")),
+        },
+        Effect::Quit => return false,
+    }
+    true
+}
+
+fn create_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
+}
+
+fn save(conversation: &Conversation, path: &Path) -> Result<(), Error> {
+    create_parent(path)?;
+    conversation.save(path)?;
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Keys to actions: the bindings in force, built from config.yaml's
+//! `keys:` (every entry checked: a known name, a key that parses, no key
+//! bound twice within one context), looked up per context.
+
+mod actions;
+mod key;
+
+use std::collections::BTreeMap;
+
+use crossterm::event::KeyEvent;
+
+pub(crate) use actions::{Bound, ChatAction, CompareAction, ConfigKey, GlobalAction};
+use key::Key;
+
+use crate::error::Error;
+
+/// The bindings in force.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: Vec<(Key, ConfigKey)>,
+}
+
+impl Keymap {
+    /// Builds the map from config's `keys`; an unknown action name, a key
+    /// that does not parse, or a key bound twice within a context is an
+    /// error naming it.
+    pub fn from_config(keys: &BTreeMap<String, String>) -> Result<Keymap, Error> {
+        let bad = |text: String| Error::Keys(text);
+        let mut bindings: Vec<(Key, ConfigKey)> = Vec::new();
+        for (name, text) in keys {
+            let entry = ConfigKey::ALL
+                .into_iter()
+                .find(|a| a.name() == name)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "config keys.{name}: unknown action (known: {})",
+                        ConfigKey::ALL.map(|a| a.name()).join(", ")
+                    ))
+                })?;
+            let key = Key::parse(text).map_err(|e| bad(format!("config keys.{name}: {e}")))?;
+            if let Some((_, other)) = bindings
+                .iter()
+                .find(|(k, other)| *k == key && entry.collides_with(*other))
+            {
+                return Err(bad(format!(
+                    "config keys.{name}: `{text}` is already bound to {}",
+                    other.name()
+                )));
+            }
+            bindings.push((key, entry));
+        }
+        // Ctrl+C always quits, whatever the config says.
+        let ctrl_c = Key {
+            code: crossterm::event::KeyCode::Char('c'),
+            modifiers: crossterm::event::KeyModifiers::CONTROL,
+        };
+        bindings.retain(|(k, _)| *k != ctrl_c);
+        bindings.push((ctrl_c, ConfigKey::Quit));
+        Ok(Keymap { bindings })
+    }
+
+    /// The entries bound to this key press (one per context at most).
+    fn entries(&self, event: &KeyEvent) -> impl Iterator<Item = ConfigKey> + '_ {
+        let key = Key::from_event(event);
+        self.bindings
+            .iter()
+            .filter(move |(k, _)| *k == key)
+            .map(|(_, entry)| *entry)
+    }
+
+    /// The global action bound to this key press.
+    pub(crate) fn global(&self, event: &KeyEvent) -> Option<GlobalAction> {
+        self.entries(event).find_map(ConfigKey::global)
+    }
+
+    /// The chat pane's action bound to this key press.
+    pub(crate) fn chat(&self, event: &KeyEvent) -> Option<ChatAction> {
+        self.entries(event).find_map(ConfigKey::chat)
+    }
+
+    /// The compare pane's action bound to this key press.
+    pub(crate) fn compare(&self, event: &KeyEvent) -> Option<CompareAction> {
+        self.entries(event).find_map(ConfigKey::compare)
+    }
+
+    /// The key of a config entry, for the help.
+    pub(crate) fn entry_key(&self, entry: ConfigKey) -> Option<String> {
+        self.bindings
+            .iter()
+            .find(|(_, e)| *e == entry)
+            .map(|(k, _)| k.label())
+    }
+
+    /// The key bound to `action` as config.yaml writes it, "?" when none.
+    pub(crate) fn key_for(&self, action: impl Into<Bound>) -> String {
+        let action = action.into();
+        self.bindings
+            .iter()
+            .find(|(_, e)| e.binds(action))
+            .map_or_else(|| "?".into(), |(k, _)| k.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    /// The `keys` section of the shipped `config.yaml`.
+    fn default_keys() -> BTreeMap<String, String> {
+        #[derive(serde::Deserialize)]
+        struct Keys {
+            keys: BTreeMap<String, String>,
+        }
+        let yaml = include_str!("../../../../config.yaml");
+        serde_norway::from_str::<Keys>(yaml).unwrap().keys
+    }
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn default_config_binds_every_action() {
+        let map = Keymap::from_config(&default_keys()).unwrap();
+        for action in ConfigKey::ALL {
+            assert!(map.entry_key(action).is_some(), "{action:?} unbound");
+        }
+        assert_eq!(
+            map.chat(&press(KeyCode::Char('r'), KeyModifiers::CONTROL)),
+            Some(ChatAction::Regenerate)
+        );
+        assert_eq!(
+            map.chat(&press(KeyCode::Enter, KeyModifiers::ALT)),
+            Some(ChatAction::Newline)
+        );
+        assert_eq!(
+            map.global(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(GlobalAction::Quit)
+        );
+    }
+
+    #[test]
+    fn keys_parse_and_label_round_trip() {
+        for text in [
+            "ctrl+r",
+            "alt+enter",
+            "f2",
+            "esc",
+            "shift+tab",
+            "x",
+            "ctrl+up",
+        ] {
+            assert_eq!(Key::parse(text).unwrap().label(), text);
+        }
+        assert!(Key::parse("hyper+x").is_err());
+        assert!(Key::parse("ctrl+").is_err());
+    }
+
+    #[test]
+    fn bad_bindings_name_the_entry() {
+        let mut keys = BTreeMap::new();
+        keys.insert("sned".to_string(), "enter".to_string());
+        assert!(Keymap::from_config(&keys)
+            .unwrap_err()
+            .to_string()
+            .contains("keys.sned"));
+        let mut keys = BTreeMap::new();
+        keys.insert("send".to_string(), "ctrl+s".to_string());
+        keys.insert("save".to_string(), "ctrl+s".to_string());
+        let err = Keymap::from_config(&keys).unwrap_err().to_string();
+        assert!(err.contains("already bound"), "{err}");
+    }
+
+    #[test]
+    fn rebinding_send_to_ctrl_enter_works() {
+        let mut keys = BTreeMap::new();
+        keys.insert("send".to_string(), "ctrl+enter".to_string());
+        keys.insert("newline".to_string(), "enter".to_string());
+        let map = Keymap::from_config(&keys).unwrap();
+        assert_eq!(
+            map.chat(&press(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(ChatAction::Newline)
+        );
+        assert_eq!(
+            map.chat(&press(KeyCode::Enter, KeyModifiers::CONTROL)),
+            Some(ChatAction::Send)
+        );
+        // The compare pane's run and new line follow the same entries.
+        assert_eq!(
+            map.compare(&press(KeyCode::Enter, KeyModifiers::CONTROL)),
+            Some(CompareAction::Run)
+        );
+        assert_eq!(
+            map.compare(&press(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(CompareAction::Newline)
+        );
+    }
+
+    #[test]
+    fn each_pane_looks_up_only_its_own_actions() {
+        let map = Keymap::from_config(&default_keys()).unwrap();
+        let ctrl = |c| press(KeyCode::Char(c), KeyModifiers::CONTROL);
+        // Enter sends in the chat and runs in the compare pane.
+        let enter = press(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(map.chat(&enter), Some(ChatAction::Send));
+        assert_eq!(map.compare(&enter), Some(CompareAction::Run));
+        assert_eq!(map.compare(&ctrl('r')), Some(CompareAction::Rerun));
+        // Saving is the chat's; the code switch the compare pane's.
+        assert_eq!(map.compare(&ctrl('s')), None);
+        assert_eq!(map.chat(&press(KeyCode::F(4), KeyModifiers::NONE)), None);
+        assert_eq!(
+            map.compare(&press(KeyCode::F(4), KeyModifiers::NONE)),
+            Some(CompareAction::AllowCode)
+        );
+        // Global actions belong to no pane.
+        let f2 = press(KeyCode::F(2), KeyModifiers::NONE);
+        assert_eq!(map.global(&f2), Some(GlobalAction::Settings));
+        assert_eq!((map.chat(&f2), map.compare(&f2)), (None, None));
+        assert_eq!(map.key_for(CompareAction::Run), "enter");
+        assert_eq!(map.key_for(GlobalAction::SwitchPane), "f3");
+    }
+
+    #[test]
+    fn one_key_may_serve_two_panes_but_not_twice_in_one() {
+        let keys = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(a, k)| (a.to_string(), k.to_string()))
+                .collect()
+        };
+        // Save is the chat's, the code switch the compare pane's.
+        let map = Keymap::from_config(&keys(&[("save", "f9"), ("allow_code", "f9")])).unwrap();
+        let f9 = press(KeyCode::F(9), KeyModifiers::NONE);
+        assert_eq!(map.chat(&f9), Some(ChatAction::Save));
+        assert_eq!(map.compare(&f9), Some(CompareAction::AllowCode));
+        // Within the compare pane (copy is in both), or against a global
+        // action, it is refused.
+        for pairs in [
+            [("copy", "f9"), ("allow_code", "f9")],
+            [("help", "f9"), ("save", "f9")],
+        ] {
+            let err = Keymap::from_config(&keys(&pairs)).unwrap_err().to_string();
+            assert!(err.contains("`f9` is already bound to"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The chat pane's own state: the conversation, the input and its history,
+//! focus and selection in the messages, the generation in flight and its
+//! figures, and what the view left for the update (the rectangles it drew)
+//! and for the next frame (rendered Markdown).
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+
+use ratatui::layout::Rect;
+use tui_textarea::TextArea;
+
+use super::cache::TurnCache;
+use crate::conversation::Conversation;
+use promptlab_engine::RequestId;
+
+/// Where keys go in the chat pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Input,
+    Messages,
+}
+
+/// The generation in flight: its request id and the turn it writes into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    pub(crate) id: RequestId,
+    pub(crate) turn: usize,
+}
+
+/// Figures for the status line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Stats {
+    pub(crate) prompt_tokens: usize,
+    pub(crate) generated_tokens: usize,
+    pub(crate) prefill_tok_s: f64,
+    pub(crate) decode_tok_s: f64,
+}
+
+/// The rectangles the view drew the pane's parts in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ChatRects {
+    pub(crate) messages: Rect,
+    pub(crate) input: Rect,
+    pub(crate) status: Rect,
+}
+
+pub struct ChatState {
+    pub conversation: Conversation,
+    pub input: TextArea<'static>,
+    /// The user turn being edited (sending creates a new branch from it).
+    pub(crate) editing: Option<usize>,
+    pub focus: Focus,
+    /// Position in the visible branch selected in the messages pane.
+    pub(crate) selected: Option<usize>,
+    pub generating: Option<Generation>,
+    pub(crate) stats: Stats,
+    pub(crate) show_probs: bool,
+    /// Index of the token under the cursor in the selected assistant turn.
+    pub(crate) token_cursor: Option<usize>,
+    pub(crate) history: Vec<String>,
+    pub(crate) history_pos: Option<usize>,
+    /// What was typed before browsing the history, restored after it.
+    pub(crate) draft: Option<String>,
+    /// Lines scrolled up from the newest (0 follows the stream).
+    pub(crate) scroll_back: u16,
+    pub(crate) save_path: PathBuf,
+    pub(crate) top_logprobs: usize,
+    /// Written by the view on every frame, read for mouse hits.
+    pub(crate) rects: Cell<ChatRects>,
+    /// Finished turns' rendered Markdown, kept between frames by the view.
+    pub(crate) cache: RefCell<TurnCache>,
+}
+
+impl ChatState {
+    pub(crate) fn new(conversation: Conversation, save_path: PathBuf) -> ChatState {
+        ChatState {
+            conversation,
+            input: new_input(),
+            editing: None,
+            focus: Focus::Input,
+            selected: None,
+            generating: None,
+            stats: Stats::default(),
+            show_probs: false,
+            token_cursor: None,
+            history: Vec::new(),
+            history_pos: None,
+            draft: None,
+            scroll_back: 0,
+            save_path,
+            top_logprobs: 5,
+            rects: Cell::default(),
+            cache: RefCell::default(),
+        }
+    }
+
+    /// Tokens in the context: the last prompt plus what has been generated.
+    pub(crate) fn context_used(&self) -> usize {
+        self.stats.prompt_tokens + self.stats.generated_tokens
+    }
+
+    /// The turn the messages pane points at: the selected one, else the last.
+    pub(crate) fn focused_turn(&self) -> Option<usize> {
+        let path = self.conversation.path();
+        match self.selected {
+            Some(i) => path.get(i).copied(),
+            None => path.last().copied(),
+        }
+    }
+
+    /// The answer being generated, to cancel on quit.
+    pub(crate) fn in_flight(&self) -> Option<RequestId> {
+        self.generating.map(|g| g.id)
+    }
+
+    /// Whether engine request `id` is this pane's.
+    pub(crate) fn owns(&self, id: RequestId) -> bool {
+        self.generating.is_some_and(|g| g.id == id)
+    }
+}
+
+pub(crate) fn new_input() -> TextArea<'static> {
+    let mut input = TextArea::default();
+    input.set_cursor_line_style(ratatui::style::Style::default());
+    input.set_placeholder_text("Type a message…");
+    input
+}

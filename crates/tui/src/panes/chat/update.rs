@@ -1,0 +1,402 @@
+//! The chat pane's update: its keys (through the chat context of the
+//! keymap), pasted text, the mouse (over the rectangles the view drew), and
+//! the engine's events of an answer. Changes only the pane's state and what
+//! [`Cx`] lends; returns the effects for the runner.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::state::{new_input, ChatState, Focus, Generation, Stats};
+use crate::conversation::{Role, TokenInfo, TurnEnd};
+use crate::keymap::ChatAction;
+use crate::panes::Cx;
+use crate::state::Effect;
+use promptlab_engine::{ChatRequest, Event};
+
+/// A key on the chat pane (no overlay open, global keys already taken).
+pub(crate) fn on_key(chat: &mut ChatState, cx: &mut Cx, key: KeyEvent) -> Vec<Effect> {
+    if let Some(action) = cx.keymap.chat(&key) {
+        if let Some(effects) = on_action(chat, cx, action) {
+            return effects;
+        }
+    }
+    match chat.focus {
+        Focus::Input => {
+            *cx.notice = None;
+            chat.input.input(key);
+        }
+        Focus::Messages => on_messages_key(chat, key),
+    }
+    vec![]
+}
+
+/// Pasted text goes into the input.
+pub(crate) fn paste(chat: &mut ChatState, text: &str) {
+    chat.focus = Focus::Input;
+    chat.input.insert_str(text);
+}
+
+/// The wheel scrolls the messages; a click focuses the part under it.
+pub(crate) fn on_mouse(chat: &mut ChatState, mouse: MouseEvent) {
+    match mouse.kind {
+        MouseEventKind::ScrollUp => chat.scroll_back = chat.scroll_back.saturating_add(3),
+        MouseEventKind::ScrollDown => chat.scroll_back = chat.scroll_back.saturating_sub(3),
+        MouseEventKind::Down(_) => {
+            let input_top = chat.rects.get().input.y;
+            chat.focus = if mouse.row >= input_top {
+                Focus::Input
+            } else {
+                Focus::Messages
+            };
+        }
+        _ => {}
+    }
+}
+
+/// Runs a bound action; `None` lets the key fall through to the focused
+/// part (e.g. Send while the messages have focus).
+fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Vec<Effect>> {
+    let effects = match action {
+        ChatAction::Stop => {
+            if let Some(g) = chat.generating {
+                vec![Effect::Cancel(g.id)]
+            } else if chat.editing.is_some() {
+                chat.editing = None;
+                chat.input = new_input();
+                vec![]
+            } else {
+                chat.focus = Focus::Input;
+                chat.selected = None;
+                chat.token_cursor = None;
+                vec![]
+            }
+        }
+        ChatAction::Send if chat.focus == Focus::Input => submit(chat, cx),
+        ChatAction::Newline if chat.focus == Focus::Input => {
+            chat.input.insert_newline();
+            vec![]
+        }
+        ChatAction::Send | ChatAction::Newline => return None,
+        ChatAction::Regenerate => regenerate(chat, cx),
+        ChatAction::Continue => continue_answer(chat, cx),
+        ChatAction::Edit => {
+            start_edit(chat, cx.notice);
+            vec![]
+        }
+        ChatAction::Save => vec![Effect::Save(chat.save_path.clone())],
+        ChatAction::Export => vec![Effect::Export(chat.save_path.with_extension("md"))],
+        ChatAction::Copy => match chat.focused_turn() {
+            Some(i) => vec![Effect::Copy(chat.conversation.turn(i).content.clone())],
+            None => vec![],
+        },
+        ChatAction::ToggleProbs => {
+            chat.show_probs = !chat.show_probs;
+            chat.token_cursor = None;
+            vec![]
+        }
+        ChatAction::Focus => {
+            chat.token_cursor = None;
+            chat.focus = match chat.focus {
+                Focus::Input => {
+                    let len = chat.conversation.path().len();
+                    chat.selected = len.checked_sub(1);
+                    Focus::Messages
+                }
+                Focus::Messages => {
+                    chat.selected = None;
+                    Focus::Input
+                }
+            };
+            vec![]
+        }
+        ChatAction::BranchPrev | ChatAction::BranchNext => {
+            let delta = if action == ChatAction::BranchPrev {
+                -1
+            } else {
+                1
+            };
+            if chat.generating.is_none() {
+                if let Some(turn) = chat.focused_turn() {
+                    chat.conversation.switch_sibling(turn, delta);
+                    let len = chat.conversation.path().len();
+                    chat.selected = chat.selected.map(|s| s.min(len.saturating_sub(1)));
+                    chat.token_cursor = None;
+                }
+            }
+            vec![]
+        }
+        ChatAction::HistoryPrev | ChatAction::HistoryNext => {
+            recall_history(chat, action == ChatAction::HistoryPrev);
+            vec![]
+        }
+    };
+    Some(effects)
+}
+
+fn on_messages_key(chat: &mut ChatState, key: KeyEvent) {
+    let len = chat.conversation.path().len();
+    match key.code {
+        KeyCode::Up => {
+            chat.selected = Some(chat.selected.unwrap_or(len).saturating_sub(1));
+            chat.token_cursor = None;
+        }
+        KeyCode::Down => {
+            chat.selected = chat.selected.map(|s| (s + 1).min(len.saturating_sub(1)));
+            chat.token_cursor = None;
+        }
+        KeyCode::Left | KeyCode::Right if chat.show_probs => {
+            let Some(turn) = chat.focused_turn() else {
+                return;
+            };
+            let n = chat.conversation.turn(turn).tokens.len();
+            if n == 0 {
+                return;
+            }
+            let current = chat.token_cursor.unwrap_or(n);
+            chat.token_cursor = Some(if key.code == KeyCode::Left {
+                current.saturating_sub(1)
+            } else {
+                (current + 1).min(n - 1)
+            });
+        }
+        KeyCode::PageUp => chat.scroll_back = chat.scroll_back.saturating_add(10),
+        KeyCode::PageDown => chat.scroll_back = chat.scroll_back.saturating_sub(10),
+        KeyCode::Home => {
+            chat.selected = Some(0);
+            chat.token_cursor = None;
+        }
+        KeyCode::End => {
+            chat.selected = len.checked_sub(1);
+            chat.token_cursor = None;
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            // Typing while the messages have focus goes to the input.
+            chat.focus = Focus::Input;
+            chat.selected = None;
+            chat.input.insert_char(c);
+        }
+        _ => {}
+    }
+}
+
+fn can_generate(chat: &mut ChatState, cx: &mut Cx) -> bool {
+    if chat.generating.is_some() {
+        *cx.notice = Some("still generating: Esc stops it".into());
+        return false;
+    }
+    if cx.other_busy {
+        *cx.notice = Some("a comparison is running (F3 shows it; Esc there stops it)".into());
+        return false;
+    }
+    if let Some(why) = cx.model.refusal() {
+        *cx.notice = Some(why);
+        return false;
+    }
+    true
+}
+
+fn submit(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
+    let text = chat.input.lines().join("\n");
+    if text.trim().is_empty() || !can_generate(chat, cx) {
+        return vec![];
+    }
+    if chat.history.last() != Some(&text) {
+        chat.history.push(text.clone());
+    }
+    chat.history_pos = None;
+    let user = match chat.editing.take() {
+        Some(turn) => chat.conversation.edit(turn, &text),
+        None => chat.conversation.push(Role::User, &text),
+    };
+    chat.input = new_input();
+    chat.selected = None;
+    chat.scroll_back = 0;
+    answer(chat, cx, user)
+}
+
+/// Starts a new assistant turn under `user` and asks the engine for it.
+fn answer(chat: &mut ChatState, cx: &mut Cx, user: usize) -> Vec<Effect> {
+    let turn = chat.conversation.push_child(user, Role::Assistant, "");
+    chat.conversation.turn_mut(turn).finished = false;
+    let messages = chat.conversation.messages(Some(user));
+    request(chat, cx, turn, messages, String::new())
+}
+
+fn request(
+    chat: &mut ChatState,
+    cx: &mut Cx,
+    turn: usize,
+    messages: Vec<promptlab_infer::chat_template::Message>,
+    assistant_prefix: String,
+) -> Vec<Effect> {
+    let id = cx.take_id();
+    chat.generating = Some(Generation { id, turn });
+    *cx.notice = None;
+    chat.token_cursor = None;
+    let s = cx.settings;
+    vec![Effect::Chat(ChatRequest {
+        id,
+        messages,
+        assistant_prefix,
+        sampling: s.sampling_for(id),
+        top_logprobs: chat.top_logprobs,
+    })]
+}
+
+fn regenerate(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
+    if !can_generate(chat, cx) {
+        return vec![];
+    }
+    match chat.conversation.regenerate_target() {
+        Some(user) => {
+            chat.selected = None;
+            answer(chat, cx, user)
+        }
+        None => {
+            *cx.notice = Some("nothing to regenerate: the last message is not an answer".into());
+            vec![]
+        }
+    }
+}
+
+fn continue_answer(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
+    if !can_generate(chat, cx) {
+        return vec![];
+    }
+    let Some(turn) = chat.conversation.leaf else {
+        return vec![];
+    };
+    let t = chat.conversation.turn(turn);
+    if t.role != Role::Assistant {
+        *cx.notice = Some("nothing to continue: the last message is not an answer".into());
+        return vec![];
+    }
+    if t.finished {
+        *cx.notice = Some("the last answer is complete; ctrl+r regenerates it".into());
+        return vec![];
+    }
+    let prefix = t.content.clone();
+    let Some(user) = t.parent else {
+        return vec![];
+    };
+    let messages = chat.conversation.messages(Some(user));
+    chat.conversation.turn_mut(turn).stop_reason = None;
+    request(chat, cx, turn, messages, prefix)
+}
+
+fn start_edit(chat: &mut ChatState, notice: &mut Option<String>) {
+    let path = chat.conversation.path();
+    let target = chat
+        .focused_turn()
+        .filter(|&i| chat.conversation.turn(i).role == Role::User)
+        .or_else(|| {
+            path.iter()
+                .rev()
+                .copied()
+                .find(|&i| chat.conversation.turn(i).role == Role::User)
+        });
+    let Some(turn) = target else {
+        *notice = Some("no message to edit".into());
+        return;
+    };
+    let content = chat.conversation.turn(turn).content.clone();
+    // A draft being typed stays reachable with the history keys.
+    let draft = chat.input.lines().join("\n");
+    if !draft.trim().is_empty() && chat.history.last() != Some(&draft) {
+        chat.history.push(draft);
+    }
+    chat.input = new_input();
+    chat.input.insert_str(content);
+    chat.editing = Some(turn);
+    chat.focus = Focus::Input;
+    chat.selected = None;
+    *notice = Some("editing: send to branch from here, Esc cancels".into());
+}
+
+fn recall_history(chat: &mut ChatState, back: bool) {
+    if chat.history.is_empty() {
+        return;
+    }
+    let last = chat.history.len() - 1;
+    let pos = match (chat.history_pos, back) {
+        (None, true) => {
+            chat.draft = Some(chat.input.lines().join("\n"));
+            Some(last)
+        }
+        (None, false) => return,
+        (Some(p), true) => Some(p.saturating_sub(1)),
+        (Some(p), false) if p >= last => None,
+        (Some(p), false) => Some(p + 1),
+    };
+    chat.history_pos = pos;
+    chat.editing = None;
+    let text = match pos {
+        Some(p) => chat.history[p].clone(),
+        None => chat.draft.take().unwrap_or_default(),
+    };
+    chat.input = new_input();
+    chat.input.insert_str(text);
+}
+
+/// An engine event of an answer (the app routes the others elsewhere).
+pub(crate) fn on_engine(
+    chat: &mut ChatState,
+    notice: &mut Option<String>,
+    event: Event,
+) -> Vec<Effect> {
+    let current = |chat: &ChatState, id: u64| chat.generating.filter(|g| g.id == id);
+    match event {
+        Event::Started {
+            id,
+            prompt_tokens,
+            dropped_messages,
+        } if current(chat, id).is_some() => {
+            chat.stats = Stats {
+                prompt_tokens,
+                ..Stats::default()
+            };
+            if dropped_messages > 0 {
+                *notice = Some(format!(
+                    "context window full: the {dropped_messages} oldest messages were left out"
+                ));
+            }
+        }
+        Event::Token { id, token } => {
+            if let Some(g) = current(chat, id) {
+                chat.stats.generated_tokens += 1;
+                chat.conversation.append_token(
+                    g.turn,
+                    TokenInfo {
+                        text: token.text,
+                        logprob: token.logprob,
+                        top: token.top,
+                    },
+                );
+            }
+        }
+        Event::Finished { id, finished } => {
+            if let Some(g) = current(chat, id) {
+                chat.generating = None;
+                chat.conversation
+                    .turn_mut(g.turn)
+                    .content
+                    .push_str(&finished.tail);
+                chat.stats.generated_tokens = finished.generated_tokens;
+                chat.stats.prompt_tokens = finished.prompt_tokens;
+                chat.stats.prefill_tok_s = finished.prefill_tok_s;
+                chat.stats.decode_tok_s = finished.decode_tok_s;
+                chat.conversation
+                    .end_turn(g.turn, finished.stop_reason.into());
+                return vec![Effect::Autosave];
+            }
+        }
+        Event::Failed { id, error } => {
+            if let Some(g) = current(chat, id) {
+                chat.generating = None;
+                chat.conversation.end_turn(g.turn, TurnEnd::Error);
+                *notice = Some(format!("generation failed: {error}"));
+            }
+        }
+        _ => {}
+    }
+    vec![]
+}

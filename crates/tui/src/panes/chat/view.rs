@@ -1,0 +1,291 @@
+//! The chat pane's view: the messages (Markdown from the turn cache, or
+//! tokens coloured by probability), the token popup, the input, the pane's
+//! part of the status line and its help. Records the rectangles it drew.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::state::{ChatRects, ChatState, Focus};
+use crate::conversation::{Role, Turn, TurnEnd};
+use crate::keymap::{ChatAction, ConfigKey};
+use crate::panes::ViewCx;
+use crate::text::printable;
+use crate::theme::Theme;
+use crate::widgets::overlay::{self, help_row};
+use crate::widgets::pane_block;
+
+/// Where the pane's parts go: the messages, the input (as tall as its
+/// text, up to 6 lines) and the status line.
+fn layout(area: Rect, chat: &ChatState) -> ChatRects {
+    let input_lines = chat.input.lines().len().clamp(1, 6) as u16;
+    let [messages, input, status] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(input_lines + 2),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    ChatRects {
+        messages,
+        input,
+        status,
+    }
+}
+
+/// Draws the pane over `area`; returns where the status line goes.
+pub(crate) fn render(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) -> Rect {
+    let rects = layout(area, chat);
+    chat.rects.set(rects);
+    render_messages(frame, chat, v, rects.messages);
+    render_input(frame, chat, v.theme, rects.input);
+    if chat.show_probs {
+        render_token_popup(frame, chat, v.theme, rects.messages);
+    }
+    rects.status
+}
+
+/// Shown in either pane while an answer is generated.
+pub(crate) fn busy_span(chat: &ChatState, v: ViewCx) -> Option<Span<'static>> {
+    chat.generating.map(|_| {
+        Span::styled(
+            format!(" generating ({} stops)", v.keymap.key_for(ChatAction::Stop)),
+            v.theme.warning,
+        )
+    })
+}
+
+/// The pane's part of the status line: a comparison running elsewhere,
+/// the context used and the last answer's figures.
+pub(crate) fn status_spans(chat: &ChatState, v: ViewCx) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    if v.other_busy {
+        spans.push(Span::styled(" comparing", v.theme.warning));
+    }
+    let context = v.model.info.as_ref().map_or(0, |m| m.context_length);
+    let s = &chat.stats;
+    spans.push(Span::raw(format!(
+        " ctx {}/{} · {}+{} tok · {:.0}/{:.1} tok/s ",
+        chat.context_used(),
+        context,
+        s.prompt_tokens,
+        s.generated_tokens,
+        s.prefill_tok_s,
+        s.decode_tok_s
+    )));
+    spans
+}
+
+/// The chat's keys: every config entry but the compare pane's own.
+pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
+    let theme = v.theme;
+    let mut lines: Vec<Line> = ConfigKey::ALL
+        .iter()
+        .filter(|&&a| a != ConfigKey::AllowCode)
+        .map(|&a| {
+            let key = v.keymap.entry_key(a).unwrap_or_else(|| "?".into());
+            help_row(&key, 12, theme.title, a.description())
+        })
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::styled(
+        "messages pane: ↑↓ select · ←→ token (probabilities on) · PgUp/PgDn scroll",
+        theme.dim,
+    ));
+    lines.push(Line::styled(
+        "keys are set in config.yaml (keys:) · any key closes",
+        theme.dim,
+    ));
+    overlay::draw(frame, area, 78, " keys: chat ", lines);
+}
+
+fn render_messages(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) {
+    let block = pane_block(" chat ", chat.focus == Focus::Messages, v.theme);
+    let inner = block.inner(area);
+    let text = Text::from(message_lines(chat, v, inner.width));
+    let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
+    let total = u16::try_from(paragraph.line_count(inner.width)).unwrap_or(u16::MAX);
+    let bottom = total.saturating_sub(inner.height);
+    let top = bottom.saturating_sub(chat.scroll_back);
+    frame.render_widget(paragraph.scroll((top, 0)).block(block), area);
+}
+
+/// Every visible turn: a header, the content, a blank line.
+fn message_lines(chat: &ChatState, v: ViewCx, width: u16) -> Vec<Line<'static>> {
+    let theme = v.theme;
+    let conversation = &chat.conversation;
+    let path = conversation.path();
+    let mut lines = Vec::new();
+    if path.is_empty() {
+        lines.push(Line::styled("Ask anything. F1 lists the keys.", theme.dim));
+    }
+    let selected = if chat.focus == Focus::Messages {
+        chat.selected
+    } else {
+        None
+    };
+    for (pos, &i) in path.iter().enumerate() {
+        let turn = conversation.turn(i);
+        let siblings = conversation.siblings(i);
+        let mut header = vec![match turn.role {
+            Role::User => Span::styled("You", theme.user),
+            Role::Assistant => Span::styled(
+                v.model
+                    .info
+                    .as_ref()
+                    .map_or("Assistant".to_string(), |m| m.name.clone()),
+                theme.assistant,
+            ),
+        }];
+        if siblings.len() > 1 {
+            let at = siblings.iter().position(|&s| s == i).unwrap_or(0) + 1;
+            header.push(Span::styled(
+                format!("  ‹{at}/{}›", siblings.len()),
+                theme.dim,
+            ));
+        }
+        if selected == Some(pos) {
+            header.insert(0, Span::styled("▶ ", theme.focused_border));
+        }
+        lines.push(Line::from(header));
+        let streaming = chat.generating.is_some_and(|g| g.turn == i);
+        lines.extend(turn_lines(chat, v, width, i, turn, streaming));
+        lines.push(Line::default());
+    }
+    lines
+}
+
+fn turn_lines(
+    chat: &ChatState,
+    v: ViewCx,
+    width: u16,
+    index: usize,
+    turn: &Turn,
+    streaming: bool,
+) -> Vec<Line<'static>> {
+    let theme = v.theme;
+    let mut lines = match turn.role {
+        Role::User => printable(&turn.content)
+            .split('\n')
+            .map(|l| Line::raw(l.to_string()))
+            .collect(),
+        Role::Assistant if chat.show_probs && !turn.tokens.is_empty() => {
+            let cursor = (chat.focused_turn() == Some(index))
+                .then_some(chat.token_cursor)
+                .flatten();
+            probability_lines(turn, cursor, theme)
+        }
+        // A finished turn's Markdown comes from the cache; a streaming
+        // one changes with every token.
+        Role::Assistant if streaming => chat
+            .cache
+            .borrow_mut()
+            .render(&turn.content, &theme.markdown),
+        Role::Assistant => {
+            chat.cache
+                .borrow_mut()
+                .lines(index, &turn.content, width, &theme.markdown)
+        }
+    };
+    if streaming {
+        match lines.last_mut() {
+            Some(last) => last.spans.push(Span::styled("▍", theme.dim)),
+            None => lines.push(Line::styled("▍", theme.dim)),
+        }
+    } else if turn.role == Role::Assistant && !turn.finished {
+        let why = match turn.stop_reason {
+            Some(TurnEnd::Length) => "cut off at max tokens",
+            Some(TurnEnd::Cancelled) => "stopped",
+            Some(TurnEnd::Error) => "failed",
+            _ => "unfinished",
+        };
+        lines.push(Line::styled(
+            format!(
+                "[{why} — {} continues]",
+                v.keymap.key_for(ChatAction::Continue)
+            ),
+            theme.dim,
+        ));
+    }
+    lines
+}
+
+/// Generated tokens coloured by their log-probability; the cursor token is
+/// shown reversed.
+fn probability_lines(turn: &Turn, cursor: Option<usize>, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::default()];
+    for (i, token) in turn.tokens.iter().enumerate() {
+        let mut style = theme.probability(token.logprob);
+        if cursor == Some(i) {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        let text = printable(&token.text);
+        let mut parts = text.split('\n').peekable();
+        while let Some(part) = parts.next() {
+            if let Some(line) = lines.last_mut() {
+                if !part.is_empty() {
+                    line.spans.push(Span::styled(part.to_string(), style));
+                }
+            }
+            if parts.peek().is_some() {
+                lines.push(Line::default());
+            }
+        }
+    }
+    lines
+}
+
+fn render_token_popup(frame: &mut Frame, chat: &ChatState, theme: &Theme, area: Rect) {
+    let (Some(turn), Some(cursor)) = (chat.focused_turn(), chat.token_cursor) else {
+        return;
+    };
+    let Some(token) = chat.conversation.turn(turn).tokens.get(cursor) else {
+        return;
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{:?}", token.text), theme.title),
+        Span::raw(format!("  p={:.1}%", 100.0 * token.logprob.exp())),
+    ])];
+    for (text, lp) in &token.top {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{:>6.1}% ", 100.0 * lp.exp()),
+                theme.probability(*lp),
+            ),
+            Span::raw(format!("{text:?}")),
+        ]));
+    }
+    let width = 30.min(area.width.saturating_sub(2));
+    let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let popup = Rect::new(
+        area.right().saturating_sub(width + 1),
+        area.y + 1,
+        width,
+        height,
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" token {} ", cursor + 1)),
+        ),
+        popup,
+    );
+}
+
+fn render_input(frame: &mut Frame, chat: &ChatState, theme: &Theme, area: Rect) {
+    let title = if chat.editing.is_some() {
+        " edit (new branch) "
+    } else {
+        " message "
+    };
+    let mut input = chat.input.clone();
+    input.set_block(pane_block(title, chat.focus == Focus::Input, theme));
+    input.set_placeholder_style(theme.placeholder);
+    if chat.focus != Focus::Input {
+        input.set_cursor_style(Style::default());
+    }
+    frame.render_widget(&input, area);
+}

@@ -1,0 +1,22 @@
+//! Widgets the panes share: the bordered pane block, the centred overlay
+//! box (help uses it), the settings panel and the status line.
+
+pub(crate) mod overlay;
+pub(crate) mod settings;
+pub(crate) mod status;
+
+use ratatui::widgets::{Block, Borders};
+
+use crate::theme::Theme;
+
+/// A pane's bordered box, highlighted when it has focus.
+pub(crate) fn pane_block<'a>(title: &'a str, focused: bool, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(if focused {
+            theme.focused_border
+        } else {
+            theme.border
+        })
+}
