@@ -13,8 +13,8 @@ use std::time::Duration;
 use common::tiny_gguf::{self, TinySpec};
 
 use promptlab_engine::{
-    ChatRequest, Command, CompareRequest, EngineHandle, Event, Job, JobContext, JobError,
-    RequestError, StopReason,
+    ChatRequest, Command, CompareRequest, EngineHandle, Event, Job, JobContext, JobEnd, JobError,
+    RequestError, SendError, StopReason,
 };
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::sampling::SamplingParams;
@@ -58,11 +58,13 @@ fn streams_tokens_then_finishes() {
         ..TinySpec::default()
     });
     assert!(matches!(next(&rx), Event::Loaded { .. }));
-    engine.send(Command::Chat(request(
-        7,
-        vec![Message::new("user", "ab")],
-        5,
-    )));
+    engine
+        .send(Command::Chat(request(
+            7,
+            vec![Message::new("user", "ab")],
+            5,
+        )))
+        .unwrap();
     let Event::Started {
         id: 7,
         dropped_messages: 0,
@@ -100,7 +102,7 @@ fn the_oldest_turns_are_dropped_when_the_context_is_full() {
         messages.push(Message::new("assistant", &format!("answer {i}")));
     }
     messages.push(Message::new("user", "last"));
-    engine.send(Command::Chat(request(1, messages, 8)));
+    engine.send(Command::Chat(request(1, messages, 8))).unwrap();
     match next(&rx) {
         Event::Started {
             prompt_tokens,
@@ -121,11 +123,13 @@ fn a_message_too_long_for_the_context_fails_cleanly() {
         ..TinySpec::default()
     });
     next(&rx);
-    engine.send(Command::Chat(request(
-        3,
-        vec![Message::new("user", &"x".repeat(200))],
-        4,
-    )));
+    engine
+        .send(Command::Chat(request(
+            3,
+            vec![Message::new("user", &"x".repeat(200))],
+            4,
+        )))
+        .unwrap();
     match next(&rx) {
         Event::Failed { id: 3, error } => {
             let error = error.to_string();
@@ -142,11 +146,13 @@ fn cancel_stops_the_generation() {
         ..TinySpec::default()
     });
     next(&rx);
-    engine.send(Command::Chat(request(
-        9,
-        vec![Message::new("user", "ab")],
-        3000,
-    )));
+    engine
+        .send(Command::Chat(request(
+            9,
+            vec![Message::new("user", "ab")],
+            3000,
+        )))
+        .unwrap();
     next(&rx); // Started
     assert!(matches!(next(&rx), Event::Token { .. }));
     engine.cancel(9);
@@ -237,7 +243,9 @@ fn a_comparison_runs_each_method_in_turn_announcing_every_prompt() {
         ..TinySpec::default()
     });
     next(&rx);
-    engine.send(Command::Compare(compare_request(4, Some(4))));
+    engine
+        .send(Command::Compare(compare_request(4, Some(4))))
+        .unwrap();
     let mut prompts = [0, 0];
     let mut called = [0, 0];
     let mut done = Vec::new();
@@ -294,7 +302,9 @@ fn cancel_stops_a_comparison_and_leaves_the_rest_unrun() {
         ..TinySpec::default()
     });
     next(&rx);
-    engine.send(Command::Compare(compare_request(5, None)));
+    engine
+        .send(Command::Compare(compare_request(5, None)))
+        .unwrap();
     loop {
         match next(&rx) {
             Event::Method {
@@ -322,11 +332,13 @@ fn cancel_stops_a_comparison_and_leaves_the_rest_unrun() {
         }
     }
     // The engine serves the next request as usual.
-    engine.send(Command::Chat(request(
-        6,
-        vec![Message::new("user", "ab")],
-        2,
-    )));
+    engine
+        .send(Command::Chat(request(
+            6,
+            vec![Message::new("user", "ab")],
+            2,
+        )))
+        .unwrap();
     assert!(matches!(next(&rx), Event::Started { id: 6, .. }));
 }
 
@@ -338,7 +350,7 @@ impl Job for Panics {
         "panics"
     }
 
-    fn run(self: Box<Self>, ctx: &mut JobContext<'_>) -> Result<String, JobError> {
+    fn run(self: Box<Self>, ctx: &mut JobContext<'_>) -> Result<JobEnd, JobError> {
         ctx.progress(1, Some(2), "half way");
         panic!("deliberate failure inside a request");
     }
@@ -352,15 +364,15 @@ impl Job for Counts {
         "counts"
     }
 
-    fn run(self: Box<Self>, ctx: &mut JobContext<'_>) -> Result<String, JobError> {
+    fn run(self: Box<Self>, ctx: &mut JobContext<'_>) -> Result<JobEnd, JobError> {
         for i in 1..=self.0 {
             if ctx.cancelled() {
-                return Ok(format!("stopped at {i}"));
+                return Ok(JobEnd::Stopped(format!("stopped at {i}")));
             }
             ctx.progress(i, Some(self.0), format!("step {i}"));
             std::thread::sleep(Duration::from_millis(5));
         }
-        Ok(format!("counted to {}", self.0))
+        Ok(JobEnd::Done(format!("counted to {}", self.0)))
     }
 }
 
@@ -368,15 +380,19 @@ impl Job for Counts {
 fn a_panic_inside_a_request_fails_that_request_and_the_next_is_served() {
     let (engine, rx, _dir) = start(&TinySpec::default());
     assert!(matches!(next(&rx), Event::Loaded { .. }));
-    engine.send(Command::Job {
-        id: 11,
-        job: Box::new(Panics),
-    });
-    engine.send(Command::Chat(request(
-        12,
-        vec![Message::new("user", "ab")],
-        2,
-    )));
+    engine
+        .send(Command::Job {
+            id: 11,
+            job: Box::new(Panics),
+        })
+        .unwrap();
+    engine
+        .send(Command::Chat(request(
+            12,
+            vec![Message::new("user", "ab")],
+            2,
+        )))
+        .unwrap();
     match next(&rx) {
         Event::JobProgress { id: 11, progress } => assert_eq!(progress.done, 1),
         other => panic!("unexpected {other:?}"),
@@ -406,14 +422,18 @@ fn cancelling_one_request_leaves_the_one_queued_behind_it_alone() {
     let (engine, rx, _dir) = start(&TinySpec::default());
     assert!(matches!(next(&rx), Event::Loaded { .. }));
     // A long job runs; a second one waits behind it.
-    engine.send(Command::Job {
-        id: 21,
-        job: Box::new(Counts(100_000)),
-    });
-    engine.send(Command::Job {
-        id: 22,
-        job: Box::new(Counts(3)),
-    });
+    engine
+        .send(Command::Job {
+            id: 21,
+            job: Box::new(Counts(100_000)),
+        })
+        .unwrap();
+    engine
+        .send(Command::Job {
+            id: 22,
+            job: Box::new(Counts(3)),
+        })
+        .unwrap();
     assert!(matches!(next(&rx), Event::JobProgress { id: 21, .. }));
     engine.cancel(21);
     let mut second = Vec::new();
@@ -448,15 +468,19 @@ fn cancelling_one_request_leaves_the_one_queued_behind_it_alone() {
 fn a_request_cancelled_while_queued_does_no_work() {
     let (engine, rx, _dir) = start(&TinySpec::default());
     assert!(matches!(next(&rx), Event::Loaded { .. }));
-    engine.send(Command::Job {
-        id: 31,
-        job: Box::new(Counts(100_000)),
-    });
-    engine.send(Command::Chat(request(
-        32,
-        vec![Message::new("user", "ab")],
-        2,
-    )));
+    engine
+        .send(Command::Job {
+            id: 31,
+            job: Box::new(Counts(100_000)),
+        })
+        .unwrap();
+    engine
+        .send(Command::Chat(request(
+            32,
+            vec![Message::new("user", "ab")],
+            2,
+        )))
+        .unwrap();
     engine.cancel(32);
     assert!(matches!(next(&rx), Event::JobProgress { id: 31, .. }));
     engine.cancel(31);
@@ -468,6 +492,34 @@ fn a_request_cancelled_while_queued_does_no_work() {
                 error: RequestError::Cancelled,
             } => break,
             other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_request_id_still_in_use_is_refused() {
+    let (engine, rx, _dir) = start(&TinySpec::default());
+    assert!(matches!(next(&rx), Event::Loaded { .. }));
+    engine
+        .send(Command::Job {
+            id: 41,
+            job: Box::new(Counts(100_000)),
+        })
+        .unwrap();
+    let again = engine.send(Command::Job {
+        id: 41,
+        job: Box::new(Counts(1)),
+    });
+    assert_eq!(again.unwrap_err(), SendError::DuplicateId(41));
+    assert!(matches!(next(&rx), Event::JobProgress { id: 41, .. }));
+    engine.cancel(41);
+    loop {
+        if let Event::JobFinished {
+            id: 41, stopped, ..
+        } = next(&rx)
+        {
+            assert!(stopped);
+            break;
         }
     }
 }

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use promptlab::config::Config;
-use promptlab_engine::{Event, FinishedEvent, RequestError, StopReason, TokenEvent};
+use promptlab_engine::plain::{ModelInfo, SamplingParams};
+use promptlab_engine::{Capabilities, Event, FinishedEvent, RequestError, StopReason, TokenEvent};
 use promptlab_infer::error::ModelError;
-use promptlab_infer::ModelInfo;
 use promptlab_tui::conversation::{Conversation, Role};
 use promptlab_tui::keymap::Keymap;
 use promptlab_tui::panes::chat::Focus;
@@ -35,13 +35,26 @@ fn new_state() -> State {
     state_with_config(None)
 }
 
+/// What the local model offers: everything.
+const ALL_CAPABILITIES: Capabilities = Capabilities {
+    logprobs: true,
+    attention: true,
+    local_tokenizer: true,
+};
+
 /// The app with `user_yaml` layered over the shipped config.
 fn state_with_config(user_yaml: Option<&str>) -> State {
+    state_with(user_yaml, ALL_CAPABILITIES)
+}
+
+/// The app with `user_yaml` over the shipped config, on a backend that
+/// offers `capabilities`.
+fn state_with(user_yaml: Option<&str>, capabilities: Capabilities) -> State {
     let config = Config::from_layers(user_yaml, std::path::Path::new("user.yaml")).unwrap();
-    let sampling = promptlab_infer::sampling::SamplingParams {
+    let sampling = SamplingParams {
         seed: 1,
         max_tokens: 64,
-        ..promptlab_infer::sampling::SamplingParams::greedy()
+        ..SamplingParams::greedy()
     };
     let presets = config.presets.clone().into_iter().collect();
     let settings = Settings::new(sampling, String::new(), presets);
@@ -64,7 +77,7 @@ fn state_with_config(user_yaml: Option<&str>) -> State {
                 file_bytes: 1,
             },
             load_ms: 1.0,
-            capabilities: promptlab_backend::Capabilities::default(),
+            capabilities,
         }),
     );
     state
@@ -306,6 +319,88 @@ fn probabilities_colour_tokens_and_the_cursor_shows_alternatives() {
     for cell in terminal.backend().buffer().content() {
         assert!(promptlab_tui::theme::is_basic(cell.fg) && promptlab_tui::theme::is_basic(cell.bg));
     }
+}
+
+#[test]
+fn a_backend_without_probabilities_says_so() {
+    let none = Capabilities {
+        logprobs: false,
+        attention: false,
+        local_tokenizer: false,
+    };
+    let mut state = state_with(None, none);
+    answer(&mut state, "Capital?", PARIS);
+    key(&mut state, KeyCode::Char('p'), KeyModifiers::CONTROL);
+    assert_eq!(
+        state.notice.as_deref(),
+        Some("this backend gives no token probabilities")
+    );
+    // The messages stay Markdown (no colouring), with no token cursor.
+    key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Left, KeyModifiers::NONE);
+    let text = screen(&state, 120, 24, Palette::Basic16).0;
+    assert!(text.contains("The capital is Paris."), "{text}");
+    assert!(!text.contains("Lyon"), "no token popup: {text}");
+    assert!(
+        text.contains("this backend gives no token probabilities"),
+        "{text}"
+    );
+    // With them (the local model), the same keys show the probabilities.
+    let mut state = new_state();
+    answer(&mut state, "Capital?", PARIS);
+    key(&mut state, KeyCode::Char('p'), KeyModifiers::CONTROL);
+    key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Left, KeyModifiers::NONE);
+    assert_eq!(state.notice, None);
+    assert!(screen(&state, 120, 24, Palette::Basic16).0.contains("Lyon"));
+}
+
+#[test]
+fn hints_name_the_keys_as_bound() {
+    // The shipped keys.
+    let mut state = new_state();
+    let first = screen(&state, 80, 24, Palette::Basic16).0;
+    assert!(
+        first.contains("Ask anything. F1 lists the keys."),
+        "{first}"
+    );
+    send(&mut state, "Hi");
+    type_text(&mut state, "again");
+    key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        state.notice.as_deref(),
+        Some("still generating: Esc stops it")
+    );
+    // Rebound: every hint follows the config.
+    let mut state = state_with_config(Some(
+        "keys:\n  help: f10\n  stop: ctrl+g\n  regenerate: ctrl+t\n  compare: f6\n",
+    ));
+    let first = screen(&state, 80, 24, Palette::Basic16).0;
+    assert!(
+        first.contains("Ask anything. F10 lists the keys."),
+        "{first}"
+    );
+    let id = send(&mut state, "Hi");
+    type_text(&mut state, "again");
+    key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        state.notice.as_deref(),
+        Some("still generating: ctrl+g stops it")
+    );
+    // The compare pane names the key that leads back and the chat's stop.
+    key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+    key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        state.notice.as_deref(),
+        Some("the chat is still generating (F6, then ctrl+g stops it)")
+    );
+    key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+    stream(&mut state, id, &[("Hello", -0.1)], "eos");
+    key(&mut state, KeyCode::Char('o'), KeyModifiers::CONTROL);
+    assert_eq!(
+        state.notice.as_deref(),
+        Some("the last answer is complete; ctrl+t regenerates it")
+    );
 }
 
 #[test]

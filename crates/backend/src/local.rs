@@ -72,13 +72,21 @@ impl ChatBackend for LocalBackend<'_> {
         on_progress: &mut dyn FnMut(ChatProgress) -> ControlFlow<()>,
     ) -> Result<ChatEnd, BackendError> {
         let (prompt_ids, dropped_messages) = fit_prompt(self.model, call)?;
+        let prompt_tokens = prompt_ids.len();
         if on_progress(ChatProgress::Started {
-            prompt_tokens: prompt_ids.len(),
+            prompt_tokens,
             dropped_messages,
         })
         .is_break()
         {
-            return Err(BackendError::Cancelled);
+            return Ok(ChatEnd {
+                stop_reason: StopReason::Cancelled,
+                tail: String::new(),
+                prompt_tokens,
+                generated_tokens: 0,
+                prefill_tok_s: 0.0,
+                decode_tok_s: 0.0,
+            });
         }
         let request = GenerateRequest {
             prompt_ids,

@@ -5,7 +5,6 @@ use std::ops::ControlFlow;
 
 use promptlab_backend::{Backend, BackendError, Call, Capabilities, Reply};
 use promptlab_methods::runner;
-use promptlab_methods::MethodError;
 
 use crate::cancel::CancelToken;
 use crate::protocol::{CompareRequest, Event, RequestId};
@@ -38,10 +37,6 @@ pub(crate) fn compare(
             &request.options,
             |event| sink(Event::Method { id, method, event }),
         );
-        let result = match result {
-            Err(_) if cancel.is_cancelled() => Err(MethodError::Cancelled),
-            other => other,
-        };
         sink(Event::MethodDone { id, method, result });
     }
     sink(Event::CompareFinished {

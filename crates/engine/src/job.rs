@@ -30,6 +30,15 @@ impl JobContext<'_> {
     }
 }
 
+/// How a job ended, with a one-line summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    /// All the work is done.
+    Done(String),
+    /// It returned early because it was cancelled.
+    Stopped(String),
+}
+
 /// A job's own failure (its message becomes [`crate::RequestError::Job`]).
 pub type JobError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -39,6 +48,6 @@ pub trait Job: Send {
     /// A short name for logs.
     fn name(&self) -> &str;
 
-    /// Does the work; returns a one-line summary, or why it failed.
-    fn run(self: Box<Self>, ctx: &mut JobContext<'_>) -> Result<String, JobError>;
+    /// Does the work; says how it ended, or why it failed.
+    fn run(self: Box<Self>, ctx: &mut JobContext<'_>) -> Result<JobEnd, JobError>;
 }

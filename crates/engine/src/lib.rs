@@ -26,13 +26,23 @@ use promptlab_infer::error::ModelError;
 use promptlab_infer::{LoadedModel, Precision};
 
 pub use cancel::CancelToken;
-pub use job::{Job, JobContext, JobError};
+pub use job::{Job, JobContext, JobEnd, JobError};
+pub use promptlab_backend::Capabilities;
 pub use promptlab_infer::generate::StopReason;
 pub use protocol::{
     ChatRequest, Command, CompareRequest, Event, FinishedEvent, Progress, RequestError, RequestId,
     TokenEvent,
 };
 use worker::{lock, Message, Tokens};
+
+/// Why a request could not be queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("request {0} was not sent: a request with that id is still running")]
+    DuplicateId(RequestId),
+    #[error("request {0} was not sent: the engine has stopped")]
+    Stopped(RequestId),
+}
 
 /// The sender's end of the engine thread.
 pub struct EngineHandle {
@@ -53,7 +63,7 @@ impl EngineHandle {
     }
 
     /// Starts the engine thread with a model from `load` (run on the thread).
-    pub fn spawn_with(
+    fn spawn_with(
         load: impl FnOnce() -> Result<LoadedModel, ModelError> + Send + 'static,
         sink: impl Fn(Event) + Send + 'static,
     ) -> EngineHandle {
@@ -71,19 +81,24 @@ impl EngineHandle {
         }
     }
 
-    /// Queues a request behind those already sent; returns its id.
-    pub fn send(&self, command: Command) -> RequestId {
+    /// Queues a request behind those already sent; returns its id. Refused
+    /// when the id is already in use by a request not yet finished, or when
+    /// the engine thread has ended.
+    pub fn send(&self, command: Command) -> Result<RequestId, SendError> {
         let id = command.id();
         let cancel = CancelToken::new();
-        lock(&self.tokens).insert(id, cancel.clone());
-        if self
-            .messages
-            .send(Message::Run { command, cancel })
-            .is_err()
         {
-            lock(&self.tokens).remove(&id);
+            let mut tokens = lock(&self.tokens);
+            if tokens.contains_key(&id) {
+                return Err(SendError::DuplicateId(id));
+            }
+            tokens.insert(id, cancel.clone());
         }
-        id
+        if self.messages.send(Message::Run { command, cancel }).is_err() {
+            lock(&self.tokens).remove(&id);
+            return Err(SendError::Stopped(id));
+        }
+        Ok(id)
     }
 
     /// Stops request `id`: a generation finishes as cancelled, a comparison
@@ -111,4 +126,13 @@ impl Drop for EngineHandle {
             let _ = thread.join();
         }
     }
+}
+
+/// What a UI needs of the inference crate, as plain data, so it can depend
+/// on the engine alone (and never on candle).
+pub mod plain {
+    pub use promptlab_infer::chat_template::Message;
+    pub use promptlab_infer::fsutil::write_atomic;
+    pub use promptlab_infer::sampling::{SamplingError, SamplingOverlay, SamplingParams};
+    pub use promptlab_infer::{ModelInfo, Precision};
 }

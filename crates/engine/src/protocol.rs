@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use promptlab_backend::{BackendError, Capabilities};
+use promptlab_backend::{BackendError, Capabilities, ChatEnd, TokenOut};
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::error::ModelError;
-use promptlab_infer::generate::StopReason;
 use promptlab_infer::sampling::SamplingParams;
 use promptlab_infer::ModelInfo;
 use promptlab_methods::runner::{MethodRun, RunEvent, RunOptions};
@@ -91,25 +90,11 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// One generated token as plain data.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenEvent {
-    pub text: String,
-    pub logprob: f32,
-    /// The most likely tokens at this step: (text, logprob).
-    pub top: Vec<(String, f32)>,
-}
+/// One generated token as plain data (the backend's own type).
+pub type TokenEvent = TokenOut;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct FinishedEvent {
-    pub stop_reason: StopReason,
-    /// The end of the answer not yet sent as a token (see `Finished::tail`).
-    pub tail: String,
-    pub prompt_tokens: usize,
-    pub generated_tokens: usize,
-    pub prefill_tok_s: f64,
-    pub decode_tok_s: f64,
-}
+/// How a chat turn ended (the backend's own type).
+pub type FinishedEvent = ChatEnd;
 
 /// How far a long job has got.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,15 +118,18 @@ pub enum RequestError {
     /// The work panicked; the engine caught it and serves the next request.
     #[error("internal error while serving this request: {0}")]
     Panicked(String),
-    /// The engine is gone (its model failed to load, or it shut down).
+    /// The model failed to load, so no request can be served.
     #[error("the engine is not running: {0}")]
-    NotRunning(String),
+    NotRunning(Arc<RequestError>),
+    /// The engine refused to queue it.
+    #[error(transparent)]
+    NotSent(crate::SendError),
     /// Cancelled while it waited in the queue: it did no work.
     #[error("cancelled before it started")]
     Cancelled,
-    /// A long job's own failure, one line.
-    #[error("{0}")]
-    Job(String),
+    /// A long job's own failure.
+    #[error(transparent)]
+    Job(Arc<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<ModelError> for RequestError {
@@ -220,29 +208,11 @@ pub enum Event {
         id: RequestId,
         progress: Progress,
     },
-    /// A long job ended: its one-line summary, or `stopped` when cancelled.
+    /// A long job ended: its one-line summary; `stopped` when it returned
+    /// early because it was cancelled.
     JobFinished {
         id: RequestId,
         summary: String,
         stopped: bool,
     },
-}
-
-impl Event {
-    /// The request this event is about (`None` for the model's loading).
-    pub fn request_id(&self) -> Option<RequestId> {
-        match self {
-            Event::Loaded { .. } | Event::LoadFailed(_) => None,
-            Event::Started { id, .. }
-            | Event::Token { id, .. }
-            | Event::Finished { id, .. }
-            | Event::Failed { id, .. }
-            | Event::Method { id, .. }
-            | Event::MethodPrompt { id, .. }
-            | Event::MethodDone { id, .. }
-            | Event::CompareFinished { id, .. }
-            | Event::JobProgress { id, .. }
-            | Event::JobFinished { id, .. } => Some(*id),
-        }
-    }
 }

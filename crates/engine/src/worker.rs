@@ -14,7 +14,7 @@ use promptlab_infer::LoadedModel;
 use crate::cancel::CancelToken;
 use crate::chat::chat;
 use crate::compare::compare;
-use crate::job::JobContext;
+use crate::job::{JobContext, JobEnd};
 use crate::protocol::{Command, Event, RequestError, RequestId};
 
 /// What travels from the handle to the thread.
@@ -60,7 +60,7 @@ pub(crate) fn run(
         let outcome = match &model {
             Ok(_) if cancel.is_cancelled() => Err(RequestError::Cancelled),
             Ok(model) => serve(model, command, &cancel, sink),
-            Err(e) => Err(RequestError::NotRunning(e.to_string())),
+            Err(e) => Err(RequestError::NotRunning(Arc::new(e.clone()))),
         };
         if let Err(error) = outcome {
             sink(Event::Failed { id, error });
@@ -90,13 +90,15 @@ fn serve(
                 cancel,
                 progress: &progress,
             };
-            let summary = job
-                .run(&mut ctx)
-                .map_err(|e| RequestError::Job(e.to_string()))?;
+            let (summary, stopped) = match job.run(&mut ctx) {
+                Ok(JobEnd::Done(summary)) => (summary, false),
+                Ok(JobEnd::Stopped(summary)) => (summary, true),
+                Err(e) => return Err(RequestError::Job(Arc::from(e))),
+            };
             sink(Event::JobFinished {
                 id,
                 summary,
-                stopped: cancel.is_cancelled(),
+                stopped,
             });
             Ok(())
         }

@@ -16,7 +16,7 @@ use promptlab_infer::fsutil::partial_path;
 /// The Python interpreter used for `pip download` (`PROMPTLAB_PYTHON`, else
 /// `python3`).
 pub fn python() -> String {
-    promptlab_infer::host::python_command()
+    promptlab_host::python_command()
 }
 
 /// Where the mirrored file lives once extracted.

@@ -8,7 +8,6 @@ pub mod error;
 pub mod fsutil;
 pub mod generate;
 pub mod gguf;
-pub mod host;
 pub mod inspect;
 mod kv_cache;
 pub mod sampling;

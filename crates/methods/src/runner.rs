@@ -3,9 +3,11 @@
 //! records every call; progress streams out as events.
 //!
 //! Before the first call the method passes [`MethodSpec::check_ready`]; a
-//! step reads what it names through the load check's own
-//! [`Scope`](crate::spec), and a name that is not there fails the step
-//! ([`StepError::Unreadable`]) rather than the process.
+//! step reads what it names through the load check's own `spec::Scope`,
+//! and a name that is not there fails the step ([`StepError::Unreadable`])
+//! rather than the process. Its templates see what the load check allows
+//! them: the scope, the exemplars, the environment's globals and their
+//! primitive's `spec::Local`s (strict about anything else).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -15,7 +17,7 @@ use serde::Serialize;
 
 use super::extract::{find_answer, most_steps, vote, Vote};
 use super::sandbox::{self, CodeRun, Limits};
-use super::spec::{ForeachMode, MethodSpec, Origin, Scope, Step, StepKind};
+use super::spec::{environment, Local, MethodSpec, Origin, Scope, Step, StepKind, EXEMPLARS};
 use super::tools::Lookup;
 use crate::error::{MethodError, StepError};
 use promptlab_backend::{Backend, BackendError, Call};
@@ -224,21 +226,23 @@ fn in_step(step: &str, error: impl Into<StepError>) -> MethodError {
 }
 
 impl<B: Backend> Ctx<'_, B> {
-    /// `template` rendered for step `step` over the inputs, the earlier
-    /// outputs and `extra`.
+    /// `template` of `step` rendered over the inputs, the earlier outputs
+    /// and the step's [`Local`]s, `locals` (each one the load check allows
+    /// it: [`StepKind::locals`]).
     fn render(
         &self,
-        step: &str,
+        step: &Step,
         template: &str,
-        extra: &[(&str, minijinja::Value)],
+        locals: &[(Local, minijinja::Value)],
     ) -> Result<String, MethodError> {
         let mut vars = self.vars.clone();
-        for (k, v) in extra {
-            vars.insert(k.to_string(), v.clone());
+        for (local, v) in locals {
+            debug_assert!(step.kind.locals().contains(local), "{local:?}");
+            vars.insert(local.name().to_string(), v.clone());
         }
         self.env
             .render_str(template, vars)
-            .map_err(|e| in_step(step, StepError::Template(e.to_string())))
+            .map_err(|e| in_step(&step.id, StepError::Template(e.to_string())))
     }
 
     /// What step `step` reads as `name` through its `field`.
@@ -315,14 +319,13 @@ pub fn run<B: Backend>(
 ) -> Result<MethodRun, MethodError> {
     spec.check_ready(inputs, options.allow_code)?;
     let on_event: &mut dyn FnMut(RunEvent) = &mut on_event;
-    let mut env = Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let env = environment();
     let mut vars: BTreeMap<String, minijinja::Value> = inputs
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().into()))
         .collect();
     vars.insert(
-        "exemplars".into(),
+        EXEMPLARS.into(),
         spec.exemplars.clone().unwrap_or_default().into(),
     );
     let outputs = Scope::start(spec, |name, origin| {
@@ -392,7 +395,7 @@ fn run_step<B: Backend>(
     let id = step.id.as_str();
     Ok(match &step.kind {
         StepKind::Generate(g) => {
-            let prompt = ctx.render(id, &g.prompt, &[])?;
+            let prompt = ctx.render(step, &g.prompt, &[])?;
             let record = ctx.call(
                 id,
                 0,
@@ -406,7 +409,7 @@ fn run_step<B: Backend>(
             Output::Text { text }
         }
         StepKind::SampleN(s) => {
-            let prompt = ctx.render(id, &s.prompt, &[])?;
+            let prompt = ctx.render(step, &s.prompt, &[])?;
             let mut items = Vec::new();
             for index in 0..s.n {
                 let record = ctx.call(
@@ -475,11 +478,11 @@ fn run_step<B: Backend>(
             let mut history: Vec<(String, String)> = Vec::new();
             let mut outputs = Vec::new();
             for (index, item) in items.iter().enumerate() {
-                let mut extra = vec![("item", minijinja::Value::from(item.as_str()))];
-                if f.mode == ForeachMode::Sequential {
-                    extra.push(("history", minijinja::Value::from_serialize(&history)));
+                let mut locals = vec![(Local::Item, minijinja::Value::from(item.as_str()))];
+                if step.kind.locals().contains(&Local::History) {
+                    locals.push((Local::History, minijinja::Value::from_serialize(&history)));
                 }
-                let prompt = ctx.render(id, &f.prompt, &extra)?;
+                let prompt = ctx.render(step, &f.prompt, &locals)?;
                 let record = ctx.call(id, index, Request::greedy(prompt, f.max_tokens, &f.stop))?;
                 history.push((item.clone(), record.output.clone()));
                 outputs.push(record.output.clone());
@@ -503,12 +506,15 @@ fn run_step<B: Backend>(
             let mut transcript = String::new();
             let mut outputs = Vec::new();
             for iteration in 0..l.max_iterations {
-                let extra = [
-                    ("iteration", minijinja::Value::from(iteration)),
-                    ("previous", minijinja::Value::from(previous.as_str())),
-                    ("transcript", minijinja::Value::from(transcript.as_str())),
+                let locals = [
+                    (Local::Iteration, minijinja::Value::from(iteration)),
+                    (Local::Previous, minijinja::Value::from(previous.as_str())),
+                    (
+                        Local::Transcript,
+                        minijinja::Value::from(transcript.as_str()),
+                    ),
                 ];
-                let prompt = ctx.render(id, &l.prompt, &extra)?;
+                let prompt = ctx.render(step, &l.prompt, &locals)?;
                 let record = ctx.call(
                     id,
                     iteration,
@@ -546,7 +552,7 @@ fn run_step<B: Backend>(
             };
             let programs = match (&r.from, &r.program) {
                 (Some(from), _) => ctx.read(id, "from", from)?.items(),
-                (None, Some(template)) => vec![Some(ctx.render(id, template, &[])?)],
+                (None, Some(template)) => vec![Some(ctx.render(step, template, &[])?)],
                 (None, None) => return Err(in_step(id, StepError::NoProgram)),
             };
             let mut runs = Vec::new();
@@ -564,7 +570,6 @@ fn run_step<B: Backend>(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::VecDeque;
     use std::ops::ControlFlow;
     use std::path::Path;
 
@@ -572,8 +577,9 @@ mod tests {
 
     use super::*;
 
-    /// Replies in order; no reply left is a backend failure.
-    struct Replies(VecDeque<&'static str>, Vec<Call>);
+    /// The fake model: reply `i` answers call `i` (none left fails the
+    /// call); the calls are kept. The root tests' `Scripted` also streams.
+    struct Replies(&'static [&'static str], Vec<Call>);
 
     impl Backend for Replies {
         fn call(
@@ -581,13 +587,13 @@ mod tests {
             call: &Call,
             _: &mut dyn FnMut(&str) -> ControlFlow<()>,
         ) -> Result<Reply, BackendError> {
-            self.1.push(call.clone());
             let text = self
                 .0
-                .pop_front()
+                .get(self.1.len())
                 .ok_or_else(|| BackendError::Failed("no reply left".into()))?;
+            self.1.push(call.clone());
             Ok(Reply {
-                text: text.into(),
+                text: text.to_string(),
                 prompt_tokens: 1,
                 generated_tokens: 1,
             })
@@ -631,7 +637,7 @@ mod tests {
 answer: final
 "
         );
-        let mut backend = Replies(["one", "two", "Lookup[more]"].into(), Vec::new());
+        let mut backend = Replies(&["one", "two", "Lookup[more]"], Vec::new());
         let result = run(
             &spec(&yaml),
             &question("Is 12 more than 7?\nSay why."),
@@ -672,12 +678,35 @@ answer: final
         // The fields are public: a spec changed in code skips the load check.
         let mut changed = spec(&yaml);
         changed.steps.remove(1);
-        let mut backend = Replies(["7"].into(), Vec::new());
+        let mut backend = Replies(&["7"], Vec::new());
         let err = run(&changed, &question("q"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
         assert!(!err.is_cancelled());
         assert_eq!(
             err.to_string(),
             "step `final`: from: reads `answers`, which is not an input or an earlier step"
         );
+    }
+
+    #[test]
+    fn every_variable_the_load_check_allows_a_template_is_defined() {
+        // Each primitive's own variables, the exemplars and a global.
+        let yaml = format!(
+            "{HEAD}exemplars: 'E'
+steps:
+  - id: first
+    generate: {{prompt: '{{{{ question }}}}{{{{ exemplars }}}}{{{{ range(2) | list | length }}}}'}}
+  - id: each
+    foreach: {{over: question, mode: sequential, prompt: '{{{{ item }}}}/{{{{ history | length }}}}/{{{{ first }}}}'}}
+  - id: alone
+    foreach: {{over: question, mode: independent, prompt: '{{{{ item }}}}'}}
+  - id: again
+    loop_until: {{prompt: '{{{{ iteration }}}}[{{{{ previous }}}}]{{{{ transcript | length }}}}', until: 'b', max_iterations: 2}}
+"
+        );
+        let mut backend = Replies(&["f", "e", "a", "a", "b"], Vec::new());
+        run(&spec(&yaml), &question("q"), &mut backend, &OPTIONS, |_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        let prompts: Vec<&str> = backend.1.iter().map(|c| c.prompt.as_str()).collect();
+        assert_eq!(prompts, ["qE2", "q/0/f", "q", "0[]0", "1[a]2"]);
     }
 }

@@ -101,7 +101,8 @@ impl CodeRun {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SandboxError {
     #[error(
-        "cannot start `{name}` for code execution: {message} (set PROMPTLAB_PYTHON to a Python 3 interpreter)"
+        "cannot start `{name}` for code execution: {message} (set {var} to a Python 3 interpreter)",
+        var = promptlab_host::PYTHON_VAR
     )]
     NoInterpreter { name: String, message: String },
     #[error("`{name}` failed to start: {stderr}")]
@@ -151,11 +152,11 @@ pub struct Python {
 }
 
 /// The interpreter named by `PROMPTLAB_PYTHON`, else `python3` on PATH
-/// (see [`promptlab_infer::host::python_command`]), found once per process.
+/// (see [`promptlab_host::python_command`]), found once per process.
 pub fn python() -> Result<&'static Python, SandboxError> {
     static FOUND: OnceLock<Result<Python, SandboxError>> = OnceLock::new();
     FOUND
-        .get_or_init(|| Python::locate(&promptlab_infer::host::python_command()))
+        .get_or_init(|| Python::locate(&promptlab_host::python_command()))
         .as_ref()
         .map_err(Clone::clone)
 }

@@ -19,8 +19,8 @@ use crate::settings::Settings;
 use crate::state::{update, Action, Screen, State};
 use crate::terminal;
 use crate::theme::{Palette, Theme};
+use promptlab_engine::plain::Precision;
 use promptlab_engine::EngineHandle;
-use promptlab_infer::Precision;
 
 pub struct TuiOptions {
     pub model_path: PathBuf,
@@ -61,7 +61,7 @@ impl ComparePrefill {
             }
         }
         if let Err(e) = c.select_ids(&self.methods) {
-            state.notice = Some(e);
+            state.notice = Some(e.to_string());
         }
         if any {
             state.screen = Screen::Compare;

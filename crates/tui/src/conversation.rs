@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use promptlab_engine::plain::write_atomic;
+use promptlab_engine::plain::Message;
 use promptlab_engine::StopReason;
-use promptlab_infer::chat_template::Message;
-use promptlab_infer::fsutil::write_atomic;
 
 /// The newest on-disk format this build reads and the one it writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -139,9 +139,21 @@ pub enum ConversationError {
     },
     #[error("{} was written by a newer promptlab: format version {found}, this build reads up to {FORMAT_VERSION}", path.display())]
     NewerVersion { path: PathBuf, found: u64 },
-    /// Missing or bad version, wrong fields, or a broken tree.
+    /// Missing or bad version, or wrong fields.
     #[error("{} is not a valid promptlab conversation: {reason}", path.display())]
     Invalid { path: PathBuf, reason: String },
+    /// A broken tree (the reason is part of the message, not a source).
+    #[error("{} is not a valid promptlab conversation: {error}", path.display())]
+    Tree { path: PathBuf, error: TreeError },
+}
+
+/// Why a conversation's tree is broken (see [`Conversation::validate`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    #[error("turn {turn} has parent {parent}, which is not an earlier turn")]
+    Parent { turn: usize, parent: usize },
+    #[error("leaf {leaf} is out of range ({turns} turns)")]
+    Leaf { leaf: usize, turns: usize },
 }
 
 impl Conversation {
@@ -307,14 +319,12 @@ impl Conversation {
     }
 
     /// Checks the tree: every parent is an earlier turn, the leaf exists.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), TreeError> {
         let n = self.turns.len();
         let bad = (0..n).find_map(|i| self.turns[i].parent.filter(|&p| p >= i).map(|p| (i, p)));
         match (bad, self.leaf) {
-            (Some((i, p)), _) => Err(format!(
-                "turn {i} has parent {p}, which is not an earlier turn"
-            )),
-            (_, Some(l)) if l >= n => Err(format!("leaf {l} is out of range ({n} turns)")),
+            (Some((turn, parent)), _) => Err(TreeError::Parent { turn, parent }),
+            (_, Some(leaf)) if leaf >= n => Err(TreeError::Leaf { leaf, turns: n }),
             _ => Ok(()),
         }
     }
@@ -354,7 +364,8 @@ impl Conversation {
         }
         let conv: Conversation =
             serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
-        conv.validate().map_err(invalid)?;
+        conv.validate()
+            .map_err(|error| ConversationError::Tree { path: p, error })?;
         Ok(conv)
     }
 

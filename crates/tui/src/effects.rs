@@ -9,8 +9,18 @@ use crate::conversation::Conversation;
 use crate::error::Error;
 use crate::state::{update, Action, Effect, State};
 use crate::terminal;
-use promptlab_engine::{Command, EngineHandle};
-use promptlab_infer::fsutil::write_atomic;
+use promptlab_engine::plain::write_atomic;
+use promptlab_engine::{Command, EngineHandle, Event, RequestError};
+
+/// Queues a request; one the engine refuses fails at once, as if the
+/// engine had answered so.
+fn send(state: &mut State, engine: &EngineHandle, command: Command) {
+    let id = command.id();
+    if let Err(e) = engine.send(command) {
+        let error = RequestError::NotSent(e);
+        update(state, Action::Engine(Event::Failed { id, error }));
+    }
+}
 
 /// Carries out one effect; false means quit.
 pub(crate) fn apply(
@@ -24,12 +34,8 @@ pub(crate) fn apply(
     };
     let conversation = &state.chat.conversation;
     match effect {
-        Effect::Chat(request) => {
-            engine.send(Command::Chat(request));
-        }
-        Effect::Compare(request) => {
-            engine.send(Command::Compare(request));
-        }
+        Effect::Chat(request) => send(state, engine, Command::Chat(request)),
+        Effect::Compare(request) => send(state, engine, Command::Compare(request)),
         Effect::Cancel(id) => engine.cancel(id),
         Effect::Save(path) => match save(conversation, &path) {
             Ok(()) => notice(state, format!("saved to {}", path.display())),

@@ -2,6 +2,7 @@
 //! bindings can fail with (the binary reports it; nothing here uses anyhow).
 
 use crate::conversation::ConversationError;
+use crate::keymap::KeysError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -9,8 +10,8 @@ pub enum Error {
     #[error(transparent)]
     Terminal(#[from] std::io::Error),
     /// A bad entry in config.yaml's `keys:` (the message names it).
-    #[error("{0}")]
-    Keys(String),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
     #[error(transparent)]
     Conversation(#[from] ConversationError),
 }

@@ -4,8 +4,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use promptlab_infer::sampling::SamplingOverlay as Preset;
-use promptlab_infer::sampling::SamplingParams;
+use promptlab_engine::plain::SamplingOverlay as Preset;
+use promptlab_engine::plain::{SamplingError, SamplingParams};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Field {
@@ -49,6 +49,20 @@ impl Field {
             Field::System => "system prompt",
         }
     }
+}
+
+/// Why a typed value was not taken; the message names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{field}: expected {expected}, got {text:?}")]
+    Expected {
+        field: &'static str,
+        expected: &'static str,
+        text: String,
+    },
+    /// It parsed, but the sampling parameters refuse it (out of range).
+    #[error(transparent)]
+    Sampling(#[from] SamplingError),
 }
 
 #[derive(Debug, Clone)]
@@ -125,7 +139,10 @@ impl Settings {
                 KeyCode::Enter => {
                     let text = std::mem::take(text);
                     self.editing = None;
-                    self.error = self.set_from_text(self.field(), &text).err();
+                    self.error = self
+                        .set_from_text(self.field(), &text)
+                        .err()
+                        .map(|e| e.to_string());
                 }
                 KeyCode::Esc => self.editing = None,
                 KeyCode::Backspace => {
@@ -228,9 +245,13 @@ impl Settings {
     }
 
     /// Sets a field from typed text; the error names the field and the range.
-    fn set_from_text(&mut self, field: Field, raw: &str) -> Result<(), String> {
+    fn set_from_text(&mut self, field: Field, raw: &str) -> Result<(), ValueError> {
         let text = raw.trim();
-        let bad = |what: &str| format!("{}: expected {what}, got {text:?}", field.label());
+        let bad = |expected: &'static str| ValueError::Expected {
+            field: field.label(),
+            expected,
+            text: text.to_string(),
+        };
         let mut next = self.sampling.clone();
         match field {
             Field::Temperature => next.temperature = text.parse().map_err(|_| bad("a number"))?,
@@ -259,7 +280,7 @@ impl Settings {
             }
             Field::Preset => return Ok(()),
         }
-        next.validate().map_err(|e| e.to_string())?;
+        next.validate()?;
         if field == Field::Seed {
             self.fixed_seed = true;
         }

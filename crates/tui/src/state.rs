@@ -100,17 +100,22 @@ impl State {
             keymap: &self.keymap,
             settings: &self.settings,
             model: &self.model,
-            other_busy: match self.screen {
-                Screen::Chat => self.compare.running(),
-                Screen::Compare => self.chat.generating.is_some(),
-            },
+            other_busy: self.other_busy(),
+        }
+    }
+
+    /// Whether the pane not on screen has a request in flight.
+    fn other_busy(&self) -> bool {
+        match self.screen {
+            Screen::Chat => self.compare.running(),
+            Screen::Compare => self.chat.generating.is_some(),
         }
     }
 }
 
-/// The chat pane and what its update may use.
-fn chat_cx(state: &mut State) -> (&mut ChatState, Cx<'_>) {
-    let other_busy = state.compare.running();
+/// The panes and what the active one's update may use.
+fn pane_cx(state: &mut State) -> (&mut ChatState, &mut CompareState, Cx<'_>) {
+    let other_busy = state.other_busy();
     let cx = Cx::new(
         &state.keymap,
         &state.settings,
@@ -120,22 +125,7 @@ fn chat_cx(state: &mut State) -> (&mut ChatState, Cx<'_>) {
         &mut state.next_id,
         other_busy,
     );
-    (&mut state.chat, cx)
-}
-
-/// The compare pane and what its update may use.
-fn compare_cx(state: &mut State) -> (&mut CompareState, Cx<'_>) {
-    let other_busy = state.chat.generating.is_some();
-    let cx = Cx::new(
-        &state.keymap,
-        &state.settings,
-        &state.model,
-        &mut state.notice,
-        &mut state.overlay,
-        &mut state.next_id,
-        other_busy,
-    );
-    (&mut state.compare, cx)
+    (&mut state.chat, &mut state.compare, cx)
 }
 
 /// Applies one action; returns what the runner must do.
@@ -191,7 +181,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             return vec![];
         }
         Some(Overlay::Step) => {
-            let (c, mut cx) = compare_cx(state);
+            let (_, c, mut cx) = pane_cx(state);
             compare::update::on_detail_key(c, &mut cx, key);
             return vec![];
         }
@@ -216,11 +206,11 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         }
         Some(GlobalAction::Quit) | None => match state.screen {
             Screen::Chat => {
-                let (chat, mut cx) = chat_cx(state);
+                let (chat, _, mut cx) = pane_cx(state);
                 chat::update::on_key(chat, &mut cx, key)
             }
             Screen::Compare => {
-                let (c, mut cx) = compare_cx(state);
+                let (_, c, mut cx) = pane_cx(state);
                 compare::update::on_key(c, &mut cx, key)
             }
         },
@@ -244,9 +234,12 @@ fn quit(state: &mut State) -> Vec<Effect> {
 /// the chat, a comparison's to the compare pane.
 fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
     match event {
-        Event::Loaded { info, .. } => {
+        Event::Loaded {
+            info, capabilities, ..
+        } => {
             state.chat.conversation.model = info.name.clone();
             state.model.info = Some(info);
+            state.model.capabilities = Some(capabilities);
             state.model.error = None;
             vec![]
         }
@@ -268,7 +261,7 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
         | Event::MethodPrompt { .. }
         | Event::MethodDone { .. }
         | Event::CompareFinished { .. }) => {
-            compare::update::on_engine(&mut state.compare, &mut state.notice, event);
+            compare::update::on_engine(&mut state.compare, &state.keymap, &mut state.notice, event);
             vec![]
         }
     }

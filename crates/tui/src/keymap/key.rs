@@ -4,6 +4,17 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+/// Why a key's spelling does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("empty key")]
+    Empty,
+    #[error("unknown modifier `{0}`")]
+    UnknownModifier(String),
+    #[error("unknown key `{0}`")]
+    UnknownKey(String),
+}
+
 /// A key with modifiers, comparable with crossterm's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key {
@@ -28,7 +39,7 @@ impl Key {
     }
 
     /// Parses `ctrl+r`, `alt+enter`, `shift+tab`, `f2`, `esc`, `x`.
-    pub(crate) fn parse(text: &str) -> Result<Key, String> {
+    pub(crate) fn parse(text: &str) -> Result<Key, KeyError> {
         let lower = text.trim().to_ascii_lowercase();
         let mut parts: Vec<&str> = lower.split('+').collect();
         // "ctrl++" binds the plus key.
@@ -36,14 +47,17 @@ impl Key {
             parts.truncate(parts.len() - 2);
             parts.push("+");
         }
-        let name = parts.pop().filter(|n| !n.is_empty()).ok_or("empty key")?;
+        let name = parts
+            .pop()
+            .filter(|n| !n.is_empty())
+            .ok_or(KeyError::Empty)?;
         let mut modifiers = KeyModifiers::NONE;
         for m in parts {
             modifiers |= match m {
                 "ctrl" | "control" => KeyModifiers::CONTROL,
                 "alt" | "meta" => KeyModifiers::ALT,
                 "shift" => KeyModifiers::SHIFT,
-                other => return Err(format!("unknown modifier `{other}`")),
+                other => return Err(KeyError::UnknownModifier(other.to_string())),
             };
         }
         let code = match name {
@@ -63,11 +77,13 @@ impl Key {
             "pagedown" => KeyCode::PageDown,
             "space" => KeyCode::Char(' '),
             f if f.starts_with('f') && f.len() > 1 => {
-                let n: u8 = f[1..].parse().map_err(|_| format!("unknown key `{f}`"))?;
+                let n: u8 = f[1..]
+                    .parse()
+                    .map_err(|_| KeyError::UnknownKey(f.to_string()))?;
                 KeyCode::F(n)
             }
             c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap_or(' ')),
-            other => return Err(format!("unknown key `{other}`")),
+            other => return Err(KeyError::UnknownKey(other.to_string())),
         };
         Ok(Key { code, modifiers })
     }

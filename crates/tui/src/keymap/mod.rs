@@ -11,8 +11,24 @@ use crossterm::event::KeyEvent;
 
 pub(crate) use actions::{Bound, ChatAction, CompareAction, ConfigKey, GlobalAction};
 use key::Key;
+pub use key::KeyError;
 
 use crate::error::Error;
+
+/// A bad entry in config.yaml's `keys:`; each message names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeysError {
+    #[error("config keys.{name}: unknown action (known: {known})")]
+    UnknownAction { name: String, known: String },
+    #[error("config keys.{name}: {error}")]
+    BadKey { name: String, error: KeyError },
+    #[error("config keys.{name}: `{text}` is already bound to {other}")]
+    AlreadyBound {
+        name: String,
+        text: String,
+        other: &'static str,
+    },
+}
 
 /// The bindings in force.
 #[derive(Debug, Clone)]
@@ -25,27 +41,29 @@ impl Keymap {
     /// that does not parse, or a key bound twice within a context is an
     /// error naming it.
     pub fn from_config(keys: &BTreeMap<String, String>) -> Result<Keymap, Error> {
-        let bad = |text: String| Error::Keys(text);
         let mut bindings: Vec<(Key, ConfigKey)> = Vec::new();
         for (name, text) in keys {
             let entry = ConfigKey::ALL
                 .into_iter()
                 .find(|a| a.name() == name)
-                .ok_or_else(|| {
-                    bad(format!(
-                        "config keys.{name}: unknown action (known: {})",
-                        ConfigKey::ALL.map(|a| a.name()).join(", ")
-                    ))
+                .ok_or_else(|| KeysError::UnknownAction {
+                    name: name.clone(),
+                    known: ConfigKey::ALL.map(|a| a.name()).join(", "),
                 })?;
-            let key = Key::parse(text).map_err(|e| bad(format!("config keys.{name}: {e}")))?;
+            let key = Key::parse(text).map_err(|error| KeysError::BadKey {
+                name: name.clone(),
+                error,
+            })?;
             if let Some((_, other)) = bindings
                 .iter()
                 .find(|(k, other)| *k == key && entry.collides_with(*other))
             {
-                return Err(bad(format!(
-                    "config keys.{name}: `{text}` is already bound to {}",
-                    other.name()
-                )));
+                return Err(KeysError::AlreadyBound {
+                    name: name.clone(),
+                    text: text.clone(),
+                    other: other.name(),
+                }
+                .into());
             }
             bindings.push((key, entry));
         }
@@ -98,6 +116,20 @@ impl Keymap {
             .iter()
             .find(|(_, e)| e.binds(action))
             .map_or_else(|| "?".into(), |(k, _)| k.label())
+    }
+
+    /// The key bound to `action` as a sentence names it: a named key on
+    /// its own capitalised (`Esc`, `F3`, `Enter`), anything else as
+    /// config.yaml writes it (`ctrl+r`, `x`).
+    pub(crate) fn key_name(&self, action: impl Into<Bound>) -> String {
+        let label = self.key_for(action);
+        let mut chars = label.chars();
+        match chars.next() {
+            Some(first) if label.len() > 1 && !label.contains('+') => {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            }
+            _ => label,
+        }
     }
 }
 
@@ -219,6 +251,9 @@ mod tests {
         assert_eq!((map.chat(&f2), map.compare(&f2)), (None, None));
         assert_eq!(map.key_for(CompareAction::Run), "enter");
         assert_eq!(map.key_for(GlobalAction::SwitchPane), "f3");
+        assert_eq!(map.key_name(GlobalAction::SwitchPane), "F3");
+        assert_eq!(map.key_name(ChatAction::Stop), "Esc");
+        assert_eq!(map.key_name(ChatAction::Regenerate), "ctrl+r");
     }
 
     #[test]

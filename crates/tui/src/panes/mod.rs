@@ -6,8 +6,8 @@
 pub mod chat;
 pub mod compare;
 
-use promptlab_engine::RequestId;
-use promptlab_infer::ModelInfo;
+use promptlab_engine::plain::ModelInfo;
+use promptlab_engine::{Capabilities, RequestId};
 
 use crate::keymap::Keymap;
 use crate::settings::Settings;
@@ -20,7 +20,12 @@ pub(crate) struct ModelStatus {
     pub(crate) info: Option<ModelInfo>,
     /// Why it failed to load.
     pub(crate) error: Option<String>,
+    /// What its backend offers besides text; `None` until it has loaded.
+    pub(crate) capabilities: Option<Capabilities>,
 }
+
+/// The notice for what needs token probabilities on a backend without them.
+pub(crate) const NO_LOGPROBS: &str = "this backend gives no token probabilities";
 
 impl ModelStatus {
     /// Why nothing can be generated now, if so.
@@ -32,6 +37,12 @@ impl ModelStatus {
             Some(e) => format!("no model: {e}"),
             None => "the model is still loading".into(),
         })
+    }
+
+    /// Whether the loaded backend is known to give no token probabilities
+    /// (unknown until it has loaded: nothing is refused before).
+    pub(crate) fn lacks_logprobs(&self) -> bool {
+        self.capabilities.is_some_and(|c| !c.logprobs)
     }
 
     /// The status line's name for it.

@@ -1,6 +1,7 @@
 //! Rendered Markdown kept per turn between frames: a finished turn is
-//! parsed once, and again only when its text, the width or the theme's
-//! Markdown colours change.
+//! parsed once, and again only when its text or the theme's Markdown
+//! colours change. The lines are not laid out to a width (the paragraph
+//! wraps them), so a resize renders nothing again.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,6 @@ use crate::theme::MarkdownStyles;
 
 struct Cached {
     content: String,
-    width: u16,
     styles: MarkdownStyles,
     lines: Vec<Line<'static>>,
 }
@@ -27,16 +27,15 @@ pub(crate) struct TurnCache {
 
 impl TurnCache {
     /// The lines of turn `turn` with `content`, from the cache when it holds
-    /// them for this content, width and theme.
+    /// them for this content and theme.
     pub(crate) fn lines(
         &mut self,
         turn: usize,
         content: &str,
-        width: u16,
         styles: &MarkdownStyles,
     ) -> Vec<Line<'static>> {
         if let Some(c) = self.entries.get(&turn) {
-            if c.content == content && c.width == width && c.styles == *styles {
+            if c.content == content && c.styles == *styles {
                 return c.lines.clone();
             }
         }
@@ -45,7 +44,6 @@ impl TurnCache {
             turn,
             Cached {
                 content: content.to_string(),
-                width,
                 styles: *styles,
                 lines: lines.clone(),
             },
@@ -75,20 +73,18 @@ mod tests {
         let basic = Theme::new(Palette::Basic16).markdown;
         let mono = Theme::new(Palette::Mono).markdown;
         let mut cache = TurnCache::default();
-        let first = cache.lines(0, "# Hi", 80, &basic);
-        assert_eq!(cache.lines(0, "# Hi", 80, &basic), first);
+        let first = cache.lines(0, "# Hi", &basic);
+        assert_eq!(cache.lines(0, "# Hi", &basic), first);
         assert_eq!(cache.renders(), 1, "the same turn comes from the cache");
-        cache.lines(1, "other", 80, &basic);
+        cache.lines(1, "other", &basic);
         assert_eq!(cache.renders(), 2, "each turn has its own entry");
-        cache.lines(0, "# Hi there", 80, &basic);
+        cache.lines(0, "# Hi there", &basic);
         assert_eq!(cache.renders(), 3, "changed content");
-        cache.lines(0, "# Hi there", 60, &basic);
-        assert_eq!(cache.renders(), 4, "another width");
-        let plain = cache.lines(0, "# Hi there", 60, &mono);
-        assert_eq!(cache.renders(), 5, "another theme");
+        let plain = cache.lines(0, "# Hi there", &mono);
+        assert_eq!(cache.renders(), 4, "another theme");
         assert!(plain[0].spans.iter().all(|s| s.style.fg.is_none()));
-        cache.lines(0, "# Hi there", 60, &mono);
-        cache.lines(1, "other", 80, &basic);
-        assert_eq!(cache.renders(), 5);
+        cache.lines(0, "# Hi there", &mono);
+        cache.lines(1, "other", &basic);
+        assert_eq!(cache.renders(), 4);
     }
 }

@@ -7,8 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 
 use super::state::{new_input, ChatState, Focus, Generation, Stats};
 use crate::conversation::{Role, TokenInfo, TurnEnd};
-use crate::keymap::ChatAction;
-use crate::panes::Cx;
+use crate::keymap::{ChatAction, CompareAction, GlobalAction};
+use crate::panes::{Cx, NO_LOGPROBS};
 use crate::state::Effect;
 use promptlab_engine::{ChatRequest, Event};
 
@@ -24,7 +24,7 @@ pub(crate) fn on_key(chat: &mut ChatState, cx: &mut Cx, key: KeyEvent) -> Vec<Ef
             *cx.notice = None;
             chat.input.input(key);
         }
-        Focus::Messages => on_messages_key(chat, key),
+        Focus::Messages => on_messages_key(chat, cx, key),
     }
     vec![]
 }
@@ -79,7 +79,7 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
         ChatAction::Regenerate => regenerate(chat, cx),
         ChatAction::Continue => continue_answer(chat, cx),
         ChatAction::Edit => {
-            start_edit(chat, cx.notice);
+            start_edit(chat, cx);
             vec![]
         }
         ChatAction::Save => vec![Effect::Save(chat.save_path.clone())],
@@ -88,6 +88,9 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
             Some(i) => vec![Effect::Copy(chat.conversation.turn(i).content.clone())],
             None => vec![],
         },
+        ChatAction::ToggleProbs if !chat.show_probs && cx.model.lacks_logprobs() => {
+            cx.refuse(NO_LOGPROBS)
+        }
         ChatAction::ToggleProbs => {
             chat.show_probs = !chat.show_probs;
             chat.token_cursor = None;
@@ -132,7 +135,7 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
     Some(effects)
 }
 
-fn on_messages_key(chat: &mut ChatState, key: KeyEvent) {
+fn on_messages_key(chat: &mut ChatState, cx: &mut Cx, key: KeyEvent) {
     let len = chat.conversation.path().len();
     match key.code {
         KeyCode::Up => {
@@ -142,6 +145,9 @@ fn on_messages_key(chat: &mut ChatState, key: KeyEvent) {
         KeyCode::Down => {
             chat.selected = chat.selected.map(|s| (s + 1).min(len.saturating_sub(1)));
             chat.token_cursor = None;
+        }
+        KeyCode::Left | KeyCode::Right if chat.show_probs && cx.model.lacks_logprobs() => {
+            *cx.notice = Some(NO_LOGPROBS.into());
         }
         KeyCode::Left | KeyCode::Right if chat.show_probs => {
             let Some(turn) = chat.focused_turn() else {
@@ -180,11 +186,18 @@ fn on_messages_key(chat: &mut ChatState, key: KeyEvent) {
 
 fn can_generate(chat: &mut ChatState, cx: &mut Cx) -> bool {
     if chat.generating.is_some() {
-        *cx.notice = Some("still generating: Esc stops it".into());
+        let stop = cx.keymap.key_name(ChatAction::Stop);
+        *cx.notice = Some(format!("still generating: {stop} stops it"));
         return false;
     }
     if cx.other_busy {
-        *cx.notice = Some("a comparison is running (F3 shows it; Esc there stops it)".into());
+        let (switch, stop) = (
+            cx.keymap.key_name(GlobalAction::SwitchPane),
+            cx.keymap.key_name(CompareAction::Stop),
+        );
+        *cx.notice = Some(format!(
+            "a comparison is running ({switch} shows it; {stop} there stops it)"
+        ));
         return false;
     }
     if let Some(why) = cx.model.refusal() {
@@ -225,7 +238,7 @@ fn request(
     chat: &mut ChatState,
     cx: &mut Cx,
     turn: usize,
-    messages: Vec<promptlab_infer::chat_template::Message>,
+    messages: Vec<promptlab_engine::plain::Message>,
     assistant_prefix: String,
 ) -> Vec<Effect> {
     let id = cx.take_id();
@@ -271,7 +284,10 @@ fn continue_answer(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
         return vec![];
     }
     if t.finished {
-        *cx.notice = Some("the last answer is complete; ctrl+r regenerates it".into());
+        let regenerate = cx.keymap.key_name(ChatAction::Regenerate);
+        *cx.notice = Some(format!(
+            "the last answer is complete; {regenerate} regenerates it"
+        ));
         return vec![];
     }
     let prefix = t.content.clone();
@@ -283,7 +299,7 @@ fn continue_answer(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
     request(chat, cx, turn, messages, prefix)
 }
 
-fn start_edit(chat: &mut ChatState, notice: &mut Option<String>) {
+fn start_edit(chat: &mut ChatState, cx: &mut Cx) {
     let path = chat.conversation.path();
     let target = chat
         .focused_turn()
@@ -295,7 +311,7 @@ fn start_edit(chat: &mut ChatState, notice: &mut Option<String>) {
                 .find(|&i| chat.conversation.turn(i).role == Role::User)
         });
     let Some(turn) = target else {
-        *notice = Some("no message to edit".into());
+        *cx.notice = Some("no message to edit".into());
         return;
     };
     let content = chat.conversation.turn(turn).content.clone();
@@ -309,7 +325,8 @@ fn start_edit(chat: &mut ChatState, notice: &mut Option<String>) {
     chat.editing = Some(turn);
     chat.focus = Focus::Input;
     chat.selected = None;
-    *notice = Some("editing: send to branch from here, Esc cancels".into());
+    let stop = cx.keymap.key_name(ChatAction::Stop);
+    *cx.notice = Some(format!("editing: send to branch from here, {stop} cancels"));
 }
 
 fn recall_history(chat: &mut ChatState, back: bool) {

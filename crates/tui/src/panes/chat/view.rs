@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use super::state::{ChatRects, ChatState, Focus};
 use crate::conversation::{Role, Turn, TurnEnd};
-use crate::keymap::{ChatAction, ConfigKey};
+use crate::keymap::{ChatAction, ConfigKey, GlobalAction};
 use crate::panes::ViewCx;
 use crate::text::printable;
 use crate::theme::Theme;
@@ -103,7 +103,7 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
 fn render_messages(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) {
     let block = pane_block(" chat ", chat.focus == Focus::Messages, v.theme);
     let inner = block.inner(area);
-    let text = Text::from(message_lines(chat, v, inner.width));
+    let text = Text::from(message_lines(chat, v));
     let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
     let total = u16::try_from(paragraph.line_count(inner.width)).unwrap_or(u16::MAX);
     let bottom = total.saturating_sub(inner.height);
@@ -112,13 +112,17 @@ fn render_messages(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) {
 }
 
 /// Every visible turn: a header, the content, a blank line.
-fn message_lines(chat: &ChatState, v: ViewCx, width: u16) -> Vec<Line<'static>> {
+fn message_lines(chat: &ChatState, v: ViewCx) -> Vec<Line<'static>> {
     let theme = v.theme;
     let conversation = &chat.conversation;
     let path = conversation.path();
     let mut lines = Vec::new();
     if path.is_empty() {
-        lines.push(Line::styled("Ask anything. F1 lists the keys.", theme.dim));
+        let help = v.keymap.key_name(GlobalAction::Help);
+        lines.push(Line::styled(
+            format!("Ask anything. {help} lists the keys."),
+            theme.dim,
+        ));
     }
     let selected = if chat.focus == Focus::Messages {
         chat.selected
@@ -150,7 +154,7 @@ fn message_lines(chat: &ChatState, v: ViewCx, width: u16) -> Vec<Line<'static>> 
         }
         lines.push(Line::from(header));
         let streaming = chat.generating.is_some_and(|g| g.turn == i);
-        lines.extend(turn_lines(chat, v, width, i, turn, streaming));
+        lines.extend(turn_lines(chat, v, i, turn, streaming));
         lines.push(Line::default());
     }
     lines
@@ -159,7 +163,6 @@ fn message_lines(chat: &ChatState, v: ViewCx, width: u16) -> Vec<Line<'static>> 
 fn turn_lines(
     chat: &ChatState,
     v: ViewCx,
-    width: u16,
     index: usize,
     turn: &Turn,
     streaming: bool,
@@ -182,11 +185,10 @@ fn turn_lines(
             .cache
             .borrow_mut()
             .render(&turn.content, &theme.markdown),
-        Role::Assistant => {
-            chat.cache
-                .borrow_mut()
-                .lines(index, &turn.content, width, &theme.markdown)
-        }
+        Role::Assistant => chat
+            .cache
+            .borrow_mut()
+            .lines(index, &turn.content, &theme.markdown),
     };
     if streaming {
         match lines.last_mut() {
@@ -288,4 +290,49 @@ fn render_input(frame: &mut Frame, chat: &ChatState, theme: &Theme, area: Rect) 
         input.set_cursor_style(Style::default());
     }
     frame.render_widget(&input, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::conversation::Conversation;
+    use crate::keymap::Keymap;
+    use crate::panes::ModelStatus;
+    use crate::settings::Settings;
+    use crate::theme::Palette;
+    use promptlab_engine::plain::SamplingParams;
+
+    #[test]
+    fn a_resize_renders_no_finished_turn_again() {
+        let mut conversation = Conversation::new("", "");
+        let user = conversation.push(Role::User, "Hi");
+        conversation.push_child(user, Role::Assistant, "# Hello\n\n**there**");
+        let chat = ChatState::new(conversation, PathBuf::from("chat.json"));
+        let theme = Theme::new(Palette::Basic16);
+        let keymap = Keymap::from_config(&BTreeMap::new()).unwrap();
+        let settings = Settings::new(SamplingParams::greedy(), String::new(), Vec::new());
+        let model = ModelStatus::default();
+        let v = ViewCx {
+            theme: &theme,
+            keymap: &keymap,
+            settings: &settings,
+            model: &model,
+            other_busy: false,
+        };
+        for width in [80, 60, 100] {
+            let mut terminal = Terminal::new(TestBackend::new(width, 20)).unwrap();
+            terminal
+                .draw(|f| {
+                    render(f, &chat, v, f.area());
+                })
+                .unwrap();
+        }
+        assert_eq!(chat.cache.borrow().renders(), 1);
+    }
 }

@@ -12,4 +12,4 @@ pub(crate) mod view;
 
 pub(crate) use detail::render as render_detail;
 pub use run::{tally_text, CallView, Column, ColumnStatus, CompareRun, Entry, StepView};
-pub use state::{CompareFocus, CompareState};
+pub use state::{CompareFocus, CompareState, SelectError};

@@ -7,7 +7,32 @@ use tui_textarea::TextArea;
 use super::run::{Column, CompareRun};
 
 use promptlab_engine::RequestId;
+use promptlab_methods::catalog;
 use promptlab_methods::spec::MethodSpec;
+use promptlab_methods::MethodError;
+
+/// Why methods named on the command line cannot be selected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SelectError {
+    #[error("unknown method `{id}`")]
+    Unknown { id: String },
+    #[error("method `{id}` is not runnable: {reason}")]
+    NotRunnable { id: String, reason: String },
+    /// Any other refusal of the methods crate, in its words.
+    #[error(transparent)]
+    Method(MethodError),
+}
+
+impl From<MethodError> for SelectError {
+    fn from(e: MethodError) -> Self {
+        match e {
+            MethodError::NotRunnable { method, reason } => {
+                SelectError::NotRunnable { id: method, reason }
+            }
+            other => SelectError::Method(other),
+        }
+    }
+}
 
 /// Where keys go in the compare pane; the focus key cycles in this order
 /// (the columns only once there is a run).
@@ -102,16 +127,16 @@ impl CompareState {
     }
 
     /// Selects the methods named by `ids` (runnable ones only).
-    pub fn select_ids(&mut self, ids: &[String]) -> Result<(), String> {
+    pub fn select_ids(&mut self, ids: &[String]) -> Result<(), SelectError> {
         for id in ids {
+            let method =
+                catalog::find(&self.methods, id).map_err(|e| SelectError::Unknown { id: e.id })?;
+            method.check_runnable().map_err(SelectError::from)?;
             let index = self
                 .methods
                 .iter()
-                .position(|m| &m.id == id)
-                .ok_or_else(|| format!("unknown method `{id}`"))?;
-            if let Some(reason) = &self.methods[index].not_runnable {
-                return Err(format!("method `{id}` is not runnable: {reason}"));
-            }
+                .position(|m| std::ptr::eq(m, method))
+                .unwrap_or_default();
             if !self.selected.contains(&index) {
                 self.selected.push(index);
             }
@@ -142,8 +167,13 @@ impl CompareState {
 
     pub(super) fn toggle(&mut self) -> Option<String> {
         let method = self.methods.get(self.cursor)?;
-        if let Some(reason) = &method.not_runnable {
-            return Some(format!("{} is not runnable: {reason}", method.id));
+        if let Err(e) = method.check_runnable() {
+            return Some(match e {
+                MethodError::NotRunnable { method, reason } => {
+                    format!("{method} is not runnable: {reason}")
+                }
+                other => other.to_string(),
+            });
         }
         match self.selected.iter().position(|&i| i == self.cursor) {
             Some(at) => {

@@ -9,12 +9,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 
 use super::run::{Column, ColumnStatus, CompareRun};
 use super::state::{field_text, CompareFocus, CompareState};
-use crate::keymap::CompareAction;
+use crate::keymap::{ChatAction, CompareAction, GlobalAction, Keymap};
 use crate::panes::Cx;
 use crate::state::{Effect, Overlay};
 use promptlab_engine::{CompareRequest, Event};
 use promptlab_methods::runner::RunOptions;
 use promptlab_methods::spec::MethodSpec;
+use promptlab_methods::MethodError;
 
 /// A key on the compare pane (no overlay open, global keys already taken).
 pub(crate) fn on_key(c: &mut CompareState, cx: &mut Cx, key: KeyEvent) -> Vec<Effect> {
@@ -251,10 +252,17 @@ pub(crate) fn paste(c: &mut CompareState, text: &str) {
 /// Starts a comparison of the selected methods on the question.
 fn start(c: &mut CompareState, cx: &mut Cx) -> Vec<Effect> {
     if c.running() {
-        return cx.refuse("a comparison is running: Esc stops it");
+        let stop = cx.keymap.key_name(CompareAction::Stop);
+        return cx.refuse(format!("a comparison is running: {stop} stops it"));
     }
     if cx.other_busy {
-        return cx.refuse("the chat is still generating (F3, then Esc stops it)");
+        let (switch, stop) = (
+            cx.keymap.key_name(GlobalAction::SwitchPane),
+            cx.keymap.key_name(ChatAction::Stop),
+        );
+        return cx.refuse(format!(
+            "the chat is still generating ({switch}, then {stop} stops it)"
+        ));
     }
     if let Some(why) = cx.model.refusal() {
         return cx.refuse(why);
@@ -274,21 +282,29 @@ fn start(c: &mut CompareState, cx: &mut Cx) -> Vec<Effect> {
         inputs.insert("context".into(), context.clone());
     }
     let methods: Vec<MethodSpec> = c.selected.iter().map(|&i| c.methods[i].clone()).collect();
+    // The methods crate's own checks; the pane words their refusals.
     for m in &methods {
-        if let Some(missing) = m.inputs.iter().find(|i| !inputs.contains_key(*i)) {
-            if missing == "context" {
-                c.focus = CompareFocus::Context;
+        match m.check_inputs(&inputs) {
+            Ok(()) => {}
+            Err(MethodError::MissingInput { method, input }) => {
+                if input == "context" {
+                    c.focus = CompareFocus::Context;
+                }
+                return cx.refuse(format!("{method} needs a {input}"));
             }
-            return cx.refuse(format!("{} needs a {missing}", m.id));
+            Err(e) => return cx.refuse(e.to_string()),
         }
     }
-    if !c.allow_code {
-        if let Some(m) = methods.iter().find(|m| m.runs_code()) {
-            let toggle = cx.keymap.key_for(CompareAction::AllowCode);
-            return cx.refuse(format!(
-                "{} runs model-written Python: {toggle} allows code execution (sandboxed)",
-                m.id,
-            ));
+    for m in &methods {
+        match m.check_code(c.allow_code) {
+            Ok(()) => {}
+            Err(MethodError::CodeOff { method }) => {
+                let toggle = cx.keymap.key_for(CompareAction::AllowCode);
+                return cx.refuse(format!(
+                    "{method} runs model-written Python: {toggle} allows code execution (sandboxed)",
+                ));
+            }
+            Err(e) => return cx.refuse(e.to_string()),
         }
     }
     let reference = Some(field_text(&c.reference)).filter(|t| !t.is_empty());
@@ -322,7 +338,12 @@ fn start(c: &mut CompareState, cx: &mut Cx) -> Vec<Effect> {
 }
 
 /// An engine event of a comparison (the app routes the chat's elsewhere).
-pub(crate) fn on_engine(c: &mut CompareState, notice: &mut Option<String>, event: Event) {
+pub(crate) fn on_engine(
+    c: &mut CompareState,
+    keymap: &Keymap,
+    notice: &mut Option<String>,
+    event: Event,
+) {
     let follow = c.follow_column;
     let Some(run) = c.run.as_mut() else { return };
     match event {
@@ -370,7 +391,10 @@ pub(crate) fn on_engine(c: &mut CompareState, notice: &mut Option<String>, event
                     .count();
                 format!("comparison stopped; {not_run} method(s) not run")
             } else if failed > 0 {
-                format!("comparison finished; {failed} method(s) failed (Enter on a step shows it)")
+                let open = keymap.key_name(CompareAction::Run);
+                format!(
+                    "comparison finished; {failed} method(s) failed ({open} on a step shows it)"
+                )
             } else {
                 "comparison finished".into()
             });

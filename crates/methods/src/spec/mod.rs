@@ -1,18 +1,30 @@
-//! A prompting method as data: the YAML schema of `surveys/methods/*.yaml`,
-//! its checks at load time (unknown primitive, undefined template
-//! variable, a step reading something that does not exist yet, a bad
-//! regular expression), each error naming the file, the line and the field,
-//! and the checks before a run (runnable, code allowed, inputs present).
+//! A prompting method as data: the YAML schema of `surveys/methods/*.yaml`
+//! and its parsing, and the checks before a run (runnable, code allowed,
+//! inputs present).
 //!
-//! What a step can read by name is decided in one place, `Scope`, used
-//! by the load check and by the runner alike.
+//! - `check.rs`: the checks at load time (references between steps,
+//!   template variables, bounds on numbers), each error naming the file,
+//!   the line and the field;
+//! - `scope.rs`: what a step can read by name and use in its templates,
+//!   one definition for the load check and the runner;
+//! - `pattern.rs`: how an answer is found in text ([`Pattern`], [`Regex`]).
+
+mod check;
+mod pattern;
+mod scope;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{MethodError, StepError};
+use crate::error::MethodError;
+use check::{line_in_step, line_of};
+use pattern::RawPattern;
+pub use pattern::{BadRegex, Pattern, Regex};
+pub(crate) use scope::{environment, Local, Origin, Scope, EXEMPLARS};
 
 /// One method file.
 #[derive(Debug, Clone)]
@@ -152,109 +164,6 @@ struct RawExtractStep {
     pattern: RawPattern,
 }
 
-/// How an answer is found in text: a name (`last_number`, …) or a
-/// regular expression written with a tag, `pattern: !regex '…'`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Pattern {
-    /// The first capture group (or whole match) of a regular expression.
-    Regex(Regex),
-    LastNumber,
-    /// A lone option letter A–E, as in "(B)" or "answer is C".
-    OptionLetter,
-    /// The body of the last fenced code block.
-    CodeBlock,
-    /// The first JSON object or array.
-    Json,
-    /// Non-empty lines, as a list.
-    Lines,
-}
-
-impl Pattern {
-    /// A regular-expression pattern, compiled now.
-    pub(crate) fn regex(source: &str) -> Result<Pattern, BadRegex> {
-        Regex::new(source).map(Pattern::Regex)
-    }
-}
-
-/// [`Pattern`] as written.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum RawPattern {
-    Regex(String),
-    LastNumber,
-    OptionLetter,
-    CodeBlock,
-    Json,
-    Lines,
-}
-
-impl RawPattern {
-    fn compile(self) -> Result<Pattern, BadRegex> {
-        Ok(match self {
-            RawPattern::Regex(source) => Pattern::regex(&source)?,
-            RawPattern::LastNumber => Pattern::LastNumber,
-            RawPattern::OptionLetter => Pattern::OptionLetter,
-            RawPattern::CodeBlock => Pattern::CodeBlock,
-            RawPattern::Json => Pattern::Json,
-            RawPattern::Lines => Pattern::Lines,
-        })
-    }
-}
-
-/// A regular expression from a method file, compiled once, when the file
-/// loads. Two are equal when they are written the same.
-#[derive(Debug, Clone)]
-pub struct Regex(regex::Regex);
-
-impl Regex {
-    pub fn new(source: &str) -> Result<Regex, BadRegex> {
-        regex::Regex::new(source).map(Regex).map_err(|e| BadRegex {
-            pattern: source.to_string(),
-            reason: one_line_reason(&e),
-        })
-    }
-
-    /// The expression as written.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-
-    pub(crate) fn is_match(&self, text: &str) -> bool {
-        self.0.is_match(text)
-    }
-
-    pub(crate) fn compiled(&self) -> &regex::Regex {
-        &self.0
-    }
-}
-
-impl PartialEq for Regex {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-/// A regular expression that does not compile.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("`{pattern}` is not a valid regular expression: {reason}")]
-pub struct BadRegex {
-    /// The expression as written.
-    pub pattern: String,
-    /// What is wrong with it, on one line.
-    pub reason: String,
-}
-
-/// The regex crate's message on one line: a syntax error's `error: …` line
-/// (its other lines draw the expression and a caret).
-fn one_line_reason(e: &regex::Error) -> String {
-    let text = e.to_string();
-    text.lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("error: "))
-        .map(str::to_string)
-        .unwrap_or_else(|| text.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VoteStep {
@@ -355,18 +264,6 @@ pub struct RunCodeStep {
     pub timeout_seconds: Option<u64>,
 }
 
-/// Variables every template may use besides inputs and earlier steps.
-const BUILTINS: &[&str] = &[
-    "exemplars",
-    "item",
-    "history",
-    "iteration",
-    "previous",
-    "transcript",
-    "loop",
-    "range",
-];
-
 /// A method file refused at load: where, which field, and what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}:{line}: {field}: {message}")]
@@ -376,79 +273,6 @@ pub struct SpecError {
     pub line: usize,
     pub field: String,
     pub message: String,
-}
-
-/// Where something a step can read comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// One of the method's declared `inputs`.
-    Input,
-    /// The method's `exemplars` (when it has some), as text.
-    Exemplars,
-    /// The output of an earlier step.
-    Step,
-}
-
-/// What a step can read by name (`from`, `over`, `most_steps.of`, a
-/// tool's `lookup`) and use in its templates: the method's declared inputs,
-/// its exemplars when it has some, and the outputs of the steps before it.
-/// The load check holds no values (`V = ()`); the runner holds the outputs.
-#[derive(Debug, Clone)]
-pub(crate) struct Scope<V> {
-    entries: BTreeMap<String, (Origin, V)>,
-}
-
-impl<V> Scope<V> {
-    /// What the first step can read: each input and the exemplars, with
-    /// the value `value` gives it (left out where it gives none).
-    pub(crate) fn start(
-        spec: &MethodSpec,
-        mut value: impl FnMut(&str, Origin) -> Option<V>,
-    ) -> Self {
-        let mut entries = BTreeMap::new();
-        for input in &spec.inputs {
-            if let Some(v) = value(input, Origin::Input) {
-                entries.insert(input.clone(), (Origin::Input, v));
-            }
-        }
-        // A method's exemplars can also be read as a list (one per line),
-        // e.g. Auto-CoT's question pool.
-        if spec.exemplars.is_some() {
-            if let Some(v) = value("exemplars", Origin::Exemplars) {
-                entries.insert("exemplars".to_string(), (Origin::Exemplars, v));
-            }
-        }
-        Scope { entries }
-    }
-
-    pub(crate) fn contains(&self, name: &str) -> bool {
-        self.entries.contains_key(name)
-    }
-
-    /// What `name` (read by the step's `field`) holds.
-    pub(crate) fn read(&self, field: &'static str, name: &str) -> Result<&V, StepError> {
-        self.entries
-            .get(name)
-            .map(|(_, v)| v)
-            .ok_or_else(|| StepError::Unreadable {
-                field,
-                name: name.to_string(),
-            })
-    }
-
-    /// The output of step `id`, if it has run (an input of that name is
-    /// not one).
-    pub(crate) fn step(&self, id: &str) -> Option<&V> {
-        self.entries
-            .get(id)
-            .filter(|(origin, _)| *origin == Origin::Step)
-            .map(|(_, v)| v)
-    }
-
-    /// Step `id` has run: later steps can read its output.
-    pub(crate) fn add_step(&mut self, id: &str, value: V) {
-        self.entries.insert(id.to_string(), (Origin::Step, value));
-    }
 }
 
 impl MethodSpec {
@@ -575,112 +399,6 @@ impl MethodSpec {
             fixed.to_string()
         }
     }
-
-    /// Checks references between steps and template variables.
-    fn check(&self, text: &str, path: &Path) -> Result<(), SpecError> {
-        let error = |line: usize, field: String, message: String| SpecError {
-            path: path.to_path_buf(),
-            line,
-            field,
-            message,
-        };
-        if self.runnable() && self.steps.is_empty() {
-            return Err(error(
-                line_of(text, "steps"),
-                "steps".into(),
-                "a runnable method needs steps".into(),
-            ));
-        }
-        let mut scope = Scope::start(self, |_, _| Some(()));
-        let env = minijinja::Environment::new();
-        for (i, step) in self.steps.iter().enumerate() {
-            let needle = format!("id: {}", step.id);
-            let at = |key: &str| line_in_step(text, &needle, key);
-            let field = |name: &str| format!("steps[{i}].{}.{name}", step.kind.name());
-            if scope.contains(&step.id) {
-                return Err(error(
-                    at("id"),
-                    format!("steps[{i}].id"),
-                    format!("`{}` is used twice", step.id),
-                ));
-            }
-            for (name, reference) in step.references() {
-                if scope.read(name, reference).is_err() {
-                    return Err(error(
-                        at(name),
-                        field(name),
-                        format!(
-                            "refers to `{reference}`, which is not an input or an earlier step"
-                        ),
-                    ));
-                }
-            }
-            for (name, template) in step.templates() {
-                let compiled = env.template_from_str(template).map_err(|e| {
-                    error(
-                        at(name),
-                        field(name),
-                        format!("template does not compile: {e}"),
-                    )
-                })?;
-                let mut undefined: Vec<String> = compiled
-                    .undeclared_variables(false)
-                    .into_iter()
-                    .filter(|v| !scope.contains(v) && !BUILTINS.contains(&v.as_str()))
-                    .collect();
-                undefined.sort();
-                if let Some(v) = undefined.first() {
-                    return Err(error(
-                        at(name),
-                        field(name),
-                        format!("template uses `{v}`, which is not an input, an earlier step or a built-in"),
-                    ));
-                }
-            }
-            scope.add_step(&step.id, ());
-        }
-        if let Some(answer) = &self.answer {
-            if scope.step(answer).is_none() {
-                return Err(error(
-                    line_of(text, "answer:"),
-                    "answer".into(),
-                    format!("`{answer}` is not a step"),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Step {
-    /// (field, name) of everything this step reads by name; the runner
-    /// reads each through [`Scope::read`] with the same field.
-    fn references(&self) -> Vec<(&'static str, &String)> {
-        match &self.kind {
-            StepKind::Extract(e) => vec![("from", &e.from)],
-            StepKind::Vote(v) => {
-                let mut refs = vec![("from", &v.from)];
-                refs.extend(v.most_steps.iter().map(|m| ("most_steps", &m.of)));
-                refs
-            }
-            StepKind::Foreach(f) => vec![("over", &f.over)],
-            StepKind::RunCode(r) => r.from.iter().map(|f| ("from", f)).collect(),
-            StepKind::LoopUntil(l) => l.tool.iter().map(|t| ("tool", &t.lookup)).collect(),
-            _ => vec![],
-        }
-    }
-
-    /// (field, template) of every prompt this step renders.
-    fn templates(&self) -> Vec<(&'static str, &String)> {
-        match &self.kind {
-            StepKind::Generate(g) => vec![("prompt", &g.prompt)],
-            StepKind::SampleN(s) => vec![("prompt", &s.prompt)],
-            StepKind::Foreach(f) => vec![("prompt", &f.prompt)],
-            StepKind::LoopUntil(l) => vec![("prompt", &l.prompt)],
-            StepKind::RunCode(r) => r.program.iter().map(|p| ("program", p)).collect(),
-            _ => vec![],
-        }
-    }
 }
 
 /// Interprets step `i`: its `id` and its one primitive.
@@ -794,93 +512,4 @@ fn step_from_map(
         }
     };
     Ok(Step { id, kind })
-}
-
-/// The line of `key:` in the step whose `id` line contains `step_needle`
-/// (that line itself when the key is not found before the next step).
-fn line_in_step(text: &str, step_needle: &str, key: &str) -> usize {
-    let start = line_of(text, step_needle);
-    if start == 0 {
-        return 0;
-    }
-    let pattern = format!("{key}:");
-    for (offset, line) in text.lines().skip(start - 1).enumerate() {
-        if offset > 0 && line.trim_start().starts_with("- ") {
-            break;
-        }
-        // `until:` is not found in `loop_until:`.
-        let is_key = line.match_indices(&pattern).any(|(at, _)| {
-            !line
-                .get(..at)
-                .and_then(|before| before.chars().next_back())
-                .is_some_and(|c| c.is_alphanumeric() || c == '_')
-        });
-        if is_key {
-            return start + offset;
-        }
-    }
-    start
-}
-
-/// The 1-based line where `needle` first appears (0 when absent).
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map_or(0, |i| i + 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const METHOD: &str = "\
-id: t
-name: T
-section: '0'
-paper: none
-tasks: [x]
-inputs: [question]
-steps:
-  - id: tries
-    loop_until:
-      prompt: '{{ question }}'
-      until: 'Finish\\['
-      max_iterations: 2
-  - id: final
-    extract: {from: tries, pattern: !regex 'Finish\\[([^\\]]*)\\]'}
-answer: final
-";
-
-    fn load_error(yaml: &str) -> String {
-        MethodSpec::parse(yaml, Path::new("surveys/methods/bad.yaml"))
-            .unwrap_err()
-            .to_string()
-    }
-
-    #[test]
-    fn a_bad_regular_expression_is_refused_at_load_with_file_line_and_field() {
-        assert!(MethodSpec::parse(METHOD, Path::new("ok.yaml")).is_ok());
-        let err = load_error(&METHOD.replace("([^\\]]*)", "([^\\]]*"));
-        assert!(
-            err.starts_with("surveys/methods/bad.yaml:14: steps[1].extract.pattern: "),
-            "{err}"
-        );
-        assert!(err.contains("not a valid regular expression"), "{err}");
-        assert!(!err.contains('\n'), "one line: {err}");
-        let err = load_error(&METHOD.replace("'Finish\\['", "'Finish['"));
-        assert!(
-            err.starts_with("surveys/methods/bad.yaml:11: steps[0].loop_until.until: "),
-            "{err}"
-        );
-        assert!(err.contains("`Finish[`"), "{err}");
-    }
-
-    #[test]
-    fn the_answer_must_be_a_step() {
-        let err = load_error(&METHOD.replace("answer: final", "answer: question"));
-        assert_eq!(
-            err,
-            "surveys/methods/bad.yaml:15: answer: `question` is not a step"
-        );
-    }
 }
