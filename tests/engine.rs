@@ -13,8 +13,8 @@ use std::time::Duration;
 use common::tiny_gguf::{self, TinySpec};
 
 use promptlab_engine::{
-    ChatRequest, Command, CompareRequest, EngineHandle, Event, Job, JobContext, JobEnd, JobError,
-    RequestError, SendError, StopReason,
+    ChatCall, ChatRequest, Command, CompareRequest, EngineHandle, Event, Job, JobContext, JobEnd,
+    JobError, RequestError, SendError, StopReason,
 };
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::sampling::SamplingParams;
@@ -41,13 +41,15 @@ fn next(rx: &Receiver<Event>) -> Event {
 fn request(id: u64, messages: Vec<Message>, max_tokens: usize) -> ChatRequest {
     ChatRequest {
         id,
-        messages,
-        assistant_prefix: String::new(),
-        sampling: SamplingParams {
-            max_tokens,
-            ..SamplingParams::greedy()
+        call: ChatCall {
+            messages,
+            assistant_prefix: String::new(),
+            sampling: SamplingParams {
+                max_tokens,
+                ..SamplingParams::greedy()
+            },
+            top_logprobs: 3,
         },
-        top_logprobs: 3,
     }
 }
 

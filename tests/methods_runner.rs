@@ -61,8 +61,9 @@ fn sample_extract_vote_with_an_abstention() {
         backend.calls[0].prompt,
         "Q: 3+4?\nA: Let's think step by step."
     );
-    assert!(backend.calls.iter().all(|c| c.temperature == 0.7));
-    let seeds: std::collections::HashSet<u64> = backend.calls.iter().map(|c| c.seed).collect();
+    assert!(backend.calls.iter().all(|c| c.sampling.temperature == 0.7));
+    let seeds: std::collections::HashSet<u64> =
+        backend.calls.iter().map(|c| c.sampling.seed).collect();
     assert_eq!(seeds.len(), 4, "each sample has its own seed");
     let Output::Vote { vote } = &result.steps[2].output else {
         panic!()
@@ -438,7 +439,10 @@ answer: final
     assert_eq!(result.answer.as_deref(), Some("Szeged"));
     assert_eq!(backend.calls.len(), 3);
     assert!(backend.calls.iter().all(|c| c.completion));
-    assert_eq!(backend.calls[0].stop, vec!["\nObservation".to_string()]);
+    assert_eq!(
+        backend.calls[0].sampling.stop,
+        vec!["\nObservation".to_string()]
+    );
     assert_eq!(
         backend.calls[0].prompt,
         "Question: Where was the author born?\n"

@@ -231,8 +231,8 @@ fn continue_resumes_a_cut_off_answer_with_its_text_so_far() {
     let [Effect::Chat(req)] = effects.as_slice() else {
         panic!("{effects:?}")
     };
-    assert_eq!(req.assistant_prefix, "Roses are");
-    assert_eq!(req.messages.last().unwrap().content, "Write a poem");
+    assert_eq!(req.call.assistant_prefix, "Roses are");
+    assert_eq!(req.call.messages.last().unwrap().content, "Write a poem");
     stream(&mut state, req.id, &[(" red", -0.1)], "eos");
     let leaf = state.chat.conversation.leaf.unwrap();
     assert_eq!(state.chat.conversation.turn(leaf).content, "Roses are red");
@@ -436,9 +436,9 @@ fn settings_changes_apply_to_the_next_request() {
     let [Effect::Chat(req)] = effects.as_slice() else {
         panic!("{effects:?}")
     };
-    assert_eq!(req.sampling.temperature, 0.1);
-    assert_eq!(req.messages[0].role, "system");
-    assert_eq!(req.messages[0].content, "Be brief.");
+    assert_eq!(req.call.sampling.temperature, 0.1);
+    assert_eq!(req.call.messages[0].role, "system");
+    assert_eq!(req.call.messages[0].content, "Be brief.");
 }
 
 #[test]
@@ -466,7 +466,10 @@ fn multi_line_input_paste_and_history() {
     let [Effect::Chat(req)] = effects.as_slice() else {
         panic!("{effects:?}")
     };
-    assert_eq!(req.messages.last().unwrap().content, "line one\nline two");
+    assert_eq!(
+        req.call.messages.last().unwrap().content,
+        "line one\nline two"
+    );
     stream(&mut state, req.id, &[("ok", -0.1)], "eos");
     update(&mut state, Action::Paste("pasted\ntext".into()));
     assert_eq!(state.chat.input.lines(), ["pasted", "text"]);
@@ -544,7 +547,7 @@ fn save_export_and_copy_ask_the_runner() {
 fn each_answer_gets_its_own_seed_unless_the_user_fixed_one() {
     let mut state = new_state();
     let seed_of = |effects: Vec<Effect>| match effects.as_slice() {
-        [Effect::Chat(req)] => req.sampling.seed,
+        [Effect::Chat(req)] => req.call.sampling.seed,
         other => panic!("{other:?}"),
     };
     type_text(&mut state, "Hi");

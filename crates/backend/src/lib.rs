@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::error::ModelError;
 use promptlab_infer::generate::StopReason;
-use promptlab_infer::sampling::SamplingParams;
+pub use promptlab_infer::sampling::SamplingParams;
 
 pub use local::LocalBackend;
 
@@ -23,10 +23,8 @@ pub struct Call {
     /// The prompt is raw text for the model to continue (e.g. ending in an
     /// open code fence), not a chat turn.
     pub completion: bool,
-    pub temperature: f64,
-    pub max_tokens: usize,
-    pub stop: Vec<String>,
-    pub seed: u64,
+    /// How to sample, including `max_tokens`, the stop strings and the seed.
+    pub sampling: SamplingParams,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,6 @@ use std::ops::ControlFlow;
 
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::generate::{generate, GenerateRequest, StopReason};
-use promptlab_infer::sampling::SamplingParams;
 use promptlab_infer::LoadedModel;
 
 use crate::{
@@ -35,13 +34,7 @@ impl Backend for LocalBackend<'_> {
         let prompt_ids = self.model.tokenizer.encode(&text)?;
         let request = GenerateRequest {
             prompt_ids,
-            sampling: SamplingParams {
-                temperature: call.temperature,
-                seed: call.seed,
-                max_tokens: call.max_tokens,
-                stop: call.stop.clone(),
-                ..SamplingParams::greedy()
-            },
+            sampling: call.sampling.clone(),
             top_logprobs: 0,
             capture_attention: false,
         };

@@ -3,10 +3,10 @@
 
 use std::ops::ControlFlow;
 
-use promptlab_backend::{ChatBackend, ChatCall, ChatProgress};
+use promptlab_backend::{ChatBackend, ChatProgress};
 
 use crate::cancel::CancelToken;
-use crate::protocol::{ChatRequest, Event, FinishedEvent, RequestError, TokenEvent};
+use crate::protocol::{ChatRequest, Event, RequestError};
 
 /// Generates the answer to `request`; the cancel token stops it between
 /// tokens (it then finishes as cancelled).
@@ -17,13 +17,7 @@ pub(crate) fn chat(
     sink: &dyn Fn(Event),
 ) -> Result<(), RequestError> {
     let id = request.id;
-    let call = ChatCall {
-        messages: request.messages,
-        assistant_prefix: request.assistant_prefix,
-        sampling: request.sampling,
-        top_logprobs: request.top_logprobs,
-    };
-    let end = backend.chat(&call, &mut |progress| match progress {
+    let end = backend.chat(&request.call, &mut |progress| match progress {
         ChatProgress::Started {
             prompt_tokens,
             dropped_messages,
@@ -36,14 +30,7 @@ pub(crate) fn chat(
             ControlFlow::Continue(())
         }
         ChatProgress::Token(token) => {
-            sink(Event::Token {
-                id,
-                token: TokenEvent {
-                    text: token.text,
-                    logprob: token.logprob,
-                    top: token.top,
-                },
-            });
+            sink(Event::Token { id, token });
             if cancel.is_cancelled() {
                 ControlFlow::Break(())
             } else {
@@ -51,16 +38,6 @@ pub(crate) fn chat(
             }
         }
     })?;
-    sink(Event::Finished {
-        id,
-        finished: FinishedEvent {
-            stop_reason: end.stop_reason,
-            tail: end.tail,
-            prompt_tokens: end.prompt_tokens,
-            generated_tokens: end.generated_tokens,
-            prefill_tok_s: end.prefill_tok_s,
-            decode_tok_s: end.decode_tok_s,
-        },
-    });
+    sink(Event::Finished { id, finished: end });
     Ok(())
 }

@@ -27,7 +27,7 @@ use promptlab_infer::{LoadedModel, Precision};
 
 pub use cancel::CancelToken;
 pub use job::{Job, JobContext, JobEnd, JobError};
-pub use promptlab_backend::Capabilities;
+pub use promptlab_backend::{Capabilities, ChatCall};
 pub use promptlab_infer::generate::StopReason;
 pub use protocol::{
     ChatRequest, Command, CompareRequest, Event, FinishedEvent, Progress, RequestError, RequestId,
@@ -94,7 +94,11 @@ impl EngineHandle {
             }
             tokens.insert(id, cancel.clone());
         }
-        if self.messages.send(Message::Run { command, cancel }).is_err() {
+        if self
+            .messages
+            .send(Message::Run { command, cancel })
+            .is_err()
+        {
             lock(&self.tokens).remove(&id);
             return Err(SendError::Stopped(id));
         }

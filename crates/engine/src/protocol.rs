@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use promptlab_backend::{BackendError, Capabilities, ChatEnd, TokenOut};
-use promptlab_infer::chat_template::Message;
+use promptlab_backend::{BackendError, Capabilities, ChatCall, ChatEnd, TokenOut};
 use promptlab_infer::error::ModelError;
-use promptlab_infer::sampling::SamplingParams;
 use promptlab_infer::ModelInfo;
 use promptlab_methods::runner::{MethodRun, RunEvent, RunOptions};
 use promptlab_methods::spec::MethodSpec;
@@ -23,13 +21,7 @@ pub type RequestId = u64;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
     pub id: RequestId,
-    /// System (optional) and turns, oldest first; the last is the user's.
-    pub messages: Vec<Message>,
-    /// Text the assistant has already written (continuing a cut-off answer).
-    pub assistant_prefix: String,
-    /// How to sample, including `max_tokens` and the stop strings.
-    pub sampling: SamplingParams,
-    pub top_logprobs: usize,
+    pub call: ChatCall,
 }
 
 /// One question through several prompting methods, run one after another.

@@ -3,7 +3,6 @@
 //! — never a guess. Extraction cannot fail: a file's regular expressions
 //! are compiled when it loads, the fixed ones here once per process.
 
-use std::convert::Infallible;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -24,13 +23,6 @@ fixed_regex!(LETTER_IN_PARENS, r"\(([A-E])\)");
 fixed_regex!(LETTER_ALONE, r"(?m)^\s*([A-E])[.):]?\s*$");
 fixed_regex!(CODE_BLOCK, r"(?s)```[A-Za-z0-9_+-]*\n(.*?)```");
 fixed_regex!(SENTENCE_END, r"[.!?](?:\s|$)");
-
-/// The answer `pattern` finds in `text`, if any (see [`find_answer`]; the
-/// `Result` is kept for callers written when a pattern could be a bad
-/// regular expression, which is now refused at load).
-pub fn extract(text: &str, pattern: &Pattern) -> Result<Option<String>, Infallible> {
-    Ok(find_answer(text, pattern))
-}
 
 /// The answer `pattern` finds in `text`, if any.
 pub fn find_answer(text: &str, pattern: &Pattern) -> Option<String> {
@@ -264,7 +256,7 @@ mod tests {
             bad.to_string(),
             "`(` is not a valid regular expression: unclosed group"
         );
-        assert_eq!(extract("no digits", &Pattern::LastNumber), Ok(None));
+        assert_eq!(find_answer("no digits", &Pattern::LastNumber), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::sandbox::{self, CodeRun, Limits};
 use super::spec::{environment, Local, MethodSpec, Origin, Scope, Step, StepKind, EXEMPLARS};
 use super::tools::Lookup;
 use crate::error::{MethodError, StepError};
-use promptlab_backend::{Backend, BackendError, Call};
+use promptlab_backend::{Backend, BackendError, Call, SamplingParams};
 
 /// What a step produced.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -269,12 +269,15 @@ impl<B: Backend> Ctx<'_, B> {
         let call = Call {
             prompt,
             completion,
-            temperature,
-            max_tokens: max_tokens
-                .unwrap_or(self.options.max_tokens)
-                .min(self.options.cap.unwrap_or(usize::MAX)),
-            stop: stop.to_vec(),
-            seed: self.options.seed.wrapping_add(self.calls as u64),
+            sampling: SamplingParams {
+                temperature,
+                max_tokens: max_tokens
+                    .unwrap_or(self.options.max_tokens)
+                    .min(self.options.cap.unwrap_or(usize::MAX)),
+                stop: stop.to_vec(),
+                seed: self.options.seed.wrapping_add(self.calls as u64),
+                ..SamplingParams::greedy()
+            },
         };
         let on_event = &mut *self.on_event;
         let reply = self

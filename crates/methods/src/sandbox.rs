@@ -250,7 +250,10 @@ pub fn run_python(code: &str, python: &Python, limits: &Limits) -> Result<CodeRu
     let group = child.id() as i32;
     let stdout = capture(child.stdout.take(), limits.output_bytes);
     let stderr = capture(child.stderr.take(), limits.output_bytes);
-    let deadline = start + limits.timeout;
+    // A timeout too far ahead to represent waits as long as the clock can.
+    let deadline = start
+        .checked_add(limits.timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(u32::MAX as u64));
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -449,7 +452,7 @@ mod confine {
                 ruleset,
                 filter: seccomp_filter()?,
                 memory_bytes: limits.memory_bytes,
-                cpu_seconds: limits.timeout.as_secs() + 1,
+                cpu_seconds: limits.timeout.as_secs().saturating_add(1),
             })
         }
 

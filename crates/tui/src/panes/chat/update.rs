@@ -10,7 +10,7 @@ use crate::conversation::{Role, TokenInfo, TurnEnd};
 use crate::keymap::{ChatAction, CompareAction, GlobalAction};
 use crate::panes::{Cx, NO_LOGPROBS};
 use crate::state::Effect;
-use promptlab_engine::{ChatRequest, Event};
+use promptlab_engine::{ChatCall, ChatRequest, Event};
 
 /// A key on the chat pane (no overlay open, global keys already taken).
 pub(crate) fn on_key(chat: &mut ChatState, cx: &mut Cx, key: KeyEvent) -> Vec<Effect> {
@@ -248,10 +248,12 @@ fn request(
     let s = cx.settings;
     vec![Effect::Chat(ChatRequest {
         id,
-        messages,
-        assistant_prefix,
-        sampling: s.sampling_for(id),
-        top_logprobs: chat.top_logprobs,
+        call: ChatCall {
+            messages,
+            assistant_prefix,
+            sampling: s.sampling_for(id),
+            top_logprobs: chat.top_logprobs,
+        },
     })]
 }
 

@@ -2,7 +2,7 @@
 //! calls filled in from the engine's progress events, the answers found in
 //! them as they arrive, and the text of tallies and outputs.
 
-use promptlab_methods::extract::{extract, matches_reference, vote, Vote};
+use promptlab_methods::extract::{find_answer, matches_reference, vote, Vote};
 use promptlab_methods::runner::{MethodRun, Output, RunEvent};
 use promptlab_methods::spec::{MethodSpec, Pattern, StepKind};
 use promptlab_methods::MethodError;
@@ -346,7 +346,7 @@ fn readers<'a>(
 
 fn live_answer(live: &LiveAnswer, text: &str) -> Option<String> {
     match live {
-        LiveAnswer::Extract(pattern) => extract(text, pattern).ok().flatten(),
+        LiveAnswer::Extract(pattern) => find_answer(text, pattern),
         LiveAnswer::Whole => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
     }
 }
