@@ -1,7 +1,7 @@
 //! The errors of model loading and inference. Each message names the file,
 //! the field or tensor, and what was expected, on one line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -50,15 +50,38 @@ pub enum ModelError {
     EmptyPrompt,
     #[error("the prompt is {tokens} tokens but the model's context window is {context} tokens (at most {max} prompt tokens leave room to generate)", max = context - 1)]
     PromptTooLong { tokens: usize, context: usize },
-    #[error("{0}")]
-    Resolve(String),
+    #[error("{folder}: no weights (expected model.safetensors, model.safetensors.index.json or a .gguf file)")]
+    NoWeights { folder: PathBuf },
     #[error("tensor computation failed: {}", first_line(.0))]
     Candle(#[from] candle_core::Error),
 }
 
 pub type Result<T> = std::result::Result<T, ModelError>;
 
+impl ModelError {
+    /// A chat-template error as the error of the file it came from.
+    pub(crate) fn in_file(self, path: &Path) -> ModelError {
+        match self {
+            ModelError::Template(reason) => {
+                ModelError::Template(format!("{}: {reason}", path.display()))
+            }
+            other => other,
+        }
+    }
+}
+
 /// The first line of an error's message (candle appends backtraces).
 pub fn first_line(e: &impl std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_error_names_its_file_once() {
+        let e = ModelError::Template("cannot compile: bad".into()).in_file(Path::new("m.gguf"));
+        assert_eq!(e.to_string(), "chat template: m.gguf: cannot compile: bad");
+    }
 }

@@ -111,7 +111,7 @@ impl LoadedModel {
                     &token(tokenizer.bos_id()),
                     &token(tokenizer.eos_ids().first().copied()),
                 )
-                .map_err(|e| ModelError::Template(format!("{}: {e}", path.display())))?,
+                .map_err(|e| e.in_file(path))?,
             ),
             None => None,
         };
@@ -162,7 +162,7 @@ impl LoadedModel {
                     tok_config.bos_token.as_deref().unwrap_or(""),
                     tok_config.eos_token.as_deref().unwrap_or(""),
                 )
-                .map_err(|e| ModelError::Template(format!("{}: {e}", folder.display())))?,
+                .map_err(|e| e.in_file(folder))?,
             ),
             None => None,
         };

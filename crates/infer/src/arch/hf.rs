@@ -149,10 +149,9 @@ pub(crate) fn weight_files(folder: &Path) -> Result<Vec<PathBuf>> {
     if single.exists() {
         return Ok(vec![single]);
     }
-    Err(ModelError::Resolve(format!(
-        "{}: no weights (expected model.safetensors, model.safetensors.index.json or a .gguf file)",
-        folder.display()
-    )))
+    Err(ModelError::NoWeights {
+        folder: folder.to_path_buf(),
+    })
 }
 
 /// A Hugging Face Llama/Qwen2 name for a GGUF-style tensor name
