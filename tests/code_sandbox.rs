@@ -1,7 +1,13 @@
 //! The code-execution sandbox on the real interpreter: a program computes
 //! and prints; it cannot read or write outside its folder, reach the
-//! network, outlive its timeout (nor can what it forks), or pass its
-//! memory ceiling.
+//! network, outlive its timeout (nor can what it forks) or promptlab, pass
+//! its memory ceiling, use promptlab's open descriptors, limit or renice
+//! other processes, or change the mode, owner, times or attributes of a
+//! file outside its folder.
+//!
+//! `unsafe` here only to make what the program must not reach: descriptors
+//! without close-on-exec (`dup`), an attribute query, a group kill.
+#![allow(unsafe_code)]
 
 use std::io::ErrorKind;
 use std::net::TcpListener;
@@ -218,4 +224,239 @@ fn output_is_capped() {
     let run = run_with("print('x' * 100000)\n", limits);
     assert!(run.succeeded());
     assert_eq!(run.stdout.len(), 1000);
+}
+
+/// The state, nice value and CPU ceiling of process `pid`, as the kernel
+/// shows them.
+fn cpu_limit_and_nice(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let cpu = limits
+        .lines()
+        .find(|l| l.starts_with("Max cpu time"))
+        .expect("a cpu line")
+        .to_string();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command: state is field 3, nice field 19.
+    let nice = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(16)
+        .unwrap()
+        .to_string();
+    (cpu, nice)
+}
+
+#[test]
+fn it_cannot_use_descriptors_of_promptlab() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let outside = tempfile::tempdir().unwrap();
+    let victim_path = outside.path().join("open.txt");
+    let victim = std::fs::File::create(&victim_path).unwrap();
+    // SAFETY: dup of an open descriptor; the copy has no close-on-exec.
+    let file_fd = unsafe { libc::dup(victim.as_raw_fd()) };
+    assert!(file_fd >= 3);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    // SAFETY: as above, for the connected socket and the listener.
+    let socket_fd = unsafe { libc::dup(client.as_raw_fd()) };
+    // SAFETY: as above.
+    let listener_fd = unsafe { libc::dup(listener.as_raw_fd()) };
+    assert!(socket_fd >= 3 && listener_fd >= 3);
+    let code = r#"
+import os, socket
+wrote, accepted = [], []
+for fd in range(3, 256):
+    try:
+        os.write(fd, b"ESCAPED")
+        wrote.append(fd)
+    except OSError:
+        pass
+    try:
+        s = socket.socket(fileno=fd)
+        s.setblocking(False)
+        s.accept()
+        accepted.append(fd)
+    except OSError:
+        pass
+print("wrote", wrote, "accepted", accepted)
+"#;
+    let run = run(code);
+    let _ = std::net::TcpStream::connect(listener.local_addr().unwrap());
+    // SAFETY: closing the copies made above.
+    unsafe {
+        libc::close(file_fd);
+        libc::close(socket_fd);
+        libc::close(listener_fd);
+    }
+    assert!(run.succeeded(), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&victim_path).unwrap(), "");
+    server.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    match server.read(&mut buf) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("the socket was written: {other:?}, {}", run.stdout),
+    }
+    assert!(
+        run.stdout.contains("accepted []"),
+        "the listener was used: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn it_has_a_parent_death_signal() {
+    let run = run(
+        "import ctypes\nv = ctypes.c_int()\nctypes.CDLL(None).prctl(2, ctypes.byref(v))\nprint(v.value)\n",
+    );
+    assert!(run.succeeded(), "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "9");
+}
+
+/// Not a test of its own: the process `it_dies_with_promptlab` kills.
+#[test]
+#[ignore = "run by it_dies_with_promptlab, in a process of its own"]
+fn host_for_the_death_test() {
+    if std::env::var_os("PROMPTLAB_SANDBOX_DEATH_HOST").is_none() {
+        return;
+    }
+    let limits = Limits {
+        timeout: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    let _ = run_with("import time\ntime.sleep(60)\n", limits);
+}
+
+/// The parent of process `pid`, if it lives.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn it_dies_with_promptlab() {
+    let mut host = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "host_for_the_death_test",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("PROMPTLAB_SANDBOX_DEATH_HOST", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let host_pid = host.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let program = loop {
+        let found = std::fs::read_dir("/proc").unwrap().find_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            let name = exe.file_name()?.to_str()?.to_string();
+            (parent_of(pid) == Some(host_pid) && name.starts_with("python")).then_some(pid)
+        });
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the program never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    host.kill().unwrap();
+    host.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let dead = is_dead(program);
+    // SAFETY: killing the program's own group (its pid), whatever happened.
+    unsafe {
+        libc::kill(-(program as i32), libc::SIGKILL);
+    }
+    assert!(dead, "the program {program} outlived promptlab");
+}
+
+#[test]
+fn it_cannot_limit_or_renice_other_processes() {
+    let mut victim = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = victim.id();
+    let before = cpu_limit_and_nice(pid);
+    let code = format!(
+        r#"
+import os, resource
+for attempt in [lambda: resource.prlimit({pid}, resource.RLIMIT_CPU, (1, 1)),
+                lambda: resource.prlimit({pid}, resource.RLIMIT_CPU),
+                lambda: os.setpriority(os.PRIO_PROCESS, {pid}, 19),
+                lambda: os.setpriority(os.PRIO_PROCESS, 0, 19)]:
+    try:
+        attempt()
+        print("CHANGED")
+    except OSError as e:
+        print("DENIED", type(e).__name__)
+soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+resource.setrlimit(resource.RLIMIT_CPU, (soft - 1, hard))
+print("own", resource.prlimit(0, resource.RLIMIT_CPU) == (soft - 1, hard))
+"#
+    );
+    let run = run(&code);
+    let after = cpu_limit_and_nice(pid);
+    let _ = victim.kill();
+    let _ = victim.wait();
+    assert!(run.succeeded(), "{}", run.stderr);
+    assert_eq!(before, after, "{}", run.stdout);
+    assert_eq!(run.stdout.matches("DENIED").count(), 4, "{}", run.stdout);
+    assert!(run.stdout.contains("own True"), "{}", run.stdout);
+}
+
+#[test]
+fn it_cannot_change_files_outside_its_folder_nor_make_devices() {
+    use std::os::unix::fs::MetadataExt;
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "intact").unwrap();
+    let before = std::fs::metadata(&victim).unwrap();
+    let code = format!(
+        r#"
+import os, stat
+path = {victim:?}
+for attempt in [lambda: os.chmod(path, 0o777),
+                lambda: os.chown(path, 1234, 1234),
+                lambda: os.utime(path, (0, 0)),
+                lambda: os.setxattr(path, "user.promptlab", b"x"),
+                lambda: os.mknod("null", 0o666 | stat.S_IFCHR, os.makedev(1, 3)),
+                lambda: os.chroot(".")]:
+    try:
+        attempt()
+        print("CHANGED")
+    except OSError as e:
+        print("DENIED", type(e).__name__)
+"#,
+        victim = victim.to_str().unwrap(),
+    );
+    let run = run(&code);
+    assert!(run.succeeded(), "{}", run.stderr);
+    let after = std::fs::metadata(&victim).unwrap();
+    assert_eq!(before.mode(), after.mode());
+    assert_eq!((before.uid(), before.gid()), (after.uid(), after.gid()));
+    assert_eq!(before.mtime(), after.mtime());
+    let c_path = std::ffi::CString::new(victim.to_str().unwrap()).unwrap();
+    // SAFETY: a size query (null buffer, length 0) on a NUL-terminated path.
+    let size = unsafe {
+        libc::getxattr(
+            c_path.as_ptr(),
+            c"user.promptlab".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert!(size < 0, "the attribute was set");
+    assert_eq!(run.stdout.matches("DENIED").count(), 6, "{}", run.stdout);
 }

@@ -2,8 +2,12 @@
 //! fresh temporary folder and:
 //! - reads only that folder, the interpreter's own install and the system's
 //!   shared libraries, and writes only that folder (Landlock);
-//! - opens no socket, sends no signal and leaves no process group (a
-//!   seccomp filter), and under Landlock 4+ connects to no TCP port;
+//! - opens no socket, sends no signal, leaves no process group, limits or
+//!   reschedules no other process, changes no file's mode, owner, times or
+//!   attributes, makes no device node and administers nothing (a seccomp
+//!   filter), and under Landlock 4+ connects to no TCP port;
+//! - inherits no descriptor of promptlab's beyond stdin, stdout and stderr,
+//!   and is killed when the thread that started it dies;
 //! - has a memory ceiling, a CPU ceiling and a wall-clock timeout, after
 //!   which its whole process group is killed.
 //!
@@ -464,12 +468,42 @@ mod confine {
                 memory_bytes,
                 cpu_seconds,
             } = self;
+            // Captured before the fork: the child checks it is still ours.
+            let parent = std::process::id() as libc::pid_t;
             // SAFETY: the closure runs in the forked child and makes only
             // raw system calls on data prepared before the fork (no
             // allocation, no locks).
             unsafe {
                 command.pre_exec(move || {
                     let fail = || Err(std::io::Error::last_os_error());
+                    // No descriptor of promptlab's (an open file, a socket)
+                    // reaches the program: all from 3 up close at exec, std's
+                    // own exec-error pipe among them, as it expects.
+                    if libc::syscall(
+                        libc::SYS_close_range,
+                        3u32,
+                        u32::MAX,
+                        libc::CLOSE_RANGE_CLOEXEC,
+                    ) < 0
+                    {
+                        return fail();
+                    }
+                    // The program dies with the thread that started it, even
+                    // when promptlab is killed and cannot kill its group;
+                    // if promptlab died before this line, it never starts.
+                    if libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) < 0
+                    {
+                        return fail();
+                    }
+                    if libc::getppid() != parent {
+                        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                    }
                     if libc::setsid() < 0 {
                         return fail();
                     }
@@ -589,7 +623,11 @@ mod confine {
 
     /// System calls a program computing an answer has no business making:
     /// sockets, signals to others, process groups and sessions, tracing,
-    /// namespaces and mounts, path truncation (unconfined before Landlock 3).
+    /// namespaces and mounts, path truncation (unconfined before Landlock 3),
+    /// the priority of other processes, file modes, owners, times and
+    /// extended attributes (Landlock does not cover them), device nodes, and
+    /// the administration of the machine (modules, swap, reboot, host name,
+    /// keyrings…), which a program run by root could otherwise reach.
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     const DENIED: &[libc::c_long] = &[
         libc::SYS_socket,
@@ -606,21 +644,113 @@ mod confine {
         libc::SYS_ptrace,
         libc::SYS_process_vm_readv,
         libc::SYS_process_vm_writev,
+        libc::SYS_kcmp,
         libc::SYS_unshare,
         libc::SYS_setns,
         libc::SYS_mount,
+        libc::SYS_umount2,
+        libc::SYS_fsopen,
+        libc::SYS_fsconfig,
+        libc::SYS_fsmount,
+        libc::SYS_fspick,
+        libc::SYS_move_mount,
+        libc::SYS_open_tree,
+        libc::SYS_mount_setattr,
+        libc::SYS_pivot_root,
+        libc::SYS_chroot,
         libc::SYS_bpf,
         libc::SYS_perf_event_open,
         libc::SYS_io_uring_setup,
+        libc::SYS_userfaultfd,
         libc::SYS_truncate,
+        libc::SYS_setpriority,
+        libc::SYS_ioprio_set,
+        libc::SYS_migrate_pages,
+        libc::SYS_fchmod,
+        libc::SYS_fchmodat,
+        SYS_FCHMODAT2,
+        libc::SYS_fchown,
+        libc::SYS_fchownat,
+        libc::SYS_utimensat,
+        libc::SYS_setxattr,
+        libc::SYS_lsetxattr,
+        libc::SYS_fsetxattr,
+        SYS_SETXATTRAT,
+        libc::SYS_removexattr,
+        libc::SYS_lremovexattr,
+        libc::SYS_fremovexattr,
+        SYS_REMOVEXATTRAT,
+        SYS_FILE_SETATTR,
+        libc::SYS_mknodat,
+        libc::SYS_name_to_handle_at,
+        libc::SYS_open_by_handle_at,
+        libc::SYS_fanotify_init,
+        libc::SYS_quotactl,
+        libc::SYS_syslog,
+        libc::SYS_reboot,
+        libc::SYS_sethostname,
+        libc::SYS_setdomainname,
+        libc::SYS_acct,
+        libc::SYS_swapon,
+        libc::SYS_swapoff,
+        libc::SYS_init_module,
+        libc::SYS_finit_module,
+        libc::SYS_delete_module,
+        libc::SYS_kexec_load,
+        libc::SYS_kexec_file_load,
+        libc::SYS_add_key,
+        libc::SYS_request_key,
+        libc::SYS_keyctl,
+    ];
+
+    /// The older calls only x86_64 has (aarch64 has just their `*at` forms),
+    /// and its port I/O.
+    #[cfg(target_arch = "x86_64")]
+    const DENIED_LEGACY: &[libc::c_long] = &[
+        libc::SYS_chmod,
+        libc::SYS_chown,
+        libc::SYS_lchown,
+        libc::SYS_utime,
+        libc::SYS_utimes,
+        libc::SYS_futimesat,
+        libc::SYS_mknod,
+        libc::SYS_iopl,
+        libc::SYS_ioperm,
+    ];
+    #[cfg(target_arch = "aarch64")]
+    const DENIED_LEGACY: &[libc::c_long] = &[];
+
+    // Calls newer than the libc crate knows, numbered alike on both
+    // architectures (Linux 6.6, 6.13, 6.13, 6.17); an older kernel answers
+    // ENOSYS, and EPERM is as good.
+    const SYS_FCHMODAT2: libc::c_long = 452;
+    const SYS_SETXATTRAT: libc::c_long = 463;
+    const SYS_REMOVEXATTRAT: libc::c_long = 466;
+    const SYS_FILE_SETATTR: libc::c_long = 468;
+
+    /// Calls whose first argument is a process: allowed on the caller
+    /// (pid 0, which is how glibc's getrlimit/setrlimit call prlimit64),
+    /// EPERM on any other process, which as the same user (or root) the
+    /// program could otherwise limit or reschedule, promptlab included.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    const SELF_ONLY: &[libc::c_long] = &[
+        libc::SYS_prlimit64,
+        libc::SYS_sched_setaffinity,
+        libc::SYS_sched_setscheduler,
+        libc::SYS_sched_setparam,
+        libc::SYS_sched_setattr,
+        libc::SYS_move_pages,
     ];
 
     /// A classic-BPF seccomp program: foreign architectures and x32 calls
-    /// kill the process, the denied calls fail with EPERM, the rest pass.
+    /// kill the process, the denied calls fail with EPERM, so do the
+    /// self-only calls aimed at another process, the rest pass.
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     fn seccomp_filter() -> Result<Vec<SockFilter>, SandboxError> {
         let op = |code, jt, jf, k| SockFilter { code, jt, jf, k };
-        // seccomp_data: nr at offset 0, arch at offset 4.
+        // seccomp_data: nr at offset 0, arch at offset 4, then the 64-bit
+        // instruction pointer, then args[0..6] as 64-bit words from offset
+        // 16 (little-endian on both architectures: low half first).
         let mut program = vec![
             op(BPF_LD_W_ABS, 0, 0, 4),
             op(BPF_JEQ_K, 1, 0, AUDIT_ARCH),
@@ -629,9 +759,20 @@ mod confine {
             op(BPF_JGE_K, 0, 1, 0x4000_0000),
             op(BPF_RET_K, 0, 0, RET_KILL_PROCESS),
         ];
-        for &nr in DENIED {
+        for &nr in DENIED.iter().chain(DENIED_LEGACY) {
             program.push(op(BPF_JEQ_K, 0, 1, nr as u32));
             program.push(op(BPF_RET_K, 0, 0, RET_EPERM));
+        }
+        for &nr in SELF_ONLY {
+            // Not this call: on to the next check, the nr reloaded.
+            program.push(op(BPF_JEQ_K, 0, 6, nr as u32));
+            program.push(op(BPF_LD_W_ABS, 0, 0, 16));
+            program.push(op(BPF_JEQ_K, 0, 2, 0));
+            program.push(op(BPF_LD_W_ABS, 0, 0, 20));
+            program.push(op(BPF_JEQ_K, 1, 0, 0));
+            program.push(op(BPF_RET_K, 0, 0, RET_EPERM));
+            program.push(op(BPF_RET_K, 0, 0, RET_ALLOW));
+            program.push(op(BPF_LD_W_ABS, 0, 0, 0));
         }
         program.push(op(BPF_RET_K, 0, 0, RET_ALLOW));
         Ok(program)
