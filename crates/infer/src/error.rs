@@ -46,6 +46,8 @@ pub enum ModelError {
     Tokenizer { path: PathBuf, reason: String },
     #[error("chat template: {0}")]
     Template(String),
+    #[error("token id {id} is outside the model's vocabulary of {vocab}")]
+    TokenOutOfRange { id: u32, vocab: usize },
     #[error("the prompt is empty")]
     EmptyPrompt,
     #[error("the prompt is {tokens} tokens but the model's context window is {context} tokens (at most {max} prompt tokens leave room to generate)", max = context - 1)]

@@ -108,6 +108,35 @@ impl GgufFile {
         })
     }
 
+    /// A tensor's storage type, shape (candle order: rows, cols) and its
+    /// bytes in the mapped file, not copied. The byte range was checked
+    /// against the file's length when it was opened.
+    pub(crate) fn raw_tensor(
+        &self,
+        name: &str,
+    ) -> Result<(candle_core::quantized::GgmlDType, Vec<usize>, &[u8])> {
+        let info =
+            self.content
+                .tensor_infos
+                .get(name)
+                .ok_or_else(|| ModelError::MissingTensor {
+                    path: self.path.clone(),
+                    name: name.to_string(),
+                })?;
+        let elems = info.shape.elem_count();
+        let size = elems / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
+        let start = usize::try_from(self.content.tensor_data_offset)
+            .ok()
+            .and_then(|o| o.checked_add(usize::try_from(info.offset).ok()?));
+        let bytes = start
+            .and_then(|s| self.map.bytes().get(s..s.checked_add(size)?))
+            .ok_or_else(|| ModelError::BadGguf {
+                path: self.path.clone(),
+                reason: format!("tensor `{name}` reaches past the end of the file"),
+            })?;
+        Ok((info.ggml_dtype, info.shape.dims().to_vec(), bytes))
+    }
+
     /// Reads a tensor and checks its shape (candle order: rows, cols).
     pub(crate) fn tensor_shaped(
         &self,

@@ -9,6 +9,7 @@ pub mod fsutil;
 pub mod generate;
 pub mod gguf;
 pub mod inspect;
+pub mod kernels;
 mod kv_cache;
 pub mod sampling;
 mod tensors;
@@ -32,12 +33,13 @@ use tokenizer::TextTokenizer;
 /// How weight matrices are held in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
-    /// As stored in the file: quantized weights stay quantized, and their
-    /// matmuls round activations to 8 bits (fast, small).
+    /// As stored in the file: Q4_0, Q4_1, Q8_0 and F16 weights stay as
+    /// stored (repacked for the kernels), other formats become f32;
+    /// activations are f32 either way (small, fast, not rounded).
     #[default]
     Stored,
-    /// Every matrix expanded to f32: exact activations, several times the
-    /// memory, slower decode.
+    /// Every matrix expanded to f32: the same answers as `Stored` to float
+    /// rounding, several times the memory, slower decode.
     F32,
 }
 

@@ -4,19 +4,31 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::quantized::QMatMul;
+use candle_core::quantized::GgmlDType;
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
 
 use super::error::{first_line, ModelError, Result};
 use super::gguf::GgufFile;
+use super::kernels::Matrix;
 
 pub trait TensorSource {
     /// The file or folder the weights come from, for errors.
     fn origin(&self) -> &Path;
     fn has(&self, name: &str) -> bool;
-    /// A weight matrix of `shape` (out, in), ready for `x @ W^T`.
-    fn matrix(&self, name: &str, shape: &[usize]) -> Result<QMatMul>;
+    /// A weight matrix of `shape` (out, in) as an f32 tensor, ready for
+    /// `x @ W^T`.
+    fn dense_matrix(&self, name: &str, shape: &[usize]) -> Result<Tensor>;
+    /// A weight matrix of `shape` (out, in) for the kernels: kept in its
+    /// stored format where the kernels read it.
+    fn matrix(&self, name: &str, shape: &[usize]) -> Result<Matrix> {
+        let t = self.dense_matrix(name, shape)?;
+        let values = t.flatten_all()?.to_vec1::<f32>()?;
+        Matrix::from_f32(shape[0], shape[1], values).map_err(|e| ModelError::BadWeights {
+            path: self.origin().to_path_buf(),
+            reason: format!("tensor `{name}`: {}", e.0),
+        })
+    }
     /// Any tensor as f32.
     fn dense(&self, name: &str, shape: &[usize]) -> Result<Tensor>;
 
@@ -47,12 +59,37 @@ impl TensorSource for GgufSource<'_> {
         self.file.has_tensor(name)
     }
 
-    fn matrix(&self, name: &str, shape: &[usize]) -> Result<QMatMul> {
-        let q = self.file.tensor_shaped(name, shape, &self.device)?;
-        Ok(if self.dequantize {
-            QMatMul::Tensor(q.dequantize(&self.device)?)
-        } else {
-            QMatMul::from_qtensor(q)?
+    fn dense_matrix(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.dense(name, shape)
+    }
+
+    /// Q4_0, Q4_1, Q8_0, F16 and F32 stay as stored (repacked); other
+    /// formats, and every format when `dequantize` is set, become f32.
+    fn matrix(&self, name: &str, shape: &[usize]) -> Result<Matrix> {
+        let (dtype, dims, bytes) = self.file.raw_tensor(name)?;
+        if dims != shape {
+            return Err(self.shape_error(name, shape, &dims));
+        }
+        let (rows, cols) = (shape[0], shape[1]);
+        let repacked = match dtype {
+            _ if self.dequantize => None,
+            GgmlDType::Q4_0 => Some(Matrix::from_q4_0_bytes(rows, cols, bytes)),
+            GgmlDType::Q4_1 => Some(Matrix::from_q4_1_bytes(rows, cols, bytes)),
+            GgmlDType::Q8_0 => Some(Matrix::from_q8_0_bytes(rows, cols, bytes)),
+            GgmlDType::F16 => Some(Matrix::from_f16_bytes(rows, cols, bytes)),
+            GgmlDType::F32 => Some(Matrix::from_f32_bytes(rows, cols, bytes)),
+            _ => None,
+        };
+        let matrix = match repacked {
+            Some(m) => m,
+            None => {
+                let values = self.dense(name, shape)?.flatten_all()?.to_vec1::<f32>()?;
+                Matrix::from_f32(rows, cols, values)
+            }
+        };
+        matrix.map_err(|e| ModelError::BadGguf {
+            path: self.file.path().to_path_buf(),
+            reason: format!("tensor `{name}`: {}", e.0),
         })
     }
 
@@ -119,7 +156,7 @@ impl TensorSource for SafetensorsSource {
         self.tensors.get(&(self.rename)(name)).is_ok()
     }
 
-    fn matrix(&self, name: &str, shape: &[usize]) -> Result<QMatMul> {
+    fn dense_matrix(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         let mut t = self.load(name)?;
         if (self.transposed)(name) {
             t = t.t()?.contiguous()?;
@@ -127,7 +164,7 @@ impl TensorSource for SafetensorsSource {
         if t.dims() != shape {
             return Err(self.shape_error(&(self.rename)(name), shape, t.dims()));
         }
-        Ok(QMatMul::Tensor(t))
+        Ok(t)
     }
 
     fn dense(&self, name: &str, shape: &[usize]) -> Result<Tensor> {

@@ -104,14 +104,14 @@ impl Gpt2 {
             let p = |part: &str| n(&format!("h.{i}.{part}"));
             blocks.push(Block {
                 ln_1: norm(&format!("h.{i}.ln_1"))?,
-                c_attn: src.matrix(&p("attn.c_attn.weight"), &[3 * d, d])?,
+                c_attn: QMatMul::Tensor(src.dense_matrix(&p("attn.c_attn.weight"), &[3 * d, d])?),
                 c_attn_b: src.dense(&p("attn.c_attn.bias"), &[3 * d])?,
-                attn_proj: src.matrix(&p("attn.c_proj.weight"), &[d, d])?,
+                attn_proj: QMatMul::Tensor(src.dense_matrix(&p("attn.c_proj.weight"), &[d, d])?),
                 attn_proj_b: src.dense(&p("attn.c_proj.bias"), &[d])?,
                 ln_2: norm(&format!("h.{i}.ln_2"))?,
-                c_fc: src.matrix(&p("mlp.c_fc.weight"), &[4 * d, d])?,
+                c_fc: QMatMul::Tensor(src.dense_matrix(&p("mlp.c_fc.weight"), &[4 * d, d])?),
                 c_fc_b: src.dense(&p("mlp.c_fc.bias"), &[4 * d])?,
-                mlp_proj: src.matrix(&p("mlp.c_proj.weight"), &[d, 4 * d])?,
+                mlp_proj: QMatMul::Tensor(src.dense_matrix(&p("mlp.c_proj.weight"), &[d, 4 * d])?),
                 mlp_proj_b: src.dense(&p("mlp.c_proj.bias"), &[d])?,
             });
         }

@@ -1,20 +1,24 @@
-//! The Llama-family forward pass (SmolLM/SmolLM2, TinyLlama, Llama): RMSNorm,
-//! rotary positions, grouped-query attention with an optional attention
-//! capture, SwiGLU MLP, tied or separate LM head. Weights stay quantized.
+//! The Llama-family forward pass (SmolLM/SmolLM2, TinyLlama, Llama, Qwen2)
+//! on promptlab's own kernels: RMSNorm, rotary positions, grouped-query
+//! attention with an optional capture, SwiGLU MLP, tied or separate LM head.
+//! Weights stay in their stored quantization ([`Matrix`]); activations are
+//! f32 throughout and never rounded to 8 bits.
 
-use candle_core::quantized::QMatMul;
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::ops::{rms_norm, silu};
-use candle_nn::rotary_emb::{rope, rope_i};
+use std::cell::RefCell;
+
+use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 
 use crate::attention::AttentionMaps;
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
+use crate::kernels::matmul::matmul;
+use crate::kernels::ops::{self, RopePairs};
+use crate::kernels::Matrix;
+use crate::kv_cache::{KvCache, LayerKv};
 use crate::tensors::TensorSource;
 
-use super::common::{attend, causal_mask, check_fits, select_positions};
-use crate::kv_cache::KvCache;
-
+use super::common::check_fits;
 /// How the rotary embedding pairs dimensions: GGUF stores Q/K permuted for
 /// rotating adjacent pairs; Hugging Face checkpoints rotate the two halves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,28 +126,27 @@ impl LlamaConfig {
 }
 
 struct Block {
-    attn_norm: Tensor, // (d_model)
-    wq: QMatMul,       // (heads * head_dim, d_model)
-    wk: QMatMul,       // (kv_heads * head_dim, d_model)
-    wv: QMatMul,       // (kv_heads * head_dim, d_model)
-    wo: QMatMul,       // (d_model, heads * head_dim)
-    /// Qwen2's biases on q, k, v: (heads * head_dim), (kv_heads * head_dim) x2.
-    qkv_bias: Option<[Tensor; 3]>,
-    ffn_norm: Tensor, // (d_model)
-    gate: QMatMul,    // (d_ff, d_model)
-    up: QMatMul,      // (d_ff, d_model)
-    down: QMatMul,    // (d_model, d_ff)
+    attn_norm: Vec<f32>, // (d_model)
+    /// q, k and v stacked: (heads·hd + 2·kv_heads·hd, d_model).
+    qkv: Matrix,
+    /// Qwen2's biases on q, k, v, stacked as the rows are.
+    qkv_bias: Option<Vec<f32>>,
+    wo: Matrix,         // (d_model, heads·hd)
+    ffn_norm: Vec<f32>, // (d_model)
+    /// gate and up stacked: (2·d_ff, d_model).
+    gate_up: Matrix,
+    down: Matrix, // (d_model, d_ff)
 }
 
 pub struct Llama {
     cfg: LlamaConfig,
-    embed: Tensor, // (vocab, d_model), f32
+    embed: Matrix, // (vocab, d_model), rows looked up per token
     blocks: Vec<Block>,
-    final_norm: Tensor, // (d_model)
-    lm_head: QMatMul,   // (vocab, d_model)
-    cos: Tensor,        // (context, head_dim / 2)
-    sin: Tensor,        // (context, head_dim / 2)
-    device: Device,
+    final_norm: Vec<f32>, // (d_model)
+    /// (vocab, d_model); None when tied to `embed`.
+    lm_head: Option<Matrix>,
+    /// Rotary frequencies base^(−2i/hd), i < hd/2, in f64.
+    inv_freq: Vec<f64>,
 }
 
 /// Which positions a forward pass returns logits for.
@@ -153,61 +156,99 @@ pub enum Logits {
     All,
 }
 
+/// Attention work (query·key products × head_dim) above which heads and
+/// queries are spread across threads.
+const PARALLEL_ATTENTION_WORK: usize = 1 << 18;
+
+thread_local! {
+    /// One query's attention scores.
+    static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Llama {
     /// Loads the weights from `src`, named as in GGUF files (`blk.{i}.attn_q.weight`, …).
-    pub fn load(cfg: LlamaConfig, src: &dyn TensorSource, device: &Device) -> Result<Self> {
+    pub fn load(cfg: LlamaConfig, src: &dyn TensorSource, _device: &Device) -> Result<Self> {
         let (d, hd) = (cfg.d_model, cfg.head_dim);
         let q_out = cfg.n_heads * hd;
         let kv_out = cfg.n_kv_heads * hd;
-        let vector = |name: &str| src.dense(name, &[d]);
-        let embed = src.dense("token_embd.weight", &[cfg.vocab_size, d])?;
+        let vector = |name: &str, n: usize| -> Result<Vec<f32>> {
+            Ok(src.dense(name, &[n])?.to_vec1::<f32>()?)
+        };
+        let stacked = |parts: Vec<Matrix>, what: &str| -> Result<Matrix> {
+            Matrix::stack(&parts).ok_or_else(|| ModelError::BadWeights {
+                path: src.origin().to_path_buf(),
+                reason: format!("{what}: matrices of different widths"),
+            })
+        };
+        let embed = src.matrix("token_embd.weight", &[cfg.vocab_size, d])?;
         let lm_head = if src.has("output.weight") {
-            src.matrix("output.weight", &[cfg.vocab_size, d])?
+            Some(src.matrix("output.weight", &[cfg.vocab_size, d])?)
         } else {
-            src.matrix("token_embd.weight", &[cfg.vocab_size, d])?
+            None
         };
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
             let p = |n: &str| format!("blk.{i}.{n}.weight");
             let b = |n: &str| format!("blk.{i}.{n}.bias");
             let qkv_bias = if src.has(&b("attn_q")) {
-                Some([
-                    src.dense(&b("attn_q"), &[q_out])?,
-                    src.dense(&b("attn_k"), &[kv_out])?,
-                    src.dense(&b("attn_v"), &[kv_out])?,
-                ])
+                let mut all = vector(&b("attn_q"), q_out)?;
+                all.extend(vector(&b("attn_k"), kv_out)?);
+                all.extend(vector(&b("attn_v"), kv_out)?);
+                Some(all)
             } else {
                 None
             };
+            let qkv = stacked(
+                vec![
+                    src.matrix(&p("attn_q"), &[q_out, d])?,
+                    src.matrix(&p("attn_k"), &[kv_out, d])?,
+                    src.matrix(&p("attn_v"), &[kv_out, d])?,
+                ],
+                &format!("block {i} attention"),
+            )?;
+            let gate_up = stacked(
+                vec![
+                    src.matrix(&p("ffn_gate"), &[cfg.d_ff, d])?,
+                    src.matrix(&p("ffn_up"), &[cfg.d_ff, d])?,
+                ],
+                &format!("block {i} feed-forward"),
+            )?;
             blocks.push(Block {
-                attn_norm: vector(&p("attn_norm"))?,
-                wq: src.matrix(&p("attn_q"), &[q_out, d])?,
-                wk: src.matrix(&p("attn_k"), &[kv_out, d])?,
-                wv: src.matrix(&p("attn_v"), &[kv_out, d])?,
-                wo: src.matrix(&p("attn_output"), &[d, q_out])?,
+                attn_norm: vector(&p("attn_norm"), d)?,
+                qkv,
                 qkv_bias,
-                ffn_norm: vector(&p("ffn_norm"))?,
-                gate: src.matrix(&p("ffn_gate"), &[cfg.d_ff, d])?,
-                up: src.matrix(&p("ffn_up"), &[cfg.d_ff, d])?,
+                wo: src.matrix(&p("attn_output"), &[d, q_out])?,
+                ffn_norm: vector(&p("ffn_norm"), d)?,
+                gate_up,
                 down: src.matrix(&p("ffn_down"), &[d, cfg.d_ff])?,
             });
         }
-        let final_norm = vector("output_norm.weight")?;
-        let (cos, sin) = rope_tables(&cfg, device)?;
+        let final_norm = vector("output_norm.weight", d)?;
+        let inv_freq = (0..hd / 2)
+            .map(|i| f64::from(cfg.rope_base).powf(-2.0 * i as f64 / hd as f64))
+            .collect();
         Ok(Self {
             cfg,
             embed,
             blocks,
             final_norm,
             lm_head,
-            cos,
-            sin,
-            device: device.clone(),
+            inv_freq,
         })
     }
 
     pub fn config(&self) -> &LlamaConfig {
         &self.cfg
+    }
+
+    /// Bytes the weights take in memory.
+    pub fn weight_bytes(&self) -> usize {
+        let blocks: usize = self
+            .blocks
+            .iter()
+            .map(|b| b.qkv.bytes() + b.wo.bytes() + b.gate_up.bytes() + b.down.bytes())
+            .sum();
+        blocks + self.embed.bytes() + self.lm_head.as_ref().map_or(0, Matrix::bytes)
     }
 
     /// Runs `tokens` at positions `cache.len()..` and returns logits
@@ -220,90 +261,185 @@ impl Llama {
         mut capture: Option<&mut AttentionMaps>,
         which: Logits,
     ) -> Result<Tensor> {
+        let cfg = &self.cfg;
         let t = tokens.len();
         let offset = cache.len();
-        check_fits(t, offset, self.cfg.context_length)?;
-        let ids = Tensor::new(tokens, &self.device)?;
-        let mut x = self.embed.index_select(&ids, 0)?.unsqueeze(0)?; // (1, t, d)
-        let cos = self.cos.narrow(0, offset, t)?; // (t, head_dim / 2)
-        let sin = self.sin.narrow(0, offset, t)?;
-        let mask = causal_mask(t, offset, &self.device)?; // (t, offset + t) or None
+        check_fits(t, offset, cfg.context_length)?;
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= cfg.vocab_size) {
+            return Err(ModelError::TokenOutOfRange {
+                id,
+                vocab: cfg.vocab_size,
+            });
+        }
+        let (d, hd, dff) = (cfg.d_model, cfg.head_dim, cfg.d_ff);
+        let (qd, kvd) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
+        let qkv_width = qd + 2 * kvd;
+        let mut s = std::mem::take(&mut cache.scratch);
+        let fit = |v: &mut Vec<f32>, n: usize| {
+            v.clear();
+            v.resize(n, 0.0);
+        };
+        fit(&mut s.x, t * d);
+        fit(&mut s.h, t * d);
+        fit(&mut s.qkv, t * qkv_width);
+        fit(&mut s.att, t * qd);
+        fit(&mut s.tmp, t * d);
+        fit(&mut s.ffn, t * 2 * dff);
+        fit(&mut s.act, t * dff);
+        let half = hd / 2;
+        fit(&mut s.cos, t * half);
+        fit(&mut s.sin, t * half);
+        for (i, &id) in tokens.iter().enumerate() {
+            self.embed
+                .dequantize_rows(id as usize, &mut s.x[i * d..(i + 1) * d]);
+            ops::rope_angles(
+                offset + i,
+                &self.inv_freq,
+                &mut s.cos[i * half..(i + 1) * half],
+                &mut s.sin[i * half..(i + 1) * half],
+            );
+        }
+        let pairs = match cfg.rope_layout {
+            RopeLayout::Interleaved => RopePairs::Adjacent,
+            RopeLayout::HalfSplit => RopePairs::Halves,
+        };
         for (layer, block) in self.blocks.iter().enumerate() {
-            let h = rms_norm(&x, &block.attn_norm, self.cfg.rms_eps)?;
-            let attn = self.attention(
-                block,
-                &h,
-                (&cos, &sin),
-                mask.as_ref(),
-                cache,
-                layer,
-                capture.as_deref_mut(),
-            )?;
-            x = (x + attn)?;
-            let h = rms_norm(&x, &block.ffn_norm, self.cfg.rms_eps)?;
-            let mlp = block
-                .down
-                .forward(&(silu(&block.gate.forward(&h)?)? * block.up.forward(&h)?)?)?;
-            x = (x + mlp)?;
+            // Attention: h = norm(x); q, k, v = h·Wᵀ; x += attend(q, k, v)·Woᵀ.
+            ops::rms_norm(&s.x, &block.attn_norm, cfg.rms_eps, &mut s.h);
+            matmul(&block.qkv, &s.h, t, &mut s.qkv); // (t, qd + 2·kvd)
+            let kv = cache.layer_for_pass(layer, kvd);
+            for i in 0..t {
+                let row = &mut s.qkv[i * qkv_width..(i + 1) * qkv_width];
+                if let Some(bias) = &block.qkv_bias {
+                    row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+                }
+                let (cos, sin) = (
+                    &s.cos[i * half..(i + 1) * half],
+                    &s.sin[i * half..(i + 1) * half],
+                );
+                for head in row[..qd + kvd].chunks_exact_mut(hd) {
+                    ops::rope(head, cos, sin, pairs);
+                }
+                kv.k.extend_from_slice(&row[qd..qd + kvd]);
+                kv.v.extend_from_slice(&row[qd + kvd..]);
+            }
+            let maps = capture.as_deref_mut().map(|c| (c, layer));
+            self.attend(
+                &s.qkv,
+                t,
+                offset,
+                cache.layer(layer),
+                &mut s.att,
+                &mut s.probs,
+                maps,
+            );
+            matmul(&block.wo, &s.att, t, &mut s.tmp); // (t, d)
+            s.x.iter_mut().zip(&s.tmp).for_each(|(x, a)| *x += a);
+            // Feed-forward: x += (silu(h·Wgᵀ) ⊙ h·Wuᵀ)·Wdᵀ.
+            ops::rms_norm(&s.x, &block.ffn_norm, cfg.rms_eps, &mut s.h);
+            matmul(&block.gate_up, &s.h, t, &mut s.ffn); // (t, 2·dff)
+            for (row, act) in s
+                .ffn
+                .chunks_exact_mut(2 * dff)
+                .zip(s.act.chunks_exact_mut(dff))
+            {
+                let (gate, up) = row.split_at_mut(dff);
+                ops::silu_mul(gate, up);
+                act.copy_from_slice(gate);
+            }
+            matmul(&block.down, &s.act, t, &mut s.tmp); // (t, d)
+            s.x.iter_mut().zip(&s.tmp).for_each(|(x, m)| *x += m);
         }
         cache.advance(t);
-        let x = select_positions(x, which)?;
-        let x = rms_norm(&x, &self.final_norm, self.cfg.rms_eps)?;
-        let logits = self.lm_head.forward(&x)?.squeeze(0)?; // (t', vocab)
-        Ok(logits.to_dtype(DType::F32)?)
+        let (first, rows) = match which {
+            Logits::Last => (t - 1, 1),
+            Logits::All => (0, t),
+        };
+        let x = &s.x[first * d..(first + rows) * d];
+        ops::rms_norm(x, &self.final_norm, cfg.rms_eps, &mut s.h[..rows * d]);
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed);
+        let mut logits = vec![0f32; rows * cfg.vocab_size];
+        matmul(head, &s.h[..rows * d], rows, &mut logits); // (t', vocab)
+        cache.scratch = s;
+        Ok(Tensor::from_vec(
+            logits,
+            (rows, cfg.vocab_size),
+            &Device::Cpu,
+        )?)
     }
 
-    /// Self-attention of one block over `h` (1, t, d); returns (1, t, d).
+    /// softmax(q·kᵀ/√hd + causal mask)·v for the `t` queries in `qkv`
+    /// (t, qd + 2·kvd) at positions `offset..`, over the keys in `kv`; writes
+    /// `out` (t, heads·hd). With `capture`, the probabilities go to it as
+    /// `layer`, staged in `probs`.
     #[allow(clippy::too_many_arguments)]
-    fn attention(
+    fn attend(
         &self,
-        block: &Block,
-        h: &Tensor,
-        (cos, sin): (&Tensor, &Tensor),
-        mask: Option<&Tensor>,
-        cache: &mut KvCache,
-        layer: usize,
-        capture: Option<&mut AttentionMaps>,
-    ) -> Result<Tensor> {
-        let (_, t, _) = h.dims3()?;
-        let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
-        let split = |w: &QMatMul, bias: Option<&Tensor>, heads: usize| -> Result<Tensor> {
-            let mut y = w.forward(h)?; // (1, t, heads * hd)
-            if let Some(bias) = bias {
-                y = y.broadcast_add(bias)?;
+        qkv: &[f32],
+        t: usize,
+        offset: usize,
+        kv: &LayerKv,
+        out: &mut [f32],
+        probs: &mut Vec<f32>,
+        capture: Option<(&mut AttentionMaps, usize)>,
+    ) {
+        let cfg = &self.cfg;
+        let (nh, hd) = (cfg.n_heads, cfg.head_dim);
+        let (qd, kvd) = (nh * hd, cfg.n_kv_heads * hd);
+        let qkv_width = qd + 2 * kvd;
+        let group = nh / cfg.n_kv_heads;
+        let keys = offset + t;
+        let scale = 1.0 / (hd as f32).sqrt();
+        if capture.is_some() {
+            probs.clear();
+            probs.resize(t * nh * keys, 0.0);
+        }
+        // One task per (query i, head h): out row chunk c = i·nh + h.
+        let task = |c: usize, o: &mut [f32], p: Option<&mut [f32]>| {
+            let (i, h) = (c / nh, c % nh);
+            let g = h / group;
+            let q = &qkv[i * qkv_width + h * hd..][..hd];
+            let seen = offset + i + 1;
+            SCORES.with_borrow_mut(|scores| {
+                scores.clear();
+                scores.extend(
+                    (0..seen).map(|j| ops::dot(q, &kv.k[j * kvd + g * hd..][..hd]) * scale),
+                );
+                ops::softmax(scores);
+                o.fill(0.0);
+                for (j, &w) in scores.iter().enumerate() {
+                    ops::axpy(w, &kv.v[j * kvd + g * hd..][..hd], o);
+                }
+                if let Some(p) = p {
+                    p[..seen].copy_from_slice(scores);
+                }
+            });
+        };
+        let parallel = t * keys * nh * hd > PARALLEL_ATTENTION_WORK;
+        match (capture, parallel) {
+            (None, false) => out
+                .chunks_exact_mut(hd)
+                .enumerate()
+                .for_each(|(c, o)| task(c, o, None)),
+            (None, true) => out
+                .par_chunks_exact_mut(hd)
+                .enumerate()
+                .for_each(|(c, o)| task(c, o, None)),
+            (Some((maps, layer)), _) => {
+                out.par_chunks_exact_mut(hd)
+                    .zip(probs.par_chunks_exact_mut(keys))
+                    .enumerate()
+                    .for_each(|(c, (o, p))| task(c, o, Some(p)));
+                // (t, heads, keys) -> (heads, t, keys), as the maps take them.
+                let mut by_head = vec![0f32; probs.len()];
+                for i in 0..t {
+                    for h in 0..nh {
+                        by_head[(h * t + i) * keys..][..keys]
+                            .copy_from_slice(&probs[(i * nh + h) * keys..][..keys]);
+                    }
+                }
+                maps.push_layer(layer, &by_head, t, keys);
             }
-            // (1, t, heads * hd) -> (1, heads, t, hd)
-            Ok(y.reshape((1, t, heads, hd))?
-                .transpose(1, 2)?
-                .contiguous()?)
-        };
-        let bias = |i: usize| block.qkv_bias.as_ref().map(|b| &b[i]);
-        let q = split(&block.wq, bias(0), nh)?;
-        let k = split(&block.wk, bias(1), nkv)?;
-        let v = split(&block.wv, bias(2), nkv)?;
-        let (q, k) = match self.cfg.rope_layout {
-            RopeLayout::Interleaved => (rope_i(&q, cos, sin)?, rope_i(&k, cos, sin)?),
-            RopeLayout::HalfSplit => (rope(&q, cos, sin)?, rope(&k, cos, sin)?),
-        };
-        let (k, v) = cache.append(layer, k, v)?; // (1, nkv, keys, hd)
-        let k = candle_transformers::utils::repeat_kv(k, nh / nkv)?.contiguous()?; // (1, nh, keys, hd)
-        let v = candle_transformers::utils::repeat_kv(v, nh / nkv)?.contiguous()?;
-        let out = attend(&q, &k, &v, mask, capture.map(|c| (c, layer)))?; // (1, nh, t, hd)
-        let out = out.transpose(1, 2)?.reshape((1, t, nh * hd))?;
-        Ok(block.wo.forward(&out)?)
+        }
     }
-}
-
-/// cos and sin of every position's rotation angles: (context, head_dim / 2).
-fn rope_tables(cfg: &LlamaConfig, device: &Device) -> Result<(Tensor, Tensor)> {
-    let half = cfg.head_dim / 2;
-    let inv_freq: Vec<f32> = (0..half)
-        .map(|i| 1.0 / cfg.rope_base.powf(2.0 * i as f32 / cfg.head_dim as f32))
-        .collect();
-    let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
-    let positions = Tensor::arange(0u32, cfg.context_length as u32, device)?
-        .to_dtype(DType::F32)?
-        .reshape((cfg.context_length, 1))?;
-    let angles = positions.broadcast_mul(&inv_freq)?; // (context, half)
-    Ok((angles.cos()?, angles.sin()?))
 }
