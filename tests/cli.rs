@@ -45,21 +45,17 @@ fn chat_answers_the_capital_of_france_with_paris() {
 }
 
 #[test]
-fn with_f32_weights_the_greedy_chat_answer_is_exactly_the_references() {
+fn on_the_default_settings_the_greedy_chat_answer_is_exactly_the_references() {
     let model = model_arg();
     let out = promptlab(&[
         "generate",
         "--model",
         &model,
-        "--weights",
-        "f32",
         "--chat",
         "--prompt",
         "What is the capital of France?",
         "--temperature",
         "0",
-        "--repeat-penalty",
-        "1",
     ]);
     assert!(
         out.status.success(),

@@ -20,6 +20,8 @@ pub mod matrix;
 pub mod ops;
 mod portable;
 pub mod reference;
+#[cfg(test)]
+mod tests;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
