@@ -11,19 +11,23 @@ pub enum Isa {
     Avx2,
     /// x86-64 with AVX-512 F and BW on top of AVX2 (Skylake-SP, Ice Lake, Zen 4 and later).
     Avx512,
+    /// AVX-512 with VL and VNNI (Cascade Lake, Ice Lake, Zen 4 and later):
+    /// quantized rows by integer dot products over 21-bit activations.
+    Avx512Vnni,
 }
 
 /// Names accepted by `PROMPTLAB_KERNELS`.
 pub const KERNELS_VAR: &str = "PROMPTLAB_KERNELS";
 
 impl Isa {
-    pub const ALL: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 4] = [Isa::Portable, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni];
 
     pub fn name(self) -> &'static str {
         match self {
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Avx512Vnni => "avx512-vnni",
         }
     }
 
@@ -47,6 +51,12 @@ impl Isa {
                     && is_x86_feature_detected!("avx512f")
                     && is_x86_feature_detected!("avx512bw")
             }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => {
+                Isa::Avx512.supported()
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512vnni")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -62,7 +72,8 @@ impl Isa {
     }
 
     /// The kernels in use: the widest the CPU runs, or a narrower family
-    /// named by `PROMPTLAB_KERNELS` (`portable`, `avx2`, `avx512`) to compare
+    /// named by `PROMPTLAB_KERNELS` (`portable`, `avx2`, `avx512`,
+    /// `avx512-vnni`) to compare
     /// them. A name the CPU cannot run, or an unknown one, is ignored.
     pub fn active() -> Isa {
         static ACTIVE: OnceLock<Isa> = OnceLock::new();

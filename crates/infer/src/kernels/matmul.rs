@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::matrix::{Data, Matrix, BLOCK};
+use super::matrix::{Data, Matrix, RowScales, BLOCK};
 use super::{portable, Isa};
 
 /// From this many tokens on, a product dequantizes weight tiles and runs an
@@ -16,9 +16,22 @@ pub const GEMM_MIN_TOKENS: usize = 4;
 /// Bytes of f32 weights dequantized per GEMM tile.
 const TILE_BYTES: usize = 4 << 20;
 
+/// Per thread: what one activation vector is turned into before its rows.
+#[derive(Default)]
+struct Prepared {
+    /// Σ x per block (Q4's minimum term).
+    xsum: Vec<f32>,
+    /// x split into 21-bit integers (the VNNI kernels).
+    #[cfg(target_arch = "x86_64")]
+    split: super::x86_vnni::SplitActivations,
+}
+
 thread_local! {
-    /// Per thread: block sums of the activation vector, and a GEMM tile.
-    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static PREPARED: RefCell<Prepared> = RefCell::new(Prepared::default());
+    /// The f32 scales of the rows a task runs.
+    static ROW_SCALES: RefCell<RowScales> = RefCell::new(RowScales::default());
+    /// A GEMM tile of dequantized weights.
+    static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// y (t × rows) = x (t × cols) · Wᵀ with the active kernels.
@@ -45,19 +58,24 @@ pub fn matmul_with(isa: Isa, w: &Matrix, x: &[f32], t: usize, y: &mut [f32]) {
 /// y (rows) = W · x for one activation vector, rows split across threads.
 pub fn matvec_with(isa: Isa, w: &Matrix, x: &[f32], y: &mut [f32]) {
     let isa = if isa.supported() { isa } else { Isa::Portable };
-    SCRATCH.with_borrow_mut(|(xsum, _)| {
-        xsum.clear();
+    PREPARED.with_borrow_mut(|p| {
+        p.xsum.clear();
         if matches!(w.data, Data::Q4 { .. }) {
-            xsum.extend(x.chunks_exact(BLOCK).map(|b| b.iter().sum::<f32>()));
+            p.xsum
+                .extend(x.chunks_exact(BLOCK).map(|b| b.iter().sum::<f32>()));
         }
-        let xsum = &*xsum;
+        #[cfg(target_arch = "x86_64")]
+        if isa == Isa::Avx512Vnni && matches!(w.data, Data::Q4 { .. } | Data::Q8 { .. }) {
+            p.split.fill(x);
+        }
+        let p = &*p;
         let per_task = rows_per_task(w.rows());
         if per_task >= w.rows() {
-            kernel(isa, w, 0, x, xsum, y);
+            kernel(isa, w, 0, x, p, y);
         } else {
             y.par_chunks_mut(per_task)
                 .enumerate()
-                .for_each(|(c, out)| kernel(isa, w, c * per_task, x, xsum, out));
+                .for_each(|(c, out)| kernel(isa, w, c * per_task, x, p, out));
         }
     });
 }
@@ -71,16 +89,74 @@ fn rows_per_task(rows: usize) -> usize {
     (rows / (threads * 4)).clamp(32, 1024).next_multiple_of(8)
 }
 
-fn kernel(isa: Isa, w: &Matrix, first: usize, x: &[f32], xsum: &[f32], out: &mut [f32]) {
+fn kernel(isa: Isa, w: &Matrix, first: usize, x: &[f32], p: &Prepared, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512Vnni {
+        // SAFETY: callers pass only an `isa` this CPU supports
+        // (`matvec_with` checks); `p.split` was filled from `x` for quantized
+        // matrices, and `out` is sized for these rows of `w`.
+        if unsafe { super::x86_vnni::matvec(w, first, &p.split, &p.xsum, out) } {
+            return;
+        }
+    }
+    ROW_SCALES.with_borrow_mut(|rs| {
+        row_scales(isa, w, first, out.len(), rs);
+        run_rows(isa, w, first, x, p, rs, out);
+    });
+}
+
+/// The f32 scales (and minimums) of rows `first..first + rows` into `rs`.
+fn row_scales(isa: Isa, w: &Matrix, first: usize, rows: usize, rs: &mut RowScales) {
+    let nb = w.blocks_per_row();
+    let range = first * nb..(first + rows) * nb;
+    let convert = |src: &[u16], dst: &mut Vec<f32>| {
+        dst.clear();
+        dst.resize(src.len(), 0.0);
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: callers pass only an `isa` this CPU supports.
+            Isa::Avx512 | Isa::Avx512Vnni => unsafe { super::x86_avx512::f16_to_f32(src, dst) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Isa::Avx2 => unsafe { super::x86_avx2::f16_to_f32(src, dst) },
+            _ => dst
+                .iter_mut()
+                .zip(src)
+                .for_each(|(d, &s)| *d = super::matrix::f32_of(s)),
+        }
+    };
+    match &w.data {
+        Data::Q4 { scales, mins, .. } => {
+            convert(&scales[range.clone()], &mut rs.d);
+            convert(&mins[range], &mut rs.m);
+        }
+        Data::Q8 { scales, .. } => convert(&scales[range], &mut rs.d),
+        Data::F32(_) | Data::F16(_) => {}
+    }
+}
+
+fn run_rows(
+    isa: Isa,
+    w: &Matrix,
+    first: usize,
+    x: &[f32],
+    p: &Prepared,
+    rs: &RowScales,
+    out: &mut [f32],
+) {
+    let xsum = &p.xsum;
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: callers pass only an `isa` this CPU supports
-        // (`matvec_with` checks), and `x`, `xsum`, `out` are sized for `w`.
-        Isa::Avx512 => unsafe { super::x86_avx512::matvec(w, first, x, xsum, out) },
+        // (`matvec_with` checks; VNNI implies AVX-512 F and BW); `x`,
+        // `xsum`, `rs`, `out` are sized for these rows of `w`.
+        Isa::Avx512 | Isa::Avx512Vnni => unsafe {
+            super::x86_avx512::matvec(w, first, x, xsum, rs, out)
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Isa::Avx2 => unsafe { super::x86_avx2::matvec(w, first, x, xsum, out) },
-        _ => portable::matvec(w, first, x, xsum, out),
+        Isa::Avx2 => unsafe { super::x86_avx2::matvec(w, first, x, xsum, rs, out) },
+        _ => portable::matvec(w, first, x, xsum, rs, out),
     }
 }
 
@@ -129,7 +205,7 @@ fn gemm_tiles(w: &Matrix, x: &[f32], t: usize, y: &mut [f32]) {
         return;
     }
     let tile_rows = (TILE_BYTES / (4 * k)).clamp(16, n.max(16));
-    SCRATCH.with_borrow_mut(|(_, tile)| {
+    TILE.with_borrow_mut(|tile| {
         tile.resize(tile_rows * k, 0.0);
         for first in (0..n).step_by(tile_rows) {
             let rows = tile_rows.min(n - first);

@@ -1,9 +1,11 @@
 //! A weight matrix (rows, cols) as the kernels read it: f32, f16, or blocks
-//! of 32 quantized weights with their scales unpacked to f32 and stored
-//! apart from the quants (so a row's quants are contiguous).
+//! of 32 quantized weights with their f16 scales (and minimums) stored apart
+//! from the quants, so a row's quants are contiguous and the matrix takes no
+//! more memory than the file's blocks.
 //!
 //! GGUF block layouts read here (little-endian):
-//! - Q4_0: f16 d, 16 bytes of nibbles; w = d·(q − 8). Held as Q4 with m = −8d.
+//! - Q4_0: f16 d, 16 bytes of nibbles; w = d·(q − 8). Held as Q4 with m = −8d
+//!   (exact in f16; a block whose −8d would overflow f16 makes the matrix f32).
 //! - Q4_1: f16 d, f16 m, 16 bytes of nibbles; w = d·q + m.
 //! - Q8_0: f16 d, 32 signed bytes; w = d·q.
 //!
@@ -41,17 +43,28 @@ pub(crate) enum Data {
     F32(Vec<f32>),
     /// IEEE half-precision bits.
     F16(Vec<u16>),
-    /// One scale per block; 32 signed quants per block.
+    /// One f16 scale per block; 32 signed quants per block.
     Q8 {
-        scales: Vec<f32>,
+        scales: Vec<u16>,
         quants: Vec<i8>,
     },
-    /// One scale and one minimum per block; 16 bytes of nibbles per block.
+    /// One f16 scale and one f16 minimum per block; 16 bytes of nibbles per
+    /// block.
     Q4 {
-        scales: Vec<f32>,
-        mins: Vec<f32>,
+        scales: Vec<u16>,
+        mins: Vec<u16>,
         quants: Vec<u8>,
     },
+}
+
+/// The f32 scales (and Q4 minimums) of a run of rows, converted once per
+/// task so the row kernels broadcast them straight from memory.
+#[derive(Debug, Default)]
+pub(crate) struct RowScales {
+    /// d per block of the rows, row after row.
+    pub d: Vec<f32>,
+    /// m per block (Q4 only).
+    pub m: Vec<f32>,
 }
 
 /// A (rows, cols) weight matrix for `y = x · Wᵀ`.
@@ -66,8 +79,13 @@ pub struct Matrix {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayoutError(pub String);
 
-fn f16_at(bytes: &[u8], at: usize) -> f32 {
-    f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
+fn f16_at(bytes: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
+}
+
+/// An f16 value's f32.
+pub(crate) fn f32_of(bits: u16) -> f32 {
+    f16::from_bits(bits).to_f32()
 }
 
 impl Matrix {
@@ -98,12 +116,12 @@ impl Matrix {
         match &self.data {
             Data::F32(v) => v.len() * 4,
             Data::F16(v) => v.len() * 2,
-            Data::Q8 { scales, quants } => scales.len() * 4 + quants.len(),
+            Data::Q8 { scales, quants } => scales.len() * 2 + quants.len(),
             Data::Q4 {
                 scales,
                 mins,
                 quants,
-            } => (scales.len() + mins.len()) * 4 + quants.len(),
+            } => (scales.len() + mins.len()) * 2 + quants.len(),
         }
     }
 
@@ -221,8 +239,13 @@ impl Matrix {
         let mut quants = Vec::with_capacity(blocks * 16);
         for block in bytes.chunks_exact(18) {
             let d = f16_at(block, 0);
+            let min = f16::from_f32(-8.0 * f32_of(d));
+            if f32::from(min) != -8.0 * f32_of(d) {
+                // −8d overflows f16: hold this matrix as f32 instead.
+                return Self::from_f32(rows, cols, dequantize_q4_0(bytes));
+            }
             scales.push(d);
-            mins.push(-8.0 * d);
+            mins.push(min.to_bits());
             quants.extend_from_slice(&block[2..]);
         }
         Ok(Self {
@@ -254,7 +277,7 @@ impl Matrix {
                     let b = b0 + i;
                     let q = &quants[b * BLOCK..(b + 1) * BLOCK];
                     for (o, &q) in block.iter_mut().zip(q) {
-                        *o = scales[b] * f32::from(q);
+                        *o = f32_of(scales[b]) * f32::from(q);
                     }
                 }
             }
@@ -266,7 +289,7 @@ impl Matrix {
                 let b0 = first * cols / BLOCK;
                 for (i, block) in out.chunks_exact_mut(BLOCK).enumerate() {
                     let b = b0 + i;
-                    let (d, m) = (scales[b], mins[b]);
+                    let (d, m) = (f32_of(scales[b]), f32_of(mins[b]));
                     let q = &quants[b * 16..(b + 1) * 16];
                     for j in 0..16 {
                         block[j] = d * f32::from(q[j] & 0x0F) + m;
@@ -352,4 +375,16 @@ impl Matrix {
         };
         Some(Matrix { rows, cols, data })
     }
+}
+
+/// Q4_0 bytes as f32 weights: d·(q − 8).
+fn dequantize_q4_0(bytes: &[u8]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(bytes.len() / 18 * BLOCK);
+    for block in bytes.chunks_exact(18) {
+        let d = f32_of(f16_at(block, 0));
+        let q = &block[2..];
+        out.extend((0..16).map(|j| d * (f32::from(q[j] & 0x0F) - 8.0)));
+        out.extend((0..16).map(|j| d * (f32::from(q[j] >> 4) - 8.0)));
+    }
+    out
 }

@@ -9,7 +9,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     match Isa::active() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::active` returns only a family this CPU supports.
-        Isa::Avx512 => unsafe { super::x86_avx512::dot(a, b) },
+        Isa::Avx512 | Isa::Avx512Vnni => unsafe { super::x86_avx512::dot(a, b) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Isa::Avx2 => unsafe { super::x86_avx2::dot(a, b) },
@@ -22,7 +22,7 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     match Isa::active() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::active` returns only a family this CPU supports.
-        Isa::Avx512 => unsafe { super::x86_avx512::axpy(alpha, x, y) },
+        Isa::Avx512 | Isa::Avx512Vnni => unsafe { super::x86_avx512::axpy(alpha, x, y) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Isa::Avx2 => unsafe { super::x86_avx2::axpy(alpha, x, y) },

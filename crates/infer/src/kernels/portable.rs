@@ -3,10 +3,17 @@
 
 use half::f16;
 
-use super::matrix::{Data, Matrix, BLOCK};
+use super::matrix::{Data, Matrix, RowScales, BLOCK};
 
 /// out[i] = row (first + i) · x; `xsum[b]` is Σ x over block b (used by Q4).
-pub(super) fn matvec(m: &Matrix, first: usize, x: &[f32], xsum: &[f32], out: &mut [f32]) {
+pub(super) fn matvec(
+    m: &Matrix,
+    first: usize,
+    x: &[f32],
+    xsum: &[f32],
+    rs: &RowScales,
+    out: &mut [f32],
+) {
     let cols = m.cols();
     let nb = m.blocks_per_row();
     for (i, o) in out.iter_mut().enumerate() {
@@ -18,21 +25,17 @@ pub(super) fn matvec(m: &Matrix, first: usize, x: &[f32], xsum: &[f32], out: &mu
                 .zip(x)
                 .map(|(&w, &x)| f16::from_bits(w).to_f32() * x)
                 .sum(),
-            Data::Q8 { scales, quants } => {
+            Data::Q8 { quants, .. } => {
                 let mut acc = 0f32;
                 for b in r * nb..(r + 1) * nb {
                     let xb = &x[(b - r * nb) * BLOCK..][..BLOCK];
                     let q = &quants[b * BLOCK..(b + 1) * BLOCK];
                     let s: f32 = q.iter().zip(xb).map(|(&q, &x)| f32::from(q) * x).sum();
-                    acc += scales[b] * s;
+                    acc += rs.d[b - first * nb] * s;
                 }
                 acc
             }
-            Data::Q4 {
-                scales,
-                mins,
-                quants,
-            } => {
+            Data::Q4 { quants, .. } => {
                 let mut acc = 0f32;
                 for b in r * nb..(r + 1) * nb {
                     let j = b - r * nb;
@@ -42,7 +45,7 @@ pub(super) fn matvec(m: &Matrix, first: usize, x: &[f32], xsum: &[f32], out: &mu
                     for k in 0..16 {
                         s += f32::from(q[k] & 0x0F) * xb[k] + f32::from(q[k] >> 4) * xb[k + 16];
                     }
-                    acc += scales[b] * s + mins[b] * xsum[j];
+                    acc += rs.d[b - first * nb] * s + rs.m[b - first * nb] * xsum[j];
                 }
                 acc
             }

@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::matrix::{Data, Matrix, BLOCK};
+use super::matrix::{Data, Matrix, RowScales, BLOCK};
 
 /// out[i] = row (first + i) · x; `xsum[b]` is Σ x over block b (used by Q4).
 ///
@@ -11,7 +11,14 @@ use super::matrix::{Data, Matrix, BLOCK};
 /// The CPU must have AVX2, FMA and F16C; `x` must hold `m.cols()` values and
 /// `xsum` one per block; rows `first..first + out.len()` must exist.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn matvec(m: &Matrix, first: usize, x: &[f32], xsum: &[f32], out: &mut [f32]) {
+pub(super) unsafe fn matvec(
+    m: &Matrix,
+    first: usize,
+    x: &[f32],
+    xsum: &[f32],
+    rs: &RowScales,
+    out: &mut [f32],
+) {
     let cols = m.cols();
     let nb = m.blocks_per_row();
     assert!(x.len() >= cols && (first + out.len()) <= m.rows());
@@ -20,21 +27,17 @@ pub(super) unsafe fn matvec(m: &Matrix, first: usize, x: &[f32], xsum: &[f32], o
         *o = match &m.data {
             Data::F32(v) => dot(&v[r * cols..(r + 1) * cols], x),
             Data::F16(v) => f16_dot(&v[r * cols..(r + 1) * cols], x),
-            Data::Q8 { scales, quants } => q8_row(
-                &scales[r * nb..(r + 1) * nb],
+            Data::Q8 { quants, .. } => q8_row(
+                &rs.d[i * nb..(i + 1) * nb],
                 &quants[r * nb * BLOCK..(r + 1) * nb * BLOCK],
                 x,
             ),
-            Data::Q4 {
-                scales,
-                mins,
-                quants,
-            } => {
+            Data::Q4 { quants, .. } => {
                 q4_row(
-                    &scales[r * nb..(r + 1) * nb],
+                    &rs.d[i * nb..(i + 1) * nb],
                     &quants[r * nb * 16..(r + 1) * nb * 16],
                     x,
-                ) + dot(&mins[r * nb..(r + 1) * nb], &xsum[..nb])
+                ) + dot(&rs.m[i * nb..(i + 1) * nb], &xsum[..nb])
             }
         };
     }
@@ -137,30 +140,28 @@ unsafe fn q8_row(scales: &[f32], quants: &[i8], x: &[f32]) -> f32 {
     hsum(_mm256_add_ps(acc0, acc1))
 }
 
-/// Σ w·x for half-precision w.
+/// Σ w·x for half-precision w, 8 at a time (a short tail zero-padded).
 ///
 /// # Safety
 /// AVX2, FMA and F16C; `x` at least as long as `w`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn f16_dot(w: &[u16], x: &[f32]) -> f32 {
     assert!(x.len() >= w.len());
-    let n = w.len() / 8 * 8;
     let mut acc = _mm256_setzero_ps();
-    for i in (0..n).step_by(8) {
-        // SAFETY: i + 8 <= n <= len of both.
+    for (wc, xc) in w.chunks(8).zip(x.chunks(8)) {
+        let (mut wp, mut xp) = ([0u16; 8], [0f32; 8]);
+        wp[..wc.len()].copy_from_slice(wc);
+        xp[..wc.len()].copy_from_slice(&xc[..wc.len()]);
+        // SAFETY: the padded arrays hold 8 values.
         let (h, xv) = unsafe {
             (
-                _mm_loadu_si128(w.as_ptr().add(i).cast()),
-                _mm256_loadu_ps(x.as_ptr().add(i)),
+                _mm_loadu_si128(wp.as_ptr().cast()),
+                _mm256_loadu_ps(xp.as_ptr()),
             )
         };
         acc = _mm256_fmadd_ps(_mm256_cvtph_ps(h), xv, acc);
     }
-    let mut s = hsum(acc);
-    for i in n..w.len() {
-        s += half::f16::from_bits(w[i]).to_f32() * x[i];
-    }
-    s
+    hsum(acc)
 }
 
 /// Σ a·b.
@@ -221,5 +222,25 @@ pub(super) unsafe fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
     for i in n..len {
         y[i] += alpha * x[i];
+    }
+}
+
+/// dst = src as f32, 8 at a time.
+///
+/// # Safety
+/// AVX2 and F16C.
+#[target_feature(enable = "avx2,f16c")]
+pub(super) unsafe fn f16_to_f32(src: &[u16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let whole = n / 8 * 8;
+    for i in (0..whole).step_by(8) {
+        // SAFETY: i + 8 <= n <= len of both.
+        unsafe {
+            let h = _mm_loadu_si128(src.as_ptr().add(i).cast());
+            _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtph_ps(h));
+        }
+    }
+    for i in whole..n {
+        dst[i] = half::f16::from_bits(src[i]).to_f32();
     }
 }

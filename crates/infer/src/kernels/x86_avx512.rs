@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::matrix::{Data, Matrix, BLOCK};
+use super::matrix::{Data, Matrix, RowScales, BLOCK};
 
 /// out[i] = row (first + i) · x; `xsum[b]` is Σ x over block b (used by Q4).
 ///
@@ -12,7 +12,14 @@ use super::matrix::{Data, Matrix, BLOCK};
 /// `m.cols()` values and `xsum` one per block; rows `first..first + out.len()`
 /// must exist.
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-pub(super) unsafe fn matvec(m: &Matrix, first: usize, x: &[f32], xsum: &[f32], out: &mut [f32]) {
+pub(super) unsafe fn matvec(
+    m: &Matrix,
+    first: usize,
+    x: &[f32],
+    xsum: &[f32],
+    rs: &RowScales,
+    out: &mut [f32],
+) {
     let cols = m.cols();
     let nb = m.blocks_per_row();
     assert!(x.len() >= cols && (first + out.len()) <= m.rows());
@@ -21,21 +28,17 @@ pub(super) unsafe fn matvec(m: &Matrix, first: usize, x: &[f32], xsum: &[f32], o
         *o = match &m.data {
             Data::F32(v) => dot(&v[r * cols..(r + 1) * cols], x),
             Data::F16(v) => f16_dot(&v[r * cols..(r + 1) * cols], x),
-            Data::Q8 { scales, quants } => q8_row(
-                &scales[r * nb..(r + 1) * nb],
+            Data::Q8 { quants, .. } => q8_row(
+                &rs.d[i * nb..(i + 1) * nb],
                 &quants[r * nb * BLOCK..(r + 1) * nb * BLOCK],
                 x,
             ),
-            Data::Q4 {
-                scales,
-                mins,
-                quants,
-            } => {
+            Data::Q4 { quants, .. } => {
                 q4_row(
-                    &scales[r * nb..(r + 1) * nb],
+                    &rs.d[i * nb..(i + 1) * nb],
                     &quants[r * nb * 16..(r + 1) * nb * 16],
                     x,
-                ) + dot(&mins[r * nb..(r + 1) * nb], &xsum[..nb])
+                ) + dot(&rs.m[i * nb..(i + 1) * nb], &xsum[..nb])
             }
         };
     }
@@ -125,30 +128,38 @@ unsafe fn q8_row(scales: &[f32], quants: &[i8], x: &[f32]) -> f32 {
     _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
 }
 
-/// Σ w·x for half-precision w.
+/// Σ w·x for half-precision w, 16 at a time (a short tail zero-padded).
 ///
 /// # Safety
 /// AVX-512 F; `x` at least as long as `w`.
 #[target_feature(enable = "avx512f")]
-unsafe fn f16_dot(w: &[u16], x: &[f32]) -> f32 {
+pub(super) unsafe fn f16_dot(w: &[u16], x: &[f32]) -> f32 {
     assert!(x.len() >= w.len());
-    let n = w.len() / 16 * 16;
     let mut acc = _mm512_setzero_ps();
-    for i in (0..n).step_by(16) {
-        // SAFETY: i + 16 <= n <= len of both.
-        let (h, xv) = unsafe {
-            (
-                _mm256_loadu_si256(w.as_ptr().add(i).cast()),
-                _mm512_loadu_ps(x.as_ptr().add(i)),
-            )
+    for (wc, xc) in w.chunks(16).zip(x.chunks(16)) {
+        let (mut wp, mut xp) = ([0u16; 16], [0f32; 16]);
+        let (wv, xv) = if wc.len() == 16 {
+            // SAFETY: both chunks hold 16 values.
+            unsafe {
+                (
+                    _mm256_loadu_si256(wc.as_ptr().cast()),
+                    _mm512_loadu_ps(xc.as_ptr()),
+                )
+            }
+        } else {
+            wp[..wc.len()].copy_from_slice(wc);
+            xp[..wc.len()].copy_from_slice(&xc[..wc.len()]);
+            // SAFETY: the padded arrays hold 16 values.
+            unsafe {
+                (
+                    _mm256_loadu_si256(wp.as_ptr().cast()),
+                    _mm512_loadu_ps(xp.as_ptr()),
+                )
+            }
         };
-        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(h), xv, acc);
+        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(wv), xv, acc);
     }
-    let mut s = _mm512_reduce_add_ps(acc);
-    for i in n..w.len() {
-        s += half::f16::from_bits(w[i]).to_f32() * x[i];
-    }
-    s
+    _mm512_reduce_add_ps(acc)
 }
 
 /// Σ a·b.
@@ -209,5 +220,25 @@ pub(super) unsafe fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
     for i in n..len {
         y[i] += alpha * x[i];
+    }
+}
+
+/// dst = src as f32, 16 at a time.
+///
+/// # Safety
+/// AVX-512 F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn f16_to_f32(src: &[u16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let whole = n / 16 * 16;
+    for i in (0..whole).step_by(16) {
+        // SAFETY: i + 16 <= n <= len of both.
+        unsafe {
+            let h = _mm256_loadu_si256(src.as_ptr().add(i).cast());
+            _mm512_storeu_ps(dst.as_mut_ptr().add(i), _mm512_cvtph_ps(h));
+        }
+    }
+    for i in whole..n {
+        dst[i] = half::f16::from_bits(src[i]).to_f32();
     }
 }
