@@ -421,10 +421,9 @@ impl Llama {
                 .chunks_exact_mut(hd)
                 .enumerate()
                 .for_each(|(c, o)| task(c, o, None)),
-            (None, true) => out
-                .par_chunks_exact_mut(hd)
-                .enumerate()
-                .for_each(|(c, o)| task(c, o, None)),
+            (None, true) => {
+                crate::kernels::pool::for_each_chunk_mut(out, hd, |c, o| task(c, o, None))
+            }
             (Some((maps, layer)), _) => {
                 out.par_chunks_exact_mut(hd)
                     .zip(probs.par_chunks_exact_mut(keys))

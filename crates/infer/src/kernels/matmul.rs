@@ -73,9 +73,9 @@ pub fn matvec_with(isa: Isa, w: &Matrix, x: &[f32], y: &mut [f32]) {
         if per_task >= w.rows() {
             kernel(isa, w, 0, x, p, y);
         } else {
-            y.par_chunks_mut(per_task)
-                .enumerate()
-                .for_each(|(c, out)| kernel(isa, w, c * per_task, x, p, out));
+            super::pool::for_each_chunk_mut(y, per_task, |c, out| {
+                kernel(isa, w, c * per_task, x, p, out)
+            });
         }
     });
 }

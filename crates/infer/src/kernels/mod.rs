@@ -22,6 +22,7 @@ mod isa;
 pub mod matmul;
 pub mod matrix;
 pub mod ops;
+pub mod pool;
 mod portable;
 pub mod reference;
 #[cfg(test)]
