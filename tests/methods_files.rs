@@ -72,7 +72,7 @@ fn every_method_file_validates_and_the_catalogue_matches_the_survey() {
 fn every_runnable_method_runs_end_to_end_on_the_default_model() {
     let methods = catalog::all().unwrap();
     let model = common::default_model();
-    let mut backend = LocalBackend { model };
+    let mut backend = LocalBackend::new(model);
     let inputs = BTreeMap::from([
         ("question".to_string(), "Tom has 3 apples and buys 4 more. How many apples does he have now?".to_string()),
         ("context".to_string(), "Tom went to the market on Monday. He had 3 apples at home and bought 4 more apples. The market also sold pears.".to_string()),

@@ -1,5 +1,7 @@
-//! `promptlab bench`: prefill and decode speed of a model, the median of
-//! several runs, as a table and as one JSON line.
+//! `promptlab bench`: prefill and decode speed of a model, time to the first
+//! token, load time and peak memory — the median of several runs — as a
+//! table and as one JSON line. Compare speeds only as ratios against another
+//! engine run on the same machine (`scripts/bench-vs-llamacpp`).
 
 use std::time::Instant;
 
@@ -17,10 +19,10 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Prompt length for the prefill measurement
-    #[arg(long, value_name = "P", default_value_t = 128)]
+    #[arg(long, value_name = "P", default_value_t = 512)]
     pub prompt_tokens: usize,
-    /// Tokens decoded one by one after the prefill
-    #[arg(long, value_name = "G", default_value_t = 64)]
+    /// Tokens decoded one by one (from a fresh cache, as llama-bench does)
+    #[arg(long, value_name = "G", default_value_t = 128)]
     pub gen_tokens: usize,
     /// Measured runs (after one warm-up run); the median is reported
     #[arg(long, value_name = "N", default_value_t = 5)]
@@ -30,6 +32,8 @@ pub struct BenchArgs {
 struct RunTimes {
     prefill_tok_s: f64,
     decode_tok_s: f64,
+    /// Prefill of the prompt and the choice of the first token.
+    ttft_ms: f64,
 }
 
 pub fn run(args: &BenchArgs, config: &Config) -> anyhow::Result<()> {
@@ -38,9 +42,10 @@ pub fn run(args: &BenchArgs, config: &Config) -> anyhow::Result<()> {
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     let (model, load_ms) = load_model(&args.model, config)?;
     anyhow::ensure!(
-        args.prompt_tokens + args.gen_tokens <= model.context_length(),
-        "--prompt-tokens + --gen-tokens ({}) exceed the context window ({})",
-        args.prompt_tokens + args.gen_tokens,
+        args.prompt_tokens.max(args.gen_tokens + 1) <= model.context_length(),
+        "--prompt-tokens ({}) or --gen-tokens + 1 ({}) exceed the context window ({})",
+        args.prompt_tokens,
+        args.gen_tokens + 1,
         model.context_length()
     );
     let prompt = bench_prompt(&model, args.prompt_tokens)?;
@@ -51,27 +56,51 @@ pub fn run(args: &BenchArgs, config: &Config) -> anyhow::Result<()> {
     }
     let prefill = median(runs.iter().map(|r| r.prefill_tok_s).collect());
     let decode = median(runs.iter().map(|r| r.decode_tok_s).collect());
-    let threads = candle_core::utils::get_num_threads();
+    let ttft = median(runs.iter().map(|r| r.ttft_ms).collect());
+    let threads = promptlab_infer::kernels::pool::Pool::global().threads();
+    let kernels = promptlab_infer::kernels::Isa::active().name();
+    let rss = peak_rss_mb();
+    let weights_mb = model.weight_bytes() as f64 / 1e6;
     println!("model    {}", model.info.path.display());
-    println!("threads  {threads}");
-    println!("{:<10} {:>8} {:>12}", "phase", "tokens", "tok/s");
+    println!("threads  {threads}, kernels {kernels}");
+    println!("{:<14} {:>8} {:>12}", "phase", "tokens", "tok/s");
     println!(
-        "{:<10} {:>8} {:>12.1}",
+        "{:<14} {:>8} {:>12.1}",
         "prefill", args.prompt_tokens, prefill
     );
-    println!("{:<10} {:>8} {:>12.1}", "decode", args.gen_tokens, decode);
+    println!("{:<14} {:>8} {:>12.1}", "decode", args.gen_tokens, decode);
+    println!("{:<14} {:>21.1}", "first token ms", ttft);
+    println!("{:<14} {:>21.1}", "load ms", load_ms);
+    println!("{:<14} {:>21.1}", "weights MB", weights_mb);
+    match rss {
+        Some(mb) => println!("{:<14} {:>21.1}", "peak RSS MB", mb),
+        None => println!("{:<14} {:>21}", "peak RSS MB", "n/a"),
+    }
+    let round = |v: f64| (v * 10.0).round() / 10.0;
     let line = json!({
         "model": model.info.path.display().to_string(),
         "threads": threads,
+        "kernels": kernels,
         "prompt_tokens": args.prompt_tokens,
         "gen_tokens": args.gen_tokens,
         "runs": args.runs,
-        "load_ms": (load_ms * 10.0).round() / 10.0,
-        "prefill_tok_s": (prefill * 10.0).round() / 10.0,
-        "decode_tok_s": (decode * 10.0).round() / 10.0,
+        "load_ms": round(load_ms),
+        "prefill_tok_s": round(prefill),
+        "decode_tok_s": round(decode),
+        "ttft_ms": round(ttft),
+        "weights_mb": round(weights_mb),
+        "peak_rss_mb": rss.map(round),
     });
     println!("{line}");
     Ok(())
+}
+
+/// The process's peak resident memory (Linux: VmHWM), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0 / 1e6)
 }
 
 /// A natural-text prompt of exactly `n` tokens (a passage repeated).
@@ -83,12 +112,18 @@ fn bench_prompt(model: &LoadedModel, n: usize) -> anyhow::Result<Vec<u32>> {
     Ok(passage.iter().copied().cycle().take(n).collect())
 }
 
+/// One measurement, defined as llama.cpp's `llama-bench` defines its tests:
+/// prefill is the prompt in one pass (its time, with the choice of the first
+/// token, is the time to the first token); decode is `gen` tokens one at a
+/// time from a fresh cache holding one token.
 fn one_run(model: &LoadedModel, prompt: &[u32], gen: usize) -> anyhow::Result<RunTimes> {
-    let mut cache = model.new_cache();
     let start = Instant::now();
-    let logits = model.forward(prompt, &mut cache, None, Logits::Last)?;
-    let mut token = argmax(&logits.flatten_all()?.to_vec1::<f32>()?);
+    let logits = model.forward(prompt, &mut model.new_cache(), None, Logits::Last)?;
+    argmax(&logits.flatten_all()?.to_vec1::<f32>()?);
     let prefill_s = start.elapsed().as_secs_f64();
+    let mut cache = model.new_cache();
+    let logits = model.forward(&prompt[..1], &mut cache, None, Logits::Last)?;
+    let mut token = argmax(&logits.flatten_all()?.to_vec1::<f32>()?);
     let start = Instant::now();
     for _ in 0..gen {
         let logits = model.forward(&[token], &mut cache, None, Logits::Last)?;
@@ -98,6 +133,7 @@ fn one_run(model: &LoadedModel, prompt: &[u32], gen: usize) -> anyhow::Result<Ru
     Ok(RunTimes {
         prefill_tok_s: prompt.len() as f64 / prefill_s,
         decode_tok_s: gen as f64 / decode_s,
+        ttft_ms: prefill_s * 1000.0,
     })
 }
 

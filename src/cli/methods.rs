@@ -164,7 +164,7 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         m.check_inputs(&inputs).map_err(refusal)?;
     }
     let (model, _) = load_model(&args.model, config)?;
-    let mut backend = LocalBackend { model: &model };
+    let mut backend = LocalBackend::new(&model);
     let options = RunOptions {
         max_tokens: DEFAULT_CALL_TOKENS,
         cap: args.max_tokens,

@@ -133,6 +133,9 @@ pub struct ChatEnd {
     /// The end of the answer never sent as a token's text.
     pub tail: String,
     pub prompt_tokens: usize,
+    /// Prompt tokens an earlier turn had already computed (not prefilled
+    /// again).
+    pub reused_tokens: usize,
     pub generated_tokens: usize,
     pub prefill_tok_s: f64,
     pub decode_tok_s: f64,

@@ -1,11 +1,15 @@
 //! The local model as a backend: method calls through its chat template
 //! (or as raw text to continue), and chat turns fitted into its context
-//! window, streamed token by token with log-probabilities.
+//! window, streamed token by token with log-probabilities. The keys and
+//! values of earlier requests are kept (a [`PrefixCache`]), so a turn that
+//! continues a conversation, or a call that shares a prompt's beginning,
+//! prefills only what is new.
 
 use std::ops::ControlFlow;
 
 use promptlab_infer::chat_template::Message;
-use promptlab_infer::generate::{generate, GenerateRequest, StopReason};
+use promptlab_infer::generate::{generate_reusing, GenerateRequest, StopReason};
+use promptlab_infer::prefix_cache::PrefixCache;
 use promptlab_infer::LoadedModel;
 
 use crate::{
@@ -17,6 +21,17 @@ use crate::{
 /// (raw text for a completion call, or when the model has none).
 pub struct LocalBackend<'a> {
     pub model: &'a LoadedModel,
+    /// Sequences of earlier requests, for their shared prefixes.
+    pub prefixes: PrefixCache,
+}
+
+impl<'a> LocalBackend<'a> {
+    pub fn new(model: &'a LoadedModel) -> Self {
+        Self {
+            model,
+            prefixes: PrefixCache::default(),
+        }
+    }
 }
 
 impl Backend for LocalBackend<'_> {
@@ -38,7 +53,9 @@ impl Backend for LocalBackend<'_> {
             top_logprobs: 0,
             capture_attention: false,
         };
-        let done = generate(self.model, &request, |step| on_text(&step.visible))?;
+        let done = generate_reusing(self.model, &request, &mut self.prefixes, |step| {
+            on_text(&step.visible)
+        })?;
         if done.stop_reason == StopReason::Cancelled {
             return Err(BackendError::Cancelled);
         }
@@ -76,6 +93,7 @@ impl ChatBackend for LocalBackend<'_> {
                 stop_reason: StopReason::Cancelled,
                 tail: String::new(),
                 prompt_tokens,
+                reused_tokens: 0,
                 generated_tokens: 0,
                 prefill_tok_s: 0.0,
                 decode_tok_s: 0.0,
@@ -88,7 +106,7 @@ impl ChatBackend for LocalBackend<'_> {
             capture_attention: false,
         };
         let tokenizer = &self.model.tokenizer;
-        let done = generate(self.model, &request, |step| {
+        let done = generate_reusing(self.model, &request, &mut self.prefixes, |step| {
             on_progress(ChatProgress::Token(TokenOut {
                 text: step.visible.clone(),
                 logprob: step.logprob,
@@ -103,6 +121,7 @@ impl ChatBackend for LocalBackend<'_> {
             stop_reason: done.stop_reason,
             tail: done.tail.clone(),
             prompt_tokens: done.prompt_tokens,
+            reused_tokens: done.reused_tokens,
             generated_tokens: done.generated_tokens(),
             prefill_tok_s: done.prefill_tok_s(),
             decode_tok_s: done.decode_tok_s(),

@@ -46,7 +46,7 @@ pub(crate) fn run(
             sink(Event::Loaded {
                 info: model.info.clone(),
                 load_ms: start.elapsed().as_secs_f64() * 1000.0,
-                capabilities: LocalBackend { model: &model }.capabilities(),
+                capabilities: LocalBackend::new(&model).capabilities(),
             });
             Ok(model)
         }
@@ -55,12 +55,18 @@ pub(crate) fn run(
             Err(e)
         }
     };
+    // One backend for every request, so each reuses what earlier ones
+    // computed (the conversation so far, shared prompt beginnings).
+    let mut backend = model.as_ref().ok().map(LocalBackend::new);
     while let Ok(Message::Run { command, cancel }) = messages.recv() {
         let id = command.id();
-        let outcome = match &model {
-            Ok(_) if cancel.is_cancelled() => Err(RequestError::Cancelled),
-            Ok(model) => serve(model, command, &cancel, sink),
-            Err(e) => Err(RequestError::NotRunning(Arc::new(e.clone()))),
+        let outcome = match &mut backend {
+            Some(_) if cancel.is_cancelled() => Err(RequestError::Cancelled),
+            Some(backend) => serve(backend, command, &cancel, sink),
+            None => match &model {
+                Err(e) => Err(RequestError::NotRunning(Arc::new(e.clone()))),
+                Ok(_) => Err(RequestError::Cancelled),
+            },
         };
         if let Err(error) = outcome {
             sink(Event::Failed { id, error });
@@ -71,22 +77,21 @@ pub(crate) fn run(
 
 /// Serves one request, turning a panic into [`RequestError::Panicked`].
 fn serve(
-    model: &LoadedModel,
+    backend: &mut LocalBackend<'_>,
     command: Command,
     cancel: &CancelToken,
     sink: &dyn Fn(Event),
 ) -> Result<(), RequestError> {
-    let mut backend = LocalBackend { model };
     let work = AssertUnwindSafe(|| match command {
-        Command::Chat(request) => chat(&mut backend, request, cancel, sink),
+        Command::Chat(request) => chat(backend, request, cancel, sink),
         Command::Compare(request) => {
-            compare(&mut backend, &request, cancel, sink);
+            compare(backend, &request, cancel, sink);
             Ok(())
         }
         Command::Job { id, job } => {
             let progress = |progress| sink(Event::JobProgress { id, progress });
             let mut ctx = JobContext {
-                backend: &mut backend,
+                backend,
                 cancel,
                 progress: &progress,
             };

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::arch::Logits;
 use super::attention::AttentionMaps;
 use super::error::{ModelError, Result};
+use super::prefix_cache::{PrefixCache, Reuse};
 use super::sampling::{log_softmax, top_k, Sampler, SamplingParams};
 use super::tokenizer::StreamDecoder;
 use super::LoadedModel;
@@ -63,6 +64,9 @@ impl StopReason {
 pub struct Finished {
     pub stop_reason: StopReason,
     pub prompt_tokens: usize,
+    /// Prompt tokens whose keys and values came from an earlier sequence
+    /// (not computed again).
+    pub reused_tokens: usize,
     /// The generated tokens (an end-of-turn token is not included).
     pub token_ids: Vec<u32>,
     /// The generated text, cut before a matched stop string.
@@ -81,8 +85,9 @@ impl Finished {
         self.token_ids.len()
     }
 
+    /// Prefill speed over the prompt tokens actually computed.
     pub fn prefill_tok_s(&self) -> f64 {
-        per_second(self.prompt_tokens, self.prefill_ms)
+        per_second(self.prompt_tokens - self.reused_tokens, self.prefill_ms)
     }
 
     /// Decode speed over the tokens after the first (the first comes from
@@ -105,6 +110,28 @@ fn per_second(tokens: usize, ms: f64) -> f64 {
 pub fn generate(
     model: &LoadedModel,
     request: &GenerateRequest,
+    on_token: impl FnMut(&TokenStep) -> ControlFlow<()>,
+) -> Result<Finished> {
+    run(model, request, None, on_token)
+}
+
+/// As [`generate`], starting from the sequence in `prefixes` that shares the
+/// longest prefix with the prompt (only the rest is prefilled), and leaving
+/// this sequence there for the next request. With attention capture on,
+/// nothing is reused (every position's attention is captured).
+pub fn generate_reusing(
+    model: &LoadedModel,
+    request: &GenerateRequest,
+    prefixes: &mut PrefixCache,
+    on_token: impl FnMut(&TokenStep) -> ControlFlow<()>,
+) -> Result<Finished> {
+    run(model, request, Some(prefixes), on_token)
+}
+
+fn run(
+    model: &LoadedModel,
+    request: &GenerateRequest,
+    mut prefixes: Option<&mut PrefixCache>,
     mut on_token: impl FnMut(&TokenStep) -> ControlFlow<()>,
 ) -> Result<Finished> {
     let prompt = &request.prompt_ids;
@@ -118,7 +145,18 @@ pub fn generate(
             context,
         });
     }
-    let mut cache = model.new_cache();
+    let Reuse {
+        kv: mut cache,
+        reused,
+    } = match prefixes.as_deref_mut() {
+        Some(p) if !request.capture_attention => p.take(model, prompt),
+        _ => Reuse {
+            kv: model.new_cache(),
+            reused: 0,
+        },
+    };
+    // The tokens whose keys and values `cache` holds.
+    let mut fed = prompt.clone();
     let mut attention = request
         .capture_attention
         .then(|| model.new_attention_maps());
@@ -129,7 +167,12 @@ pub fn generate(
     let mut generated = Vec::new();
 
     let start = Instant::now();
-    let mut logits = model.forward(prompt, &mut cache, attention.as_mut(), Logits::Last)?;
+    let mut logits = model.forward(
+        &prompt[reused..],
+        &mut cache,
+        attention.as_mut(),
+        Logits::Last,
+    )?;
     let prefill_ms = ms_since(start);
     let decode_start = Instant::now();
     let mut stop_reason = StopReason::Length;
@@ -165,8 +208,12 @@ pub fn generate(
             break;
         }
         logits = model.forward(&[token], &mut cache, attention.as_mut(), Logits::Last)?;
+        fed.push(token);
     }
     let decode_ms = ms_since(decode_start);
+    if let Some(p) = prefixes {
+        p.put(fed, cache);
+    }
     let tail = if stop_reason == StopReason::Stop {
         String::new()
     } else {
@@ -176,6 +223,7 @@ pub fn generate(
     Ok(Finished {
         stop_reason,
         prompt_tokens: prompt.len(),
+        reused_tokens: reused,
         token_ids: generated,
         tail,
         text: stops.into_text(),

@@ -10,7 +10,8 @@ pub mod generate;
 pub mod gguf;
 pub mod inspect;
 pub mod kernels;
-mod kv_cache;
+pub mod kv_cache;
+pub mod prefix_cache;
 pub mod sampling;
 mod tensors;
 pub mod tokenizer;
@@ -61,6 +62,8 @@ pub struct LoadedModel {
     pub tokenizer: TextTokenizer,
     pub chat_template: Option<ChatTemplate>,
     pub info: ModelInfo,
+    /// Positions run through the forward pass so far (all caches).
+    positions: std::sync::atomic::AtomicU64,
 }
 
 impl LoadedModel {
@@ -208,11 +211,23 @@ impl LoadedModel {
             tokenizer,
             chat_template,
             info,
+            positions: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many positions this model has computed, over every forward pass:
+    /// what a reused prefix saves.
+    pub fn positions_computed(&self) -> u64 {
+        self.positions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn context_length(&self) -> usize {
         self.info.context_length
+    }
+
+    /// Bytes the weights take in memory.
+    pub fn weight_bytes(&self) -> usize {
+        self.arch.weight_bytes()
     }
 
     pub fn new_cache(&self) -> KvCache {
@@ -231,7 +246,10 @@ impl LoadedModel {
         capture: Option<&mut AttentionMaps>,
         which: Logits,
     ) -> Result<Tensor> {
-        self.arch.forward(tokens, cache, capture, which)
+        let logits = self.arch.forward(tokens, cache, capture, which)?;
+        self.positions
+            .fetch_add(tokens.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(logits)
     }
 
     /// The prompt text for a conversation through the model's chat template.

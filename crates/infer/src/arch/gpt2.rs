@@ -131,6 +131,13 @@ impl Gpt2 {
         &self.cfg
     }
 
+    /// Bytes the weights take in memory (all f32).
+    pub fn weight_bytes(&self) -> usize {
+        let d = self.cfg.d_model;
+        let per_block = 12 * d * d + 13 * d;
+        4 * (self.cfg.n_layers * per_block + (self.cfg.vocab_size + self.cfg.context_length) * d)
+    }
+
     /// As [`super::llama::Llama::forward`]: logits (t', vocab) for `tokens`
     /// at positions `cache.len()..`.
     pub fn forward(

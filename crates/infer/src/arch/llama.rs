@@ -402,14 +402,10 @@ impl Llama {
             let seen = offset + i + 1;
             SCORES.with_borrow_mut(|scores| {
                 scores.clear();
-                scores.extend(
-                    (0..seen).map(|j| ops::dot(q, &kv.k[j * kvd + g * hd..][..hd]) * scale),
-                );
+                scores.resize(seen, 0.0);
+                ops::attention_scores(q, &kv.k[g * hd..], kvd, scale, scores);
                 ops::softmax(scores);
-                o.fill(0.0);
-                for (j, &w) in scores.iter().enumerate() {
-                    ops::axpy(w, &kv.v[j * kvd + g * hd..][..hd], o);
-                }
+                ops::weighted_sum(scores, &kv.v[g * hd..], kvd, o);
                 if let Some(p) = p {
                     p[..seen].copy_from_slice(scores);
                 }

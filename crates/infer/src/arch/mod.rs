@@ -40,6 +40,14 @@ impl Architecture {
         }
     }
 
+    /// Bytes the weights take in memory.
+    pub fn weight_bytes(&self) -> usize {
+        match self {
+            Architecture::Llama(m) => m.weight_bytes(),
+            Architecture::Gpt2(m) => m.weight_bytes(),
+        }
+    }
+
     pub fn n_layers(&self) -> usize {
         match self {
             Architecture::Llama(m) => m.config().n_layers,

@@ -146,7 +146,7 @@ impl Matrix {
         block_bytes: usize,
         format: &str,
     ) -> Result<usize, LayoutError> {
-        if cols % BLOCK != 0 {
+        if !cols.is_multiple_of(BLOCK) {
             return Err(LayoutError(format!(
                 "{format} rows of {cols} weights (expected a multiple of {BLOCK})"
             )));

@@ -97,3 +97,50 @@ pub fn rope(head: &mut [f32], cos: &[f32], sin: &[f32], pairs: RopePairs) {
         head[b] = x0 * sin[i] + x1 * cos[i];
     }
 }
+
+/// out[j] = scale · (q · row j), row j being `rows[j·stride..][..q.len()]`:
+/// one query's attention scores over cached keys.
+pub fn attention_scores(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let hd = q.len();
+    assert!(out.is_empty() || (out.len() - 1) * stride + hd <= rows.len());
+    match Isa::active() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::active` returns only a family this CPU supports; the
+        // rows are in bounds (checked above).
+        Isa::Avx512 | Isa::Avx512Vnni => unsafe {
+            super::x86_avx512::scores(q, rows, stride, scale, out)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { super::x86_avx2::scores(q, rows, stride, scale, out) },
+        _ => {
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = scale * portable::dot(q, &rows[j * stride..][..hd]);
+            }
+        }
+    }
+}
+
+/// out = Σ_j w[j] · row j, row j being `rows[j·stride..][..out.len()]`: the
+/// values weighted by one query's attention probabilities.
+pub fn weighted_sum(w: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    let hd = out.len();
+    assert!(w.is_empty() || (w.len() - 1) * stride + hd <= rows.len());
+    match Isa::active() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::active` returns only a family this CPU supports; the
+        // rows are in bounds (checked above).
+        Isa::Avx512 | Isa::Avx512Vnni => unsafe {
+            super::x86_avx512::weighted_sum(w, rows, stride, out)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { super::x86_avx2::weighted_sum(w, rows, stride, out) },
+        _ => {
+            out.fill(0.0);
+            for (j, &wj) in w.iter().enumerate() {
+                portable::axpy(wj, &rows[j * stride..][..hd], out);
+            }
+        }
+    }
+}

@@ -226,3 +226,33 @@ fn small_ops_match_their_definitions() {
     ops::rope(&mut head, &cos, &sin, ops::RopePairs::Halves);
     assert_eq!(head, vec![-3.0, 2.0, 1.0, 4.0]);
 }
+
+#[test]
+fn attention_scores_and_weighted_sums_match_their_definitions() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for hd in [8, 48, 64, 128] {
+        for (n, stride) in [(1, hd), (7, hd * 3), (33, hd + 5)] {
+            let rows = random_vec((n - 1) * stride + hd, &mut rng);
+            let q = random_vec(hd, &mut rng);
+            let mut scores = vec![0.0; n];
+            ops::attention_scores(&q, &rows, stride, 0.125, &mut scores);
+            for j in 0..n {
+                let exact: f32 = (0..hd).map(|d| q[d] * rows[j * stride + d]).sum::<f32>() * 0.125;
+                assert!(
+                    (scores[j] - exact).abs() < 1e-4,
+                    "score {j} of {n}, head {hd}"
+                );
+            }
+            let w = random_vec(n, &mut rng);
+            let mut out = vec![f32::NAN; hd];
+            ops::weighted_sum(&w, &rows, stride, &mut out);
+            for d in 0..hd {
+                let exact: f32 = (0..n).map(|j| w[j] * rows[j * stride + d]).sum();
+                assert!(
+                    (out[d] - exact).abs() < 1e-4,
+                    "value {d}, {n} rows, head {hd}"
+                );
+            }
+        }
+    }
+}

@@ -244,3 +244,98 @@ pub(super) unsafe fn f16_to_f32(src: &[u16], dst: &mut [f32]) {
         dst[i] = half::f16::from_bits(src[i]).to_f32();
     }
 }
+
+/// out[j] = scale · (q · row j) for the rows at `rows[j·stride..]`.
+///
+/// # Safety
+/// AVX2 and FMA; `rows` holds `out.len()` rows of `q.len()` at that stride.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn scores(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let hd = q.len();
+    assert!(out.is_empty() || (out.len() - 1) * stride + hd <= rows.len());
+    match hd {
+        // SAFETY: as this function's (the head width matches N).
+        64 => unsafe { scores_n::<8>(q, rows, stride, scale, out) },
+        _ => {
+            for (j, o) in out.iter_mut().enumerate() {
+                // SAFETY: as this function's.
+                *o = scale * unsafe { dot(q, &rows[j * stride..][..hd]) };
+            }
+        }
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scores_n<const N: usize>(
+    q: &[f32],
+    rows: &[f32],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    let mut qv = [_mm256_setzero_ps(); N];
+    for (c, v) in qv.iter_mut().enumerate() {
+        // SAFETY: q holds N·8 values.
+        *v = unsafe { _mm256_loadu_ps(q.as_ptr().add(8 * c)) };
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        for c in (0..N).step_by(2) {
+            // SAFETY: row j's N·8 values are in `rows` (checked by the caller).
+            unsafe {
+                a0 = _mm256_fmadd_ps(
+                    qv[c],
+                    _mm256_loadu_ps(rows.as_ptr().add(j * stride + 8 * c)),
+                    a0,
+                );
+                a1 = _mm256_fmadd_ps(
+                    qv[c + 1],
+                    _mm256_loadu_ps(rows.as_ptr().add(j * stride + 8 * c + 8)),
+                    a1,
+                );
+            }
+        }
+        *o = scale * hsum(_mm256_add_ps(a0, a1));
+    }
+}
+
+/// out = Σ_j w[j] · row j for the rows at `rows[j·stride..]`.
+///
+/// # Safety
+/// AVX2 and FMA; `rows` holds `w.len()` rows of `out.len()` at that stride.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn weighted_sum(w: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    let hd = out.len();
+    assert!(w.is_empty() || (w.len() - 1) * stride + hd <= rows.len());
+    match hd {
+        // SAFETY: as this function's (the head width matches N).
+        64 => unsafe { weighted_sum_n::<8>(w, rows, stride, out) },
+        _ => {
+            out.fill(0.0);
+            for (j, &wj) in w.iter().enumerate() {
+                // SAFETY: as this function's.
+                unsafe { axpy(wj, &rows[j * stride..][..hd], out) };
+            }
+        }
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weighted_sum_n<const N: usize>(w: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    let mut acc = [_mm256_setzero_ps(); N];
+    for (j, &wj) in w.iter().enumerate() {
+        let wv = _mm256_set1_ps(wj);
+        for (c, a) in acc.iter_mut().enumerate() {
+            // SAFETY: row j's N·8 values are in `rows` (checked by the caller).
+            *a = _mm256_fmadd_ps(
+                wv,
+                unsafe { _mm256_loadu_ps(rows.as_ptr().add(j * stride + 8 * c)) },
+                *a,
+            );
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        // SAFETY: out holds N·8 values.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(8 * c), *a) };
+    }
+}

@@ -242,3 +242,95 @@ pub(super) unsafe fn f16_to_f32(src: &[u16], dst: &mut [f32]) {
         dst[i] = half::f16::from_bits(src[i]).to_f32();
     }
 }
+
+/// out[j] = scale · (q · row j) for the rows at `rows[j·stride..]`.
+///
+/// # Safety
+/// AVX-512 F; `rows` holds `out.len()` rows of `q.len()` at that stride.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn scores(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let hd = q.len();
+    assert!(out.is_empty() || (out.len() - 1) * stride + hd <= rows.len());
+    match hd {
+        // SAFETY: as this function's (the head width matches N).
+        64 => unsafe { scores_n::<4>(q, rows, stride, scale, out) },
+        // SAFETY: as above.
+        128 => unsafe { scores_n::<8>(q, rows, stride, scale, out) },
+        _ => {
+            for (j, o) in out.iter_mut().enumerate() {
+                // SAFETY: as this function's.
+                *o = scale * unsafe { dot(q, &rows[j * stride..][..hd]) };
+            }
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn scores_n<const N: usize>(
+    q: &[f32],
+    rows: &[f32],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    let mut qv = [_mm512_setzero_ps(); N];
+    for (c, v) in qv.iter_mut().enumerate() {
+        // SAFETY: q holds N·16 values.
+        *v = unsafe { _mm512_loadu_ps(q.as_ptr().add(16 * c)) };
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut acc = _mm512_setzero_ps();
+        for (c, v) in qv.iter().enumerate() {
+            // SAFETY: row j's N·16 values are in `rows` (checked by the caller).
+            acc = _mm512_fmadd_ps(
+                *v,
+                unsafe { _mm512_loadu_ps(rows.as_ptr().add(j * stride + 16 * c)) },
+                acc,
+            );
+        }
+        *o = scale * _mm512_reduce_add_ps(acc);
+    }
+}
+
+/// out = Σ_j w[j] · row j for the rows at `rows[j·stride..]`.
+///
+/// # Safety
+/// AVX-512 F; `rows` holds `w.len()` rows of `out.len()` at that stride.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn weighted_sum(w: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    let hd = out.len();
+    assert!(w.is_empty() || (w.len() - 1) * stride + hd <= rows.len());
+    match hd {
+        // SAFETY: as this function's (the head width matches N).
+        64 => unsafe { weighted_sum_n::<4>(w, rows, stride, out) },
+        // SAFETY: as above.
+        128 => unsafe { weighted_sum_n::<8>(w, rows, stride, out) },
+        _ => {
+            out.fill(0.0);
+            for (j, &wj) in w.iter().enumerate() {
+                // SAFETY: as this function's.
+                unsafe { axpy(wj, &rows[j * stride..][..hd], out) };
+            }
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn weighted_sum_n<const N: usize>(w: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    let mut acc = [_mm512_setzero_ps(); N];
+    for (j, &wj) in w.iter().enumerate() {
+        let wv = _mm512_set1_ps(wj);
+        for (c, a) in acc.iter_mut().enumerate() {
+            // SAFETY: row j's N·16 values are in `rows` (checked by the caller).
+            *a = _mm512_fmadd_ps(
+                wv,
+                unsafe { _mm512_loadu_ps(rows.as_ptr().add(j * stride + 16 * c)) },
+                *a,
+            );
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        // SAFETY: out holds N·16 values.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(16 * c), *a) };
+    }
+}

@@ -233,8 +233,8 @@ unsafe fn q4_row(
             let q = &quants[b * 16..(b + 1) * 16];
             let x = |k: usize| act.value(b * BLOCK + k);
             let mut dot = 0i32;
-            for j in 0..16 {
-                dot += i32::from(q[j] & 0x0F) * x(j) + i32::from(q[j] >> 4) * x(j + 16);
+            for (j, &byte) in q.iter().enumerate() {
+                dot += i32::from(byte & 0x0F) * x(j) + i32::from(byte >> 4) * x(j + 16);
             }
             tail += ds[b - chunk] * dot as f32;
         }
