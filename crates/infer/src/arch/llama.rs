@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::attention::AttentionMaps;
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
-use crate::kernels::matmul::matmul;
+use crate::kernels::matmul::{matmul, GEMM_MIN_TOKENS};
 use crate::kernels::ops::{self, RopePairs};
 use crate::kernels::Matrix;
 use crate::kv_cache::{KvCache, LayerKv};
@@ -411,6 +411,10 @@ impl Llama {
                 }
             });
         };
+        if capture.is_none() && t >= GEMM_MIN_TOKENS {
+            self.attend_as_gemms(qkv, t, offset, kv, out);
+            return;
+        }
         let parallel = t * keys * nh * hd > PARALLEL_ATTENTION_WORK;
         match (capture, parallel) {
             (None, false) => out
@@ -434,6 +438,55 @@ impl Llama {
                     }
                 }
                 maps.push_layer(layer, &by_head, t, keys);
+            }
+        }
+    }
+
+    /// As [`Self::attend`] for a prompt's many queries, without a capture:
+    /// per head, the scores S = Q·Kᵀ (t × keys) and the output P·V as two
+    /// GEMMs, the causal softmax between them row by row.
+    fn attend_as_gemms(&self, qkv: &[f32], t: usize, offset: usize, kv: &LayerKv, out: &mut [f32]) {
+        let cfg = &self.cfg;
+        let (nh, hd) = (cfg.n_heads, cfg.head_dim);
+        let (qd, kvd) = (nh * hd, cfg.n_kv_heads * hd);
+        let qkv_width = qd + 2 * kvd;
+        let group = nh / cfg.n_kv_heads;
+        let keys = offset + t;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut q = vec![0f32; t * hd];
+        let mut scores = vec![0f32; t * keys];
+        let mut head_out = vec![0f32; t * hd];
+        for g in 0..cfg.n_kv_heads {
+            // K_g (keys × hd) and V_gᵀ (hd × keys) of this key/value head.
+            let mut k = Vec::with_capacity(keys * hd);
+            let mut vt = vec![0f32; hd * keys];
+            for j in 0..keys {
+                k.extend_from_slice(&kv.k[j * kvd + g * hd..][..hd]);
+                for (d, &v) in kv.v[j * kvd + g * hd..][..hd].iter().enumerate() {
+                    vt[d * keys + j] = v;
+                }
+            }
+            let (Ok(k), Ok(vt)) = (
+                Matrix::from_f32(keys, hd, k),
+                Matrix::from_f32(hd, keys, vt),
+            ) else {
+                return;
+            };
+            for h in g * group..(g + 1) * group {
+                for i in 0..t {
+                    q[i * hd..(i + 1) * hd].copy_from_slice(&qkv[i * qkv_width + h * hd..][..hd]);
+                }
+                matmul(&k, &q, t, &mut scores); // (t, keys)
+                crate::kernels::pool::for_each_chunk_mut(&mut scores, keys, |i, row| {
+                    let seen = offset + i + 1;
+                    row[..seen].iter_mut().for_each(|s| *s *= scale);
+                    ops::softmax(&mut row[..seen]);
+                    row[seen..].fill(0.0);
+                });
+                matmul(&vt, &scores, t, &mut head_out); // (t, hd)
+                for i in 0..t {
+                    out[i * qd + h * hd..][..hd].copy_from_slice(&head_out[i * hd..(i + 1) * hd]);
+                }
             }
         }
     }

@@ -46,6 +46,13 @@ pub fn matmul_with(isa: Isa, w: &Matrix, x: &[f32], t: usize, y: &mut [f32]) {
     assert_eq!(x.len(), t * k, "activations for {t} tokens of {k}");
     assert_eq!(y.len(), t * n, "outputs for {t} tokens of {n}");
     let isa = if isa.supported() { isa } else { Isa::Portable };
+    #[cfg(target_arch = "x86_64")]
+    if t >= GEMM_MIN_TOKENS && matches!(isa, Isa::Avx512 | Isa::Avx512Vnni) {
+        // SAFETY: the CPU has AVX-512 F (checked just above); x and y are
+        // sized for t tokens (asserted above).
+        unsafe { super::x86_gemm512::gemm(w, x, t, y) };
+        return;
+    }
     if t >= GEMM_MIN_TOKENS {
         gemm_tiles(w, x, t, y);
     } else {
