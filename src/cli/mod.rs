@@ -33,11 +33,10 @@ pub struct ModelArgs {
 /// `--weights`: how weight matrices are held in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum WeightsFlag {
-    /// As stored in the file: quantized weights stay quantized, and their
-    /// matmuls round activations to 8 bits (fast, small).
+    /// As stored in the file (Q4_0, Q4_1, Q8_0, F16 stay quantized), with
+    /// activations never rounded to 8 bits: small, fast, the same answers.
     Stored,
-    /// Every matrix expanded to f32: exact activations, several times the
-    /// memory, slower decode.
+    /// Every matrix expanded to f32: several times the memory, slower decode.
     F32,
 }
 

@@ -137,6 +137,14 @@ impl GgufFile {
         Ok((info.ggml_dtype, info.shape.dims().to_vec(), bytes))
     }
 
+    /// Drops a tensor's file pages from memory once it has been copied out.
+    pub(crate) fn release_tensor(&self, name: &str) {
+        if let Ok((_, _, bytes)) = self.raw_tensor(name) {
+            let start = bytes.as_ptr() as usize - self.map.bytes().as_ptr() as usize;
+            self.map.release(start, bytes.len());
+        }
+    }
+
     /// Reads a tensor and checks its shape (candle order: rows, cols).
     pub(crate) fn tensor_shaped(
         &self,

@@ -87,17 +87,21 @@ impl TensorSource for GgufSource<'_> {
                 Matrix::from_f32(rows, cols, values)
             }
         };
-        matrix.map_err(|e| ModelError::BadGguf {
+        let matrix = matrix.map_err(|e| ModelError::BadGguf {
             path: self.file.path().to_path_buf(),
             reason: format!("tensor `{name}`: {}", e.0),
-        })
+        })?;
+        self.file.release_tensor(name);
+        Ok(matrix)
     }
 
     fn dense(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        Ok(self
+        let t = self
             .file
             .tensor_shaped(name, shape, &self.device)?
-            .dequantize(&self.device)?)
+            .dequantize(&self.device)?;
+        self.file.release_tensor(name);
+        Ok(t)
     }
 }
 

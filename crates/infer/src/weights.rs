@@ -34,6 +34,34 @@ impl MappedFile {
     pub fn bytes(&self) -> &[u8] {
         &self.map
     }
+
+    /// Lets the kernel drop the pages of bytes `start..start + len` from
+    /// this process's memory (they stay in the page cache): a tensor already
+    /// copied into its kernel layout need not count twice in the peak RSS.
+    pub fn release(&self, start: usize, len: usize) {
+        #[cfg(unix)]
+        {
+            const PAGE: usize = 4096;
+            let first = start / PAGE * PAGE;
+            let end = start.saturating_add(len).min(self.map.len());
+            if end <= first {
+                return;
+            }
+            // SAFETY: DONTNEED on a read-only file mapping only drops the
+            // pages; the next access reads the same bytes back from the file
+            // (which promptlab never writes in place), so every slice of the
+            // map stays valid.
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    first,
+                    end - first,
+                )
+            };
+        }
+        #[cfg(not(unix))]
+        let _ = (start, len);
+    }
 }
 
 /// Memory-maps safetensors files (one, or the shards of a checkpoint).
