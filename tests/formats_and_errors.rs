@@ -3,7 +3,7 @@
 
 mod common;
 
-use candle_core::quantized::GgmlDType;
+use candle_core::quantized::{gguf_file, GgmlDType};
 use common::tiny_gguf::{self, TinySpec};
 use promptlab_infer::arch::Logits;
 use promptlab_infer::LoadedModel;
@@ -145,4 +145,52 @@ fn tiny_model_chat_template_and_special_tokens_work() {
     assert_eq!(ids[0], 257);
     assert!(ids.contains(&256) && ids.contains(&258));
     assert_eq!(model.tokenizer.decode(&ids), text);
+}
+
+fn with_metadata(key: &str, value: gguf_file::Value) -> TinySpec {
+    TinySpec {
+        metadata: vec![(key.to_string(), value)],
+        ..TinySpec::default()
+    }
+}
+
+#[test]
+fn extreme_hyper_parameters_are_refused_in_one_line_naming_the_field() {
+    use gguf_file::Value::{F32, U32};
+    let cases = [
+        ("llama.block_count", U32(u32::MAX), "blk.2."),
+        ("llama.block_count", U32(0), "block count"),
+        ("llama.context_length", U32(0), "context length"),
+        ("llama.context_length", U32(1), "context length"),
+        ("llama.attention.head_count", U32(0), "head count"),
+        ("llama.attention.head_count_kv", U32(3), "head count"),
+        ("llama.rope.freq_base", F32(f32::NAN), "rope frequency base"),
+        ("llama.rope.freq_base", F32(-1.0), "rope frequency base"),
+        (
+            "llama.attention.layer_norm_rms_epsilon",
+            F32(f32::INFINITY),
+            "RMSNorm epsilon",
+        ),
+        ("llama.embedding_length", U32(u32::MAX), "head dimension"),
+        ("llama.embedding_length", U32(1 << 30), "shape"),
+        ("llama.feed_forward_length", U32(u32::MAX), "shape"),
+        ("general.alignment", U32(0), "general.alignment"),
+        ("general.alignment", U32(24), "general.alignment"),
+    ];
+    for (key, value, needle) in cases {
+        let e = load_error(&with_metadata(key, value.clone()));
+        assert!(
+            e.contains("bad.gguf") && e.contains(needle) && !e.contains('\n'),
+            "{key} = {value:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_huge_context_length_allocates_nothing_up_front_and_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = with_metadata("llama.context_length", gguf_file::Value::U32(u32::MAX));
+    let model = LoadedModel::load(&write_tiny(dir.path(), "long.gguf", &spec)).unwrap();
+    assert_eq!(model.context_length(), u32::MAX as usize);
+    assert!(logits(&model, "abba").iter().all(|v| v.is_finite()));
 }

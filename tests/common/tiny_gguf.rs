@@ -26,6 +26,8 @@ pub struct TinySpec {
     pub omit_tensor: Option<String>,
     /// A tensor written with a wrong shape.
     pub misshape_tensor: Option<String>,
+    /// Metadata written in place of (or besides) the usual values.
+    pub metadata: Vec<(String, Value)>,
 }
 
 impl Default for TinySpec {
@@ -36,6 +38,7 @@ impl Default for TinySpec {
             context_length: 64,
             omit_tensor: None,
             misshape_tensor: None,
+            metadata: Vec::new(),
         }
     }
 }
@@ -161,6 +164,10 @@ pub fn write(path: &Path, spec: &TinySpec) {
                 .into(),
         ),
     ));
+    for (key, value) in &spec.metadata {
+        meta.retain(|(k, _)| k != key);
+        meta.push((key.clone(), value.clone()));
+    }
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
     let mut seed = 1;
     let mut add = |name: String, rows: usize, cols: usize, dtype: GgmlDType| {

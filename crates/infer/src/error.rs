@@ -50,7 +50,7 @@ pub enum ModelError {
     TokenOutOfRange { id: u32, vocab: usize },
     #[error("the prompt is empty")]
     EmptyPrompt,
-    #[error("the prompt is {tokens} tokens but the model's context window is {context} tokens (at most {max} prompt tokens leave room to generate)", max = context - 1)]
+    #[error("the prompt is {tokens} tokens but the model's context window is {context} tokens (at most {max} prompt tokens leave room to generate)", max = context.saturating_sub(1))]
     PromptTooLong { tokens: usize, context: usize },
     #[error("{folder}: no weights (expected model.safetensors, model.safetensors.index.json or a .gguf file)")]
     NoWeights { folder: PathBuf },

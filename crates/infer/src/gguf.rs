@@ -29,6 +29,10 @@ impl GgufFile {
                 reason: "it does not start with the GGUF magic bytes".into(),
             });
         }
+        super::gguf_check::check_header(bytes).map_err(|reason| ModelError::BadGguf {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         let content =
             gguf_file::Content::read(&mut Cursor::new(bytes)).map_err(|e| ModelError::BadGguf {
                 path: path.to_path_buf(),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod fsutil;
 pub mod generate;
 pub mod gguf;
+mod gguf_check;
 pub mod inspect;
 pub mod kernels;
 pub mod kv_cache;

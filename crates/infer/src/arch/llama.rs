@@ -114,6 +114,26 @@ impl LlamaConfig {
                 expected: "a non-zero divisor of the head count",
             });
         }
+        let metadata = |key: &str, expected: &'static str| ModelError::Metadata {
+            path: path.to_path_buf(),
+            key: key.into(),
+            expected,
+        };
+        if cfg.n_layers == 0 {
+            return Err(metadata("block count", "at least one block"));
+        }
+        if cfg.context_length < 2 {
+            return Err(metadata("context length", "at least 2 tokens"));
+        }
+        if cfg.vocab_size == 0 {
+            return Err(metadata("vocabulary size", "at least one token"));
+        }
+        if !(cfg.rope_base.is_finite() && cfg.rope_base > 0.0) {
+            return Err(metadata("rope frequency base", "a finite positive number"));
+        }
+        if !(cfg.rms_eps.is_finite() && cfg.rms_eps >= 0.0) {
+            return Err(metadata("RMSNorm epsilon", "a finite number ≥ 0"));
+        }
         if !cfg.head_dim.is_multiple_of(2) || cfg.head_dim == 0 {
             return Err(ModelError::Metadata {
                 path: path.to_path_buf(),
@@ -186,7 +206,9 @@ impl Llama {
         } else {
             None
         };
-        let mut blocks = Vec::with_capacity(cfg.n_layers);
+        // Grown as blocks load (a block count the file does not back fails at
+        // its first missing tensor, before anything large is allocated).
+        let mut blocks = Vec::new();
         for i in 0..cfg.n_layers {
             let p = |n: &str| format!("blk.{i}.{n}.weight");
             let b = |n: &str| format!("blk.{i}.{n}.bias");
