@@ -1,6 +1,7 @@
 //! The `promptlab` binary: parses the command line and hands off to the
 //! headless commands.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -51,8 +52,37 @@ enum Command {
     Compare(Box<CompareArgs>),
 }
 
+/// `--config FILE` may come before a subcommand as well as after it. The
+/// app's own flags conflict with subcommands, so clap refuses the first form;
+/// a leading `--config` is moved after the subcommand's name.
+fn config_after_subcommand(args: Vec<OsString>) -> Vec<OsString> {
+    const SUBCOMMANDS: &[&str] = &["generate", "bench", "models", "methods", "compare"];
+    let mut config = Vec::new();
+    let mut i = 1;
+    while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
+        if arg == "--config" && i + 1 < args.len() {
+            config.extend_from_slice(&args[i..i + 2]);
+            i += 2;
+        } else if arg.starts_with("--config=") {
+            config.push(args[i].clone());
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    match args.get(i).and_then(|a| a.to_str()) {
+        Some(sub) if !config.is_empty() && SUBCOMMANDS.contains(&sub) => {
+            let mut out = vec![args[0].clone(), args[i].clone()];
+            out.extend(config);
+            out.extend_from_slice(&args[i + 1..]);
+            out
+        }
+        _ => args,
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(config_after_subcommand(std::env::args_os().collect()));
     if cli.command.is_none() {
         // The terminal app logs to a file (set up once the model is found).
         return match run(cli) {

@@ -343,3 +343,25 @@ fn models_list_info_and_rm_work_on_a_hugging_face_cache() {
     let out = run(&["models", "rm", "tiny/llama"]);
     assert_one_line_error(&out, &["not in any cache"]);
 }
+
+#[test]
+fn config_may_come_before_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "sampling:\n  temperature: 0\n").unwrap();
+    let config = config.to_str().unwrap();
+    let s = |v: &str| v.to_string();
+    let forms = [
+        vec![s("--config"), s(config), s("models"), s("list")],
+        vec![format!("--config={config}"), s("models"), s("list")],
+        vec![s("models"), s("--config"), s(config), s("list")],
+    ];
+    for args in &forms {
+        let out = promptlab(&args.iter().map(String::as_str).collect::<Vec<&str>>());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -194,3 +194,23 @@ fn a_huge_context_length_allocates_nothing_up_front_and_still_runs() {
     assert_eq!(model.context_length(), u32::MAX as usize);
     assert!(logits(&model, "abba").iter().all(|v| v.is_finite()));
 }
+
+#[test]
+fn terminal_escapes_in_file_strings_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = TinySpec {
+        architecture: "evil\u{1b}[2J\u{1b}]52;c;eA==\u{7}".into(),
+        ..TinySpec::default()
+    };
+    let path = write_tiny(dir.path(), "evil.gguf", &spec);
+    let e = LoadedModel::load(&path).err().unwrap().to_string();
+    assert!(!e.chars().any(char::is_control), "{e:?}");
+    assert!(e.contains("evil\\u{1b}[2J"), "{e}");
+    let info = common::promptlab(&["models", "info", path.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&info.stdout) + String::from_utf8_lossy(&info.stderr);
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+        "{shown:?}"
+    );
+    assert!(shown.contains("evil\\u{1b}"), "{shown}");
+}

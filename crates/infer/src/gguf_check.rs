@@ -158,7 +158,7 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), Problem> {
     }
     for i in 0..keys {
         let key = r.string(&|| format!("metadata entry {i}'s key"))?;
-        let key = String::from_utf8_lossy(key).into_owned();
+        let key = crate::printable::printable(&String::from_utf8_lossy(key));
         let what = || format!("metadata `{key}`");
         let kind = r.u32(&what)?;
         let value = r.value(kind, 0, &what)?;
@@ -177,7 +177,7 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), Problem> {
     let file_bits = (bytes.len() as u64).saturating_mul(8);
     for i in 0..tensors {
         let name = r.string(&|| format!("tensor entry {i}'s name"))?;
-        let name = String::from_utf8_lossy(name).into_owned();
+        let name = crate::printable::printable(&String::from_utf8_lossy(name));
         let what = || format!("tensor `{name}`");
         let dims = r.u32(&what)?;
         if dims == 0 || dims > MAX_DIMS {

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::arch::hf::{weight_files, HfConfig};
 use super::error::Result;
 use super::gguf::GgufFile;
+use super::printable::printable;
 use super::tokenizer::HfTokenizerConfig;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,13 +47,13 @@ fn describe_gguf(path: &Path) -> Result<Description> {
             .opt_u32(&format!("{arch}.context_length"))
             .map(|n| n as usize),
         chat_template: file.opt_string("tokenizer.chat_template").is_some(),
-        tokenizer: format!(
+        tokenizer: printable(&format!(
             "GGUF vocabulary ({}, pre-tokenizer {})",
             file.opt_string("tokenizer.ggml.model").unwrap_or("none"),
             file.opt_string("tokenizer.ggml.pre").unwrap_or("default")
-        ),
+        )),
         bytes: file.size_bytes(),
-        architecture: arch,
+        architecture: printable(&arch),
         parameters,
         dtypes,
     })
@@ -78,7 +79,7 @@ fn describe_hf(folder: &Path) -> Result<Description> {
     };
     Ok(Description {
         format: "safetensors",
-        architecture: config.architecture()?,
+        architecture: printable(&config.architecture()?),
         parameters,
         dtypes,
         context_length: match config.opt_usize("max_position_embeddings")? {

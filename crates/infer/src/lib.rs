@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod kernels;
 pub mod kv_cache;
 pub mod prefix_cache;
+pub mod printable;
 pub mod sampling;
 mod tensors;
 pub mod tokenizer;
@@ -85,7 +86,7 @@ impl LoadedModel {
         }
         let device = Device::Cpu;
         let file = GgufFile::open(path)?;
-        let arch_name = file.string("general.architecture")?.to_string();
+        let arch_name = printable::printable(file.string("general.architecture")?);
         let source = GgufSource {
             file: &file,
             device: device.clone(),
@@ -100,7 +101,7 @@ impl LoadedModel {
             other => {
                 return Err(ModelError::UnsupportedArch {
                     path: path.to_path_buf(),
-                    arch: other.to_string(),
+                    arch: printable::printable(other),
                     supported: arch::SUPPORTED_GGUF.join(", "),
                 })
             }
@@ -154,7 +155,7 @@ impl LoadedModel {
             other => {
                 return Err(ModelError::UnsupportedArch {
                     path: config.path().to_path_buf(),
-                    arch: other.to_string(),
+                    arch: printable::printable(other),
                     supported: arch::SUPPORTED_HF.join(", "),
                 })
             }

@@ -13,6 +13,10 @@ use ratatui::text::{Line, Span};
 use crate::theme::MarkdownStyles;
 
 const RULE_WIDTH: usize = 40;
+/// Quote bars shown at most, however deep the nesting.
+const MAX_QUOTE_BARS: usize = 8;
+/// Emphasis and links nested deeper than this are shown as plain text.
+const MAX_INLINE_DEPTH: usize = 16;
 const TAB_AS_SPACES: &str = "    ";
 
 /// Styled lines for `text`; nothing is wrapped here (the pane's Paragraph wraps).
@@ -110,10 +114,19 @@ fn block_spans(line: &str, base: Style, styles: &MarkdownStyles) -> Vec<Span<'st
                 base.patch(styles.faint),
             )];
         }
-        if let Some(quoted) = unindented.strip_prefix('>') {
-            let quoted = quoted.strip_prefix(' ').unwrap_or(quoted);
+        if unindented.starts_with('>') {
+            // Nested quotes one level at a time (a loop, so 50,000 `>` are
+            // no deeper a stack than one); past a few levels the bars stop.
+            let mut quoted = unindented;
+            let mut depth = 0;
+            while let Some(rest) = quoted.trim_start_matches(' ').strip_prefix('>') {
+                quoted = rest.strip_prefix(' ').unwrap_or(rest);
+                depth += 1;
+            }
             let style = base.add_modifier(Modifier::ITALIC | Modifier::DIM);
-            let mut spans = vec![Span::styled("│ ", styles.faint)];
+            let mut spans: Vec<Span<'static>> = (0..depth.min(MAX_QUOTE_BARS))
+                .map(|_| Span::styled("│ ", styles.faint))
+                .collect();
             spans.extend(block_spans(quoted, style, styles));
             return spans;
         }
@@ -186,7 +199,23 @@ impl SpanList {
 
 /// Appends `src` with inline markup (emphasis, code, links, escapes) applied.
 fn render_inline(src: &str, style: Style, styles: &MarkdownStyles, out: &mut SpanList) {
+    render_inline_at(src, style, styles, out, 0);
+}
+
+/// [`render_inline`] inside `depth` levels of emphasis or links.
+fn render_inline_at(
+    src: &str,
+    style: Style,
+    styles: &MarkdownStyles,
+    out: &mut SpanList,
+    depth: usize,
+) {
+    if depth > MAX_INLINE_DEPTH {
+        out.push(src, style);
+        return;
+    }
     InlineParser {
+        depth,
         src,
         bytes: src.as_bytes(),
         style,
@@ -203,6 +232,8 @@ fn render_inline(src: &str, style: Style, styles: &MarkdownStyles, out: &mut Spa
 /// One pass over a line's inline text. Failed closer searches are
 /// remembered, so a line full of unclosed markers stays linear.
 struct InlineParser<'s, 'o> {
+    /// Levels of emphasis or links this text sits inside.
+    depth: usize,
     src: &'s str,
     bytes: &'s [u8],
     style: Style,
@@ -301,11 +332,12 @@ impl InlineParser<'_, '_> {
             Modifier::ITALIC
         };
         let inner = &self.src[i + width..closer_end - width];
-        render_inline(
+        render_inline_at(
             inner,
             self.style.add_modifier(modifier),
             self.styles,
             self.out,
+            self.depth + 1,
         );
         self.plain_from = closer_end;
         closer_end
@@ -351,7 +383,7 @@ impl InlineParser<'_, '_> {
             .patch(self.styles.link)
             .add_modifier(Modifier::UNDERLINED);
         let text = &self.src[i + 1..close_bracket];
-        render_inline(text, text_style, self.styles, self.out);
+        render_inline_at(text, text_style, self.styles, self.out, self.depth + 1);
         let url = &self.src[close_bracket + 2..close_paren];
         if !url.is_empty() {
             self.out
@@ -561,5 +593,17 @@ mod tests {
             let keep = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
             prop_assert_eq!(keep(&plain_text(&markdown)), keep(&markdown));
         }
+    }
+
+    #[test]
+    fn fifty_thousand_quote_markers_or_nested_emphases_render_without_deep_recursion() {
+        let quotes = ">".repeat(50_000) + " deep";
+        let text = show(&quotes);
+        assert!(text.contains("deep"), "{text}");
+        assert_eq!(text.matches('│').count(), MAX_QUOTE_BARS);
+        let nested = "*a ".repeat(20_000) + &" b*".repeat(20_000);
+        let lines = render(&nested);
+        assert_eq!(lines.len(), 1);
+        assert!(plain_text(&nested).contains('b'));
     }
 }
