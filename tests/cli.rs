@@ -261,6 +261,25 @@ fn bench_prints_a_table_and_json() {
     let json: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(json["threads"], 1);
     assert!(json["decode_tok_s"].as_f64().unwrap() > 0.0);
+    assert!(json["prefill_tok_s"].as_f64().unwrap() > 0.0);
+    assert!(json["ttft_ms"].as_f64().unwrap() > 0.0);
+    assert!(json["load_ms"].as_f64().unwrap() > 0.0);
+    assert!(json["peak_rss_mb"].as_f64().unwrap() > json["weights_mb"].as_f64().unwrap());
+    assert_eq!(json["weights"], "stored");
+    assert!(
+        ["portable", "avx2", "avx512", "avx512-vnni"].contains(&json["kernels"].as_str().unwrap())
+    );
+    for field in ["first token ms", "load ms", "peak RSS MB", "weights stored"] {
+        assert!(text.contains(field), "missing {field:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn a_negative_sampling_number_gets_the_range_not_a_parse_error() {
+    for (flag, name) in [("--temperature", "temperature"), ("--top-p", "top-p")] {
+        let out = promptlab(&["generate", flag, "-1", "--prompt", "hi"]);
+        assert_one_line_error(&out, &[name, "-1"]);
+    }
 }
 
 #[test]

@@ -482,6 +482,49 @@ fn multi_line_input_paste_and_history() {
 }
 
 #[test]
+fn notices_go_when_what_they_describe_ends() {
+    let mut state = new_state();
+    let id = send(&mut state, "Capital of France?");
+    // Sending again while the answer streams is refused with a notice...
+    type_text(&mut state, "again");
+    key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(
+        state
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("still generating")),
+        "{:?}",
+        state.notice
+    );
+    // ...which goes when the answer ends.
+    stream(&mut state, id, &[("Paris.", -0.1)], "eos");
+    assert_eq!(state.notice, None);
+    // Editing a message says so; Esc cancels the edit and its notice.
+    key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Up, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Up, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Char('e'), KeyModifiers::CONTROL);
+    assert!(state
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.starts_with("editing")));
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(state.chat.editing_turn(), None);
+    assert_eq!(state.notice, None);
+}
+
+#[test]
+fn ctrl_j_adds_a_line_in_the_message_and_loses_no_text() {
+    let mut state = new_state();
+    type_text(&mut state, "first");
+    key(&mut state, KeyCode::Char('j'), KeyModifiers::CONTROL);
+    type_text(&mut state, "second");
+    key(&mut state, KeyCode::Char('j'), KeyModifiers::CONTROL);
+    type_text(&mut state, "third");
+    assert_eq!(state.chat.input.lines(), ["first", "second", "third"]);
+}
+
+#[test]
 fn dropped_turns_and_failures_are_shown() {
     let mut state = new_state();
     let id = send(&mut state, "Hi");
@@ -901,6 +944,28 @@ not_runnable: Needs a pool of questions the runner does not have.
         assert_eq!(state.screen, Screen::Chat);
         let (text, _) = screen(&state, 80, 24, Palette::Basic16);
         assert!(text.contains("f3 compare"), "{text}");
+    }
+
+    #[test]
+    fn a_comparison_finishing_behind_the_chat_tells_the_compare_pane_only() {
+        let mut state = compare_state();
+        let request = start(&mut state, &[0], "2+2?", "");
+        feed(&mut state, events(&request, 0, &["4"]));
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        assert_eq!(state.screen, Screen::Chat);
+        finish(&mut state, request.id, false);
+        assert_eq!(state.notice, None, "the chat pane shows no compare notice");
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        assert!(
+            state
+                .notice
+                .as_deref()
+                .is_some_and(|n| n.starts_with("comparison finished")),
+            "{:?}",
+            state.notice
+        );
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        assert_eq!(state.notice, None, "nor after coming back to the chat");
     }
 
     #[test]

@@ -59,10 +59,14 @@ pub fn run(args: &BenchArgs, config: &Config) -> anyhow::Result<()> {
     let ttft = median(runs.iter().map(|r| r.ttft_ms).collect());
     let threads = promptlab_infer::kernels::pool::Pool::global().threads();
     let kernels = promptlab_infer::kernels::Isa::active().name();
+    let weights = match args.model.weights {
+        crate::cli::WeightsFlag::Stored => "stored",
+        crate::cli::WeightsFlag::F32 => "f32",
+    };
     let rss = peak_rss_mb();
     let weights_mb = model.weight_bytes() as f64 / 1e6;
     println!("model    {}", model.info.path.display());
-    println!("threads  {threads}, kernels {kernels}");
+    println!("threads  {threads}, kernels {kernels}, weights {weights}");
     println!("{:<14} {:>8} {:>12}", "phase", "tokens", "tok/s");
     println!(
         "{:<14} {:>8} {:>12.1}",
@@ -81,6 +85,7 @@ pub fn run(args: &BenchArgs, config: &Config) -> anyhow::Result<()> {
         "model": model.info.path.display().to_string(),
         "threads": threads,
         "kernels": kernels,
+        "weights": weights,
         "prompt_tokens": args.prompt_tokens,
         "gen_tokens": args.gen_tokens,
         "runs": args.runs,

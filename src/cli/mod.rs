@@ -50,22 +50,24 @@ impl From<WeightsFlag> for Precision {
 }
 
 /// Sampling flags; each overrides the `sampling` section of the config.
+/// Negative numbers parse, so that they get the checker's message naming the
+/// allowed range rather than clap's "unexpected argument".
 #[derive(Debug, Clone, Default, Args)]
 pub struct SamplingArgs {
     /// 0 is greedy
-    #[arg(long, value_name = "T")]
+    #[arg(long, allow_negative_numbers = true, value_name = "T")]
     pub temperature: Option<f64>,
     /// Keep the K most likely tokens (0: off)
     #[arg(long, value_name = "K")]
     pub top_k: Option<usize>,
     /// Nucleus sampling threshold (1.0: off)
-    #[arg(long, value_name = "P")]
+    #[arg(long, allow_negative_numbers = true, value_name = "P")]
     pub top_p: Option<f64>,
     /// Drop tokens below P × the top token's probability (0: off)
-    #[arg(long, value_name = "P")]
+    #[arg(long, allow_negative_numbers = true, value_name = "P")]
     pub min_p: Option<f64>,
     /// Penalty for recently seen tokens (1.0: off)
-    #[arg(long, value_name = "R")]
+    #[arg(long, allow_negative_numbers = true, value_name = "R")]
     pub repeat_penalty: Option<f32>,
     /// Random seed; the same seed gives the same text
     #[arg(long, value_name = "S")]

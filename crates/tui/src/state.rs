@@ -69,6 +69,9 @@ pub struct State {
     pub(crate) keymap: Keymap,
     pub overlay: Option<Overlay>,
     pub notice: Option<String>,
+    /// A notice from the pane not on screen (a comparison that finished
+    /// while the chat was shown), shown when that pane comes back.
+    pub(crate) hidden_notice: Option<(Screen, String)>,
     pub(crate) model: ModelStatus,
     pub(crate) next_id: RequestId,
 }
@@ -88,6 +91,7 @@ impl State {
             keymap,
             overlay: None,
             notice: None,
+            hidden_notice: None,
             model: ModelStatus::default(),
             next_id: 1,
         }
@@ -202,6 +206,15 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 Screen::Chat => Screen::Compare,
                 Screen::Compare => Screen::Chat,
             };
+            // The notice was about the pane left behind.
+            state.notice = match state.hidden_notice.take() {
+                Some((screen, text)) if screen == state.screen => Some(text),
+                other => {
+                    state.hidden_notice = other;
+                    None
+                }
+            };
+            state.chat.busy_notice = false;
             vec![]
         }
         Some(GlobalAction::Quit) | None => match state.screen {
@@ -232,6 +245,31 @@ fn quit(state: &mut State) -> Vec<Effect> {
 
 /// Routes an engine event: the model's to the shared state, an answer's to
 /// the chat, a comparison's to the compare pane.
+/// The notice an event of `pane` may change: the status line's when the
+/// pane is on screen (true), else the one kept for when it comes back.
+fn take_notice(state: &mut State, pane: Screen) -> (Option<String>, bool) {
+    if state.screen == pane {
+        (state.notice.take(), true)
+    } else {
+        match state.hidden_notice.take() {
+            Some((screen, text)) if screen == pane => (Some(text), false),
+            other => {
+                state.hidden_notice = other;
+                (None, false)
+            }
+        }
+    }
+}
+
+/// Puts back what [`take_notice`] lent.
+fn put_notice(state: &mut State, pane: Screen, notice: Option<String>, shown: bool) {
+    if shown {
+        state.notice = notice;
+    } else if let Some(text) = notice {
+        state.hidden_notice = Some((pane, text));
+    }
+}
+
 fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
     match event {
         Event::Loaded {
@@ -249,10 +287,16 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
             vec![]
         }
         event @ (Event::Started { .. } | Event::Token { .. } | Event::Finished { .. }) => {
-            chat::update::on_engine(&mut state.chat, &mut state.notice, event)
+            let (mut notice, shown) = take_notice(state, Screen::Chat);
+            let effects = chat::update::on_engine(&mut state.chat, &mut notice, event);
+            put_notice(state, Screen::Chat, notice, shown);
+            effects
         }
         event @ Event::Failed { id, .. } if state.chat.owns(id) => {
-            chat::update::on_engine(&mut state.chat, &mut state.notice, event)
+            let (mut notice, shown) = take_notice(state, Screen::Chat);
+            let effects = chat::update::on_engine(&mut state.chat, &mut notice, event);
+            put_notice(state, Screen::Chat, notice, shown);
+            effects
         }
         // Long jobs have no pane yet.
         Event::JobProgress { .. } | Event::JobFinished { .. } => vec![],
@@ -261,7 +305,9 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
         | Event::MethodPrompt { .. }
         | Event::MethodDone { .. }
         | Event::CompareFinished { .. }) => {
-            compare::update::on_engine(&mut state.compare, &state.keymap, &mut state.notice, event);
+            let (mut notice, shown) = take_notice(state, Screen::Compare);
+            compare::update::on_engine(&mut state.compare, &state.keymap, &mut notice, event);
+            put_notice(state, Screen::Compare, notice, shown);
             vec![]
         }
     }

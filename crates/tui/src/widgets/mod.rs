@@ -1,9 +1,11 @@
 //! Widgets the panes share: the bordered pane block, the centred overlay
-//! box (help uses it), the settings panel and the status line.
+//! box (help uses it), the settings panel, the status line and the keys of
+//! text fields.
 
 pub(crate) mod overlay;
 pub(crate) mod settings;
 pub(crate) mod status;
+pub(crate) mod text_input;
 
 use ratatui::widgets::{Block, Borders};
 

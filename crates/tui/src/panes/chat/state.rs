@@ -53,6 +53,8 @@ pub struct ChatState {
     /// Position in the visible branch selected in the messages pane.
     pub(crate) selected: Option<usize>,
     pub generating: Option<Generation>,
+    /// The notice says an answer is still coming: it goes when the answer ends.
+    pub(crate) busy_notice: bool,
     pub(crate) stats: Stats,
     pub(crate) show_probs: bool,
     /// Index of the token under the cursor in the selected assistant turn.
@@ -72,11 +74,17 @@ pub struct ChatState {
 }
 
 impl ChatState {
+    /// The user turn being edited, if any.
+    pub fn editing_turn(&self) -> Option<usize> {
+        self.editing
+    }
+
     pub(crate) fn new(conversation: Conversation, save_path: PathBuf) -> ChatState {
         ChatState {
             conversation,
             input: new_input(),
             editing: None,
+            busy_notice: false,
             focus: Focus::Input,
             selected: None,
             generating: None,

@@ -22,7 +22,7 @@ pub(crate) fn on_key(chat: &mut ChatState, cx: &mut Cx, key: KeyEvent) -> Vec<Ef
     match chat.focus {
         Focus::Input => {
             *cx.notice = None;
-            chat.input.input(key);
+            crate::widgets::text_input::type_key(&mut chat.input, key);
         }
         Focus::Messages => on_messages_key(chat, cx, key),
     }
@@ -62,6 +62,7 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
             } else if chat.editing.is_some() {
                 chat.editing = None;
                 chat.input = new_input();
+                *cx.notice = None;
                 vec![]
             } else {
                 chat.focus = Focus::Input;
@@ -188,6 +189,7 @@ fn can_generate(chat: &mut ChatState, cx: &mut Cx) -> bool {
     if chat.generating.is_some() {
         let stop = cx.keymap.key_name(ChatAction::Stop);
         *cx.notice = Some(format!("still generating: {stop} stops it"));
+        chat.busy_notice = true;
         return false;
     }
     if cx.other_busy {
@@ -395,6 +397,9 @@ pub(crate) fn on_engine(
         Event::Finished { id, finished } => {
             if let Some(g) = current(chat, id) {
                 chat.generating = None;
+                if std::mem::take(&mut chat.busy_notice) {
+                    *notice = None;
+                }
                 chat.conversation
                     .turn_mut(g.turn)
                     .content
@@ -411,6 +416,7 @@ pub(crate) fn on_engine(
         Event::Failed { id, error } => {
             if let Some(g) = current(chat, id) {
                 chat.generating = None;
+                chat.busy_notice = false;
                 chat.conversation.end_turn(g.turn, TurnEnd::Error);
                 *notice = Some(format!("generation failed: {error}"));
             }

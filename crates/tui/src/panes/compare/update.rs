@@ -34,7 +34,7 @@ pub(crate) fn on_key(c: &mut CompareState, cx: &mut Cx, key: KeyEvent) -> Vec<Ef
         CompareFocus::Question | CompareFocus::Context | CompareFocus::Reference => {
             *cx.notice = None;
             if let Some(area) = c.field_mut(focus) {
-                area.input(key);
+                crate::widgets::text_input::type_key(area, key);
             }
         }
         CompareFocus::Columns => columns_key(c, key),
