@@ -169,6 +169,27 @@ steps:
     assert_eq!(record["calls"], 1);
     assert!(record["generated_tokens"].as_u64().unwrap() <= 8);
 
+    // --methods may name the file's own id (it runs once, where named).
+    let out = compare(&[
+        "--method-file",
+        good.to_str().unwrap(),
+        "--methods",
+        "my-terse",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["method"], "my-terse");
+
     let bad = dir.path().join("bad.yaml");
     let text = std::fs::read_to_string(&good).unwrap();
     std::fs::write(&bad, text.replace("{from: response,", "{from: reponse,")).unwrap();

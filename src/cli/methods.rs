@@ -128,10 +128,21 @@ pub fn run_methods(command: &MethodsCommand) -> anyhow::Result<()> {
 const DEFAULT_CALL_TOKENS: usize = 256;
 
 pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
-    let all = catalog::all()?;
+    // The method files join the catalogue (a file's id replaces a shipped
+    // method's), so --methods can name them; those not named run after.
+    let files = args
+        .method_file
+        .iter()
+        .map(|path| MethodSpec::load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut all = catalog::all()?;
+    all.retain(|m| !files.iter().any(|f| f.id == m.id));
+    all.extend(files.iter().cloned());
     let mut methods = catalog::select(&all, &args.methods)?;
-    for path in &args.method_file {
-        methods.push(MethodSpec::load(path)?);
+    for file in files {
+        if !methods.iter().any(|m| m.id == file.id) {
+            methods.push(file);
+        }
     }
     // The runner's own checks, made for every method before the model loads.
     for m in &methods {
