@@ -514,6 +514,29 @@ fn notices_go_when_what_they_describe_ends() {
 }
 
 #[test]
+fn a_long_notice_is_shown_in_full_before_the_figures() {
+    let mut state = new_state();
+    answer(&mut state, "Capital of France?", &[("Paris.", -0.1)]);
+    let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.contains("tok/s"),
+        "the figures fit at 80 columns: {last}"
+    );
+    let path =
+        "/home/someone/.local/share/promptlab/conversations/2026-12-02-a-rather-long-name.json";
+    update(&mut state, Action::Notice(format!("saved to {path}")));
+    let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+    assert_eq!(text.lines().count(), 24);
+    let bottom: String = text.lines().skip(21).map(str::trim_end).collect();
+    assert!(bottom.contains(path), "{text}");
+    assert!(
+        text.contains("Paris."),
+        "the messages are still drawn: {text}"
+    );
+}
+
+#[test]
 fn ctrl_j_adds_a_line_in_the_message_and_loses_no_text() {
     let mut state = new_state();
     type_text(&mut state, "first");

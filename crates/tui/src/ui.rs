@@ -29,18 +29,14 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
     }
     let v = state.view_cx(theme);
     let mut spans: Vec<_> = chat::view::busy_span(&state.chat, v).into_iter().collect();
-    let (status_area, other) = match state.screen {
+    let other = match state.screen {
         Screen::Chat => {
-            let status_area = chat::view::render(frame, &state.chat, v, area);
             spans.extend(chat::view::status_spans(&state.chat, v));
-            (status_area, "compare")
+            "compare"
         }
         Screen::Compare => {
-            let [pane, status_area] =
-                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
-            compare::view::render(frame, &state.compare, v, pane);
             spans.extend(compare::view::status_spans(&state.compare));
-            (status_area, "chat")
+            "chat"
         }
     };
     let status = Status {
@@ -53,6 +49,15 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
             state.keymap.key_for(GlobalAction::SwitchPane)
         ),
     };
+    let [pane, status_area] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(status.rows(area.width)),
+    ])
+    .areas(area);
+    match state.screen {
+        Screen::Chat => chat::view::render(frame, &state.chat, v, pane, status_area),
+        Screen::Compare => compare::view::render(frame, &state.compare, v, pane),
+    }
     status::render(frame, status, theme, status_area);
     match state.overlay {
         Some(Overlay::Help) if state.screen == Screen::Compare => {

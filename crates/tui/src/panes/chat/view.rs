@@ -17,16 +17,12 @@ use crate::theme::Theme;
 use crate::widgets::overlay::{self, help_row};
 use crate::widgets::pane_block;
 
-/// Where the pane's parts go: the messages, the input (as tall as its
-/// text, up to 6 lines) and the status line.
-fn layout(area: Rect, chat: &ChatState) -> ChatRects {
+/// Where the pane's parts go: the messages and the input (as tall as its
+/// text, up to 6 lines); the status line is below the pane.
+fn layout(area: Rect, chat: &ChatState, status: Rect) -> ChatRects {
     let input_lines = chat.input.lines().len().clamp(1, 6) as u16;
-    let [messages, input, status] = Layout::vertical([
-        Constraint::Min(1),
-        Constraint::Length(input_lines + 2),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [messages, input] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(input_lines + 2)]).areas(area);
     ChatRects {
         messages,
         input,
@@ -34,16 +30,15 @@ fn layout(area: Rect, chat: &ChatState) -> ChatRects {
     }
 }
 
-/// Draws the pane over `area`; returns where the status line goes.
-pub(crate) fn render(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) -> Rect {
-    let rects = layout(area, chat);
+/// Draws the pane over `area` (the status line is drawn at `status`).
+pub(crate) fn render(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect, status: Rect) {
+    let rects = layout(area, chat, status);
     chat.rects.set(rects);
     render_messages(frame, chat, v, rects.messages);
     render_input(frame, chat, v.theme, rects.input);
     if chat.show_probs {
         render_token_popup(frame, chat, v.theme, rects.messages);
     }
-    rects.status
 }
 
 /// Shown in either pane while an answer is generated.
@@ -65,14 +60,19 @@ pub(crate) fn status_spans(chat: &ChatState, v: ViewCx) -> Vec<Span<'static>> {
     }
     let context = v.model.info.as_ref().map_or(0, |m| m.context_length);
     let s = &chat.stats;
+    // Separate spans, so the status line drops the later ones first.
     spans.push(Span::raw(format!(
-        " ctx {}/{} · {}+{} tok · {:.0}/{:.1} tok/s ",
+        " ctx {}/{}",
         chat.context_used(),
-        context,
-        s.prompt_tokens,
-        s.generated_tokens,
-        s.prefill_tok_s,
-        s.decode_tok_s
+        context
+    )));
+    spans.push(Span::raw(format!(
+        " · {}+{} tok",
+        s.prompt_tokens, s.generated_tokens
+    )));
+    spans.push(Span::raw(format!(
+        " · {:.0}/{:.1} tok/s ",
+        s.prefill_tok_s, s.decode_tok_s
     )));
     spans
 }
@@ -329,7 +329,7 @@ mod tests {
             let mut terminal = Terminal::new(TestBackend::new(width, 20)).unwrap();
             terminal
                 .draw(|f| {
-                    render(f, &chat, v, f.area());
+                    render(f, &chat, v, f.area(), Rect::default());
                 })
                 .unwrap();
         }
