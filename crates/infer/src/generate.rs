@@ -9,7 +9,7 @@ use super::arch::Logits;
 use super::attention::AttentionMaps;
 use super::error::{ModelError, Result};
 use super::prefix_cache::{PrefixCache, Reuse};
-use super::sampling::{log_softmax, top_k, Sampler, SamplingParams};
+use super::sampling::{log_sum_exp, top_k, Sampler, SamplingParams};
 use super::tokenizer::StreamDecoder;
 use super::LoadedModel;
 
@@ -178,7 +178,9 @@ fn run(
     let mut stop_reason = StopReason::Length;
     while generated.len() < request.sampling.max_tokens {
         let row = logits.flatten_all()?.to_vec1::<f32>()?;
-        let logprobs = log_softmax(&row);
+        // log p = logit − log Σ exp(logits), in f64 (no vocabulary-sized copy).
+        let log_z = log_sum_exp(&row);
+        let logprob = |id: u32| (f64::from(row[id as usize]) - log_z) as f32;
         let token = sampler.sample(&row, &history);
         if model.tokenizer.eos_ids().contains(&token) {
             stop_reason = StopReason::Eos;
@@ -193,8 +195,11 @@ fn run(
             token_id: token,
             text,
             visible,
-            logprob: logprobs[token as usize],
-            top: top_k(&logprobs, request.top_logprobs),
+            logprob: logprob(token),
+            top: top_k(&row, request.top_logprobs)
+                .into_iter()
+                .map(|(id, _)| (id, logprob(id)))
+                .collect(),
         };
         if on_token(&step).is_break() {
             stop_reason = StopReason::Cancelled;

@@ -123,23 +123,39 @@ impl SamplingOverlay {
 pub struct Sampler {
     params: SamplingParams,
     rng: ChaCha8Rng,
+    /// Buffers reused token after token: the adjusted logits, candidate ids.
+    logits: Vec<f32>,
+    order: Vec<u32>,
 }
 
 impl Sampler {
     pub fn new(params: SamplingParams) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(params.seed);
-        Self { params, rng }
+        Self {
+            params,
+            rng,
+            logits: Vec::new(),
+            order: Vec::new(),
+        }
     }
 
     /// Picks the next token from `logits` (one row, vocab entries) given the
     /// tokens so far (`history`, for the repetition penalty).
     pub fn sample(&mut self, logits: &[f32], history: &[u32]) -> u32 {
-        let mut logits = logits.to_vec();
-        self.apply_repeat_penalty(&mut logits, history);
+        let mut adjusted = std::mem::take(&mut self.logits);
+        adjusted.clear();
+        adjusted.extend_from_slice(logits);
+        self.apply_repeat_penalty(&mut adjusted, history);
+        let token = self.pick(&adjusted);
+        self.logits = adjusted;
+        token
+    }
+
+    fn pick(&mut self, logits: &[f32]) -> u32 {
         if self.params.temperature <= 0.0 {
-            return argmax(&logits);
+            return argmax(logits);
         }
-        let candidates = self.candidates(&logits);
+        let candidates = self.candidates(logits);
         let total: f64 = candidates.iter().map(|&(_, p)| p).sum();
         let mut r = self.rng.random::<f64>() * total;
         for &(id, p) in &candidates {
@@ -173,20 +189,36 @@ impl Sampler {
     }
 
     /// (token, unnormalised probability) after temperature, top-k, top-p and
-    /// min-p, most likely first; never empty.
-    fn candidates(&self, logits: &[f32]) -> Vec<(u32, f64)> {
+    /// min-p, most likely first; never empty. Only the tokens that can
+    /// survive are sorted: top-k picks its k first (linear), min-p's floor
+    /// drops the rest before the sort, and top-p then cuts the sorted prefix
+    /// (both keep a prefix of the order by logit, so either order of the two
+    /// cuts keeps the same tokens).
+    fn candidates(&mut self, logits: &[f32]) -> Vec<(u32, f64)> {
         let t = self.params.temperature;
-        let mut order: Vec<u32> = (0..logits.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]));
-        if self.params.top_k > 0 {
-            order.truncate(self.params.top_k);
+        let by_logit = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]);
+        let order = &mut self.order;
+        order.clear();
+        order.extend(0..logits.len() as u32);
+        let k = self.params.top_k;
+        if k > 0 && k < order.len() {
+            order.select_nth_unstable_by(k - 1, by_logit);
+            order.truncate(k);
         }
-        let max = logits[order[0] as usize] as f64;
-        let mut probs: Vec<(u32, f64)> = order
+        let max = order
             .iter()
-            .map(|&id| (id, ((logits[id as usize] as f64 - max) / t).exp()))
-            .collect();
-        let total: f64 = probs.iter().map(|&(_, p)| p).sum();
+            .map(|&id| logits[id as usize])
+            .fold(f32::NEG_INFINITY, f32::max) as f64;
+        let weight = |id: u32| ((logits[id as usize] as f64 - max) / t).exp();
+        // top-p's share is of every token top-k kept.
+        let total: f64 = order.iter().map(|&id| weight(id)).sum();
+        if self.params.min_p > 0.0 {
+            // The most likely token has weight exp(0) = 1.
+            let floor = self.params.min_p;
+            order.retain(|&id| weight(id) >= floor);
+        }
+        order.sort_unstable_by(by_logit);
+        let mut probs: Vec<(u32, f64)> = order.iter().map(|&id| (id, weight(id))).collect();
         if self.params.top_p < 1.0 {
             let mut cumulative = 0.0;
             let mut keep = probs.len();
@@ -198,11 +230,6 @@ impl Sampler {
                 }
             }
             probs.truncate(keep);
-        }
-        if self.params.min_p > 0.0 {
-            // probs[0] is the most likely token, with weight exp(0) = 1.
-            let floor = self.params.min_p * probs[0].1;
-            probs.retain(|&(_, p)| p >= floor);
         }
         probs
     }
@@ -221,10 +248,15 @@ pub fn argmax(values: &[f32]) -> u32 {
 
 /// Natural-log softmax of one row, computed in f64 for accuracy.
 pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let log_z = log_sum_exp(logits);
+    logits.iter().map(|&l| (l as f64 - log_z) as f32).collect()
+}
+
+/// log Σ exp(logits), in f64: what a logit less is its log-probability.
+pub fn log_sum_exp(logits: &[f32]) -> f64 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
     let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
-    let log_z = max + sum.ln();
-    logits.iter().map(|&l| (l as f64 - log_z) as f32).collect()
+    max + sum.ln()
 }
 
 /// The k entries with the highest values, highest first, as (index, value).
@@ -301,7 +333,7 @@ mod tests {
 
     #[test]
     fn top_p_keeps_the_smallest_set_reaching_p() {
-        let s = Sampler::new(SamplingParams {
+        let mut s = Sampler::new(SamplingParams {
             top_p: 0.5,
             ..params(1.0)
         });
@@ -358,5 +390,67 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("temprature"), "{err}");
+    }
+
+    /// The candidate rule as first written: sort every token, then cut by
+    /// top-k, top-p and min-p in turn.
+    fn candidates_by_full_sort(params: &SamplingParams, logits: &[f32]) -> Vec<(u32, f64)> {
+        let t = params.temperature;
+        let mut order: Vec<u32> = (0..logits.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]));
+        if params.top_k > 0 {
+            order.truncate(params.top_k);
+        }
+        let max = logits[order[0] as usize] as f64;
+        let mut probs: Vec<(u32, f64)> = order
+            .iter()
+            .map(|&id| (id, ((logits[id as usize] as f64 - max) / t).exp()))
+            .collect();
+        let total: f64 = probs.iter().map(|&(_, p)| p).sum();
+        if params.top_p < 1.0 {
+            let mut cumulative = 0.0;
+            let mut keep = probs.len();
+            for (i, &(_, p)) in probs.iter().enumerate() {
+                cumulative += p / total;
+                if cumulative >= params.top_p {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            probs.truncate(keep);
+        }
+        if params.min_p > 0.0 {
+            let floor = params.min_p * probs[0].1;
+            probs.retain(|&(_, p)| p >= floor);
+        }
+        probs
+    }
+
+    #[test]
+    fn candidates_sort_only_survivors_and_keep_what_a_full_sort_keeps() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for case in 0..300 {
+            let n = [5, 64, 1000, 49152][case % 4];
+            // Distinct logits (evenly spaced, shuffled), so the order by
+            // logit is unique.
+            let mut logits: Vec<f32> = (0..n).map(|i| -8.0 + 16.0 * i as f32 / n as f32).collect();
+            for i in (1..n).rev() {
+                logits.swap(i, rng.random_range(0..=i));
+            }
+            let params = SamplingParams {
+                temperature: [0.3, 0.7, 1.0, 1.6][case % 4],
+                top_k: [0, 1, 40, 2000][(case / 4) % 4],
+                top_p: [1.0, 0.9, 0.5][(case / 16) % 3],
+                min_p: [0.0, 0.05, 0.5][(case / 48) % 3],
+                ..params(1.0)
+            };
+            let want = candidates_by_full_sort(&params, &logits);
+            let got = Sampler::new(params.clone()).candidates(&logits);
+            let ids = |c: &[(u32, f64)]| c.iter().map(|&(id, _)| id).collect::<Vec<_>>();
+            assert_eq!(ids(&got), ids(&want), "case {case}: {params:?}");
+            for ((_, a), (_, b)) in got.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "case {case}");
+            }
+        }
     }
 }
