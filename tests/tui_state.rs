@@ -1446,6 +1446,21 @@ answer: execution
         assert!(text.contains("Q: What is 2 + 3?"), "{text}");
         assert!(text.contains("A: Let's think step by step."), "{text}");
         assert!(text.contains("answer found: 5"), "{text}");
+        // Ctrl+Y copies the whole step the overlay shows, prompt included.
+        let copied = key(&mut state, KeyCode::Char('y'), KeyModifiers::CONTROL);
+        let [Effect::Copy(copied)] = copied.as_slice() else {
+            panic!("{copied:?}")
+        };
+        assert!(copied.starts_with("voting · paths · call 2/4"), "{copied}");
+        for part in [
+            "prompt",
+            "Q: What is 2 + 3?",
+            "A: Let's think step by step.",
+            "answer found: 5",
+        ] {
+            assert!(copied.contains(part), "{part:?} missing from {copied}");
+        }
+        assert_eq!(state.overlay, Some(Overlay::Step), "copying keeps it open");
         // → moves to the next call; Esc closes without stopping anything.
         press(&mut state, KeyCode::Right);
         let (text, _) = screen(&state, 80, 24, Palette::Basic16);

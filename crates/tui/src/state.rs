@@ -186,8 +186,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         }
         Some(Overlay::Step) => {
             let (_, c, mut cx) = pane_cx(state);
-            compare::update::on_detail_key(c, &mut cx, key);
-            return vec![];
+            return compare::update::on_detail_key(c, &mut cx, key);
         }
         None => {}
     }

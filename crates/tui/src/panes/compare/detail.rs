@@ -47,6 +47,20 @@ pub(crate) fn render(frame: &mut Frame, c: &CompareState, theme: &Theme, area: R
     );
 }
 
+/// What the step overlay shows, as plain text (its title, then each line):
+/// what Ctrl+Y copies while it is open.
+pub(crate) fn detail_text(c: &CompareState) -> Option<String> {
+    let col = c.selected_column()?;
+    let entry = col.current_entry()?;
+    let (title, lines) = detail_lines(col, entry, &Theme::new(crate::theme::Palette::Basic16));
+    let mut text = title.trim().to_string();
+    for line in lines {
+        text.push('\n');
+        text.extend(line.spans.iter().map(|s| s.content.as_ref()));
+    }
+    Some(text)
+}
+
 fn detail_lines(col: &Column, entry: Entry, theme: &Theme) -> (String, Vec<Line<'static>>) {
     let heading = |text: String| Line::styled(text, theme.title);
     let mut lines = Vec::new();

@@ -194,8 +194,16 @@ fn open_detail(c: &mut CompareState, overlay: &mut Option<Overlay>) {
 }
 
 /// A key while a step's prompt and output are shown.
-pub(crate) fn on_detail_key(c: &mut CompareState, cx: &mut Cx, key: KeyEvent) {
+/// A key while the step overlay is open; Ctrl+Y (copy) copies the whole
+/// step as the overlay shows it.
+pub(crate) fn on_detail_key(c: &mut CompareState, cx: &mut Cx, key: KeyEvent) -> Vec<Effect> {
     let action = cx.keymap.compare(&key);
+    if action == Some(CompareAction::Copy) {
+        return super::detail::detail_text(c)
+            .map(Effect::Copy)
+            .into_iter()
+            .collect();
+    }
     match key.code {
         KeyCode::Up => c.detail_scroll = c.detail_scroll.saturating_sub(1),
         KeyCode::Down => c.detail_scroll = c.detail_scroll.saturating_add(1),
@@ -226,6 +234,7 @@ pub(crate) fn on_detail_key(c: &mut CompareState, cx: &mut Cx, key: KeyEvent) {
         }
         _ => {}
     }
+    vec![]
 }
 
 /// The wheel scrolls the step overlay (the pane itself has no scrolling).
