@@ -91,16 +91,19 @@ impl GgufFile {
         names
     }
 
+    fn info(&self, name: &str) -> Result<&gguf_file::TensorInfo> {
+        self.content
+            .tensor_infos
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+            })
+    }
+
     /// Reads one tensor, still quantized, onto `device`.
     pub fn tensor(&self, name: &str, device: &Device) -> Result<QTensor> {
-        let info =
-            self.content
-                .tensor_infos
-                .get(name)
-                .ok_or_else(|| ModelError::MissingTensor {
-                    path: self.path.clone(),
-                    name: name.to_string(),
-                })?;
+        let info = self.info(name)?;
         info.read(
             &mut Cursor::new(self.map.bytes()),
             self.content.tensor_data_offset,
@@ -119,14 +122,7 @@ impl GgufFile {
         &self,
         name: &str,
     ) -> Result<(candle_core::quantized::GgmlDType, Vec<usize>, &[u8])> {
-        let info =
-            self.content
-                .tensor_infos
-                .get(name)
-                .ok_or_else(|| ModelError::MissingTensor {
-                    path: self.path.clone(),
-                    name: name.to_string(),
-                })?;
+        let info = self.info(name)?;
         let elems = info.shape.elem_count();
         let size = elems / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
         let start = usize::try_from(self.content.tensor_data_offset)

@@ -318,60 +318,47 @@ impl Matrix {
         }
         let rows = parts.iter().map(|p| p.rows).sum();
         let same = parts.iter().all(|p| p.format() == first.format());
+        // Every part's `field`, one after another (the parts share a format).
+        fn concat<T: Clone>(parts: &[Matrix], field: fn(&Data) -> &[T]) -> Vec<T> {
+            parts
+                .iter()
+                .flat_map(|p| field(&p.data).iter().cloned())
+                .collect()
+        }
         let data = match &first.data {
             _ if !same => Data::F32(parts.iter().flat_map(|p| p.to_f32()).collect()),
-            Data::F32(_) => {
-                let mut all = Vec::new();
-                for p in parts {
-                    if let Data::F32(v) = &p.data {
-                        all.extend_from_slice(v);
-                    }
-                }
-                Data::F32(all)
-            }
-            Data::F16(_) => {
-                let mut all = Vec::new();
-                for p in parts {
-                    if let Data::F16(v) = &p.data {
-                        all.extend_from_slice(v);
-                    }
-                }
-                Data::F16(all)
-            }
-            Data::Q8 { .. } => {
-                let (mut scales, mut quants) = (Vec::new(), Vec::new());
-                for p in parts {
-                    if let Data::Q8 {
-                        scales: s,
-                        quants: q,
-                    } = &p.data
-                    {
-                        scales.extend_from_slice(s);
-                        quants.extend_from_slice(q);
-                    }
-                }
-                Data::Q8 { scales, quants }
-            }
-            Data::Q4 { .. } => {
-                let (mut scales, mut mins, mut quants) = (Vec::new(), Vec::new(), Vec::new());
-                for p in parts {
-                    if let Data::Q4 {
-                        scales: s,
-                        mins: m,
-                        quants: q,
-                    } = &p.data
-                    {
-                        scales.extend_from_slice(s);
-                        mins.extend_from_slice(m);
-                        quants.extend_from_slice(q);
-                    }
-                }
-                Data::Q4 {
-                    scales,
-                    mins,
-                    quants,
-                }
-            }
+            Data::F32(_) => Data::F32(concat(parts, |d| match d {
+                Data::F32(v) => v,
+                _ => &[],
+            })),
+            Data::F16(_) => Data::F16(concat(parts, |d| match d {
+                Data::F16(v) => v,
+                _ => &[],
+            })),
+            Data::Q8 { .. } => Data::Q8 {
+                scales: concat(parts, |d| match d {
+                    Data::Q8 { scales, .. } => scales,
+                    _ => &[],
+                }),
+                quants: concat(parts, |d| match d {
+                    Data::Q8 { quants, .. } => quants,
+                    _ => &[],
+                }),
+            },
+            Data::Q4 { .. } => Data::Q4 {
+                scales: concat(parts, |d| match d {
+                    Data::Q4 { scales, .. } => scales,
+                    _ => &[],
+                }),
+                mins: concat(parts, |d| match d {
+                    Data::Q4 { mins, .. } => mins,
+                    _ => &[],
+                }),
+                quants: concat(parts, |d| match d {
+                    Data::Q4 { quants, .. } => quants,
+                    _ => &[],
+                }),
+            },
         };
         Some(Matrix { rows, cols, data })
     }

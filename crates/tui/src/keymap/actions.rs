@@ -89,7 +89,7 @@ impl ConfigKey {
             ConfigKey::Quit => "quit",
             ConfigKey::Regenerate => "regenerate the last answer (keeps the old one)",
             ConfigKey::Continue => "continue a cut-off answer",
-            ConfigKey::Edit => "edit the selected (or last) message, as a new branch",
+            ConfigKey::Edit => "edit the selected (or last) question, as a new branch",
             ConfigKey::Save => "save the conversation",
             ConfigKey::Export => "export the conversation as Markdown",
             ConfigKey::Copy => "copy the selected (or last) message (OSC 52)",

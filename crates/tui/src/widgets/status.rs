@@ -1,7 +1,7 @@
 //! The status line under the panes: the model, then the notice (when there
 //! is one) in full, then what the active pane reports as far as it fits,
-//! then (without a notice) the keys for help and the other pane if room is
-//! left. A notice too long for one line
+//! then (without a notice) the keys for help and the other pane, or just
+//! the help key, if room is left. A notice too long for one line
 //! takes up to [`MAX_ROWS`] rows and wraps, so a path or an error is never
 //! cut.
 
@@ -142,9 +142,16 @@ pub(crate) fn render(frame: &mut Frame, status: Status, theme: &Theme, area: Rec
             lines[last].push(span);
         }
     }
-    let hint = format!("│ {}", status.hint);
-    if status.notice.is_none() && used + hint.chars().count() <= width {
-        lines[last].push(Span::styled(hint, theme.dim));
+    // The whole hint if it fits, else its first part (the help key).
+    if status.notice.is_none() {
+        let short = status.hint.split(" · ").next().unwrap_or_default();
+        let hint = [status.hint.as_str(), short]
+            .into_iter()
+            .map(|h| format!("│ {h}"))
+            .find(|h| used + h.chars().count() <= width);
+        if let Some(hint) = hint {
+            lines[last].push(Span::styled(hint, theme.dim));
+        }
     }
     let lines: Vec<Line> = lines.into_iter().map(Line::from).collect();
     frame.render_widget(Paragraph::new(lines), area);
