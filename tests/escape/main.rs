@@ -1,9 +1,12 @@
-//! The code-execution sandbox on the real interpreter: a program computes
-//! and prints; it cannot read or write outside its folder, reach the
-//! network, outlive its timeout (nor can what it forks) or promptlab, pass
-//! its memory ceiling, use promptlab's open descriptors, limit or renice
-//! other processes, or change the mode, owner, times or attributes of a
-//! file outside its folder.
+//! The escape suite: the code-execution sandbox on the real interpreter,
+//! tried the ways a hostile program would. A program computes and prints;
+//! it cannot read or write outside its folder, reach the network, start a
+//! process, outlive its timeout or promptlab, pass its memory or folder
+//! ceiling, use promptlab's open descriptors, limit or renice other
+//! processes, change the mode, owner, times or attributes of a file outside
+//! its folder, hold a capability, administer the machine or undo its own
+//! confinement. Run as root (as CI runs), the suite also runs itself again
+//! as an unprivileged user.
 //!
 //! `unsafe` here only to make what the program must not reach: descriptors
 //! without close-on-exec (`dup`), an attribute query, a group kill.
@@ -158,22 +161,9 @@ fn is_dead(pid: u32) -> bool {
 }
 
 #[test]
-fn it_cannot_outlive_its_timeout_nor_can_its_children() {
-    // The forked child tries to leave the process group the timeout kills.
-    let code = r#"
-import os, time
-pid = os.fork()
-if pid == 0:
-    try:
-        os.setsid()
-        print("child left the group", flush=True)
-    except OSError:
-        print("child setsid DENIED", flush=True)
-    time.sleep(120)
-    os._exit(0)
-print("pids", os.getpid(), pid, flush=True)
-time.sleep(120)
-"#;
+fn it_cannot_outlive_its_timeout() {
+    let code =
+        "import time\nprint('pid', __import__('os').getpid(), flush=True)\ntime.sleep(120)\n";
     let limits = Limits {
         timeout: Duration::from_secs(2),
         ..Limits::default()
@@ -184,20 +174,142 @@ time.sleep(120)
     assert_eq!(run.status, Status::TimedOut);
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_eq!(run.failure().as_deref(), Some("timed out"));
-    assert!(run.stdout.contains("child setsid DENIED"), "{}", run.stdout);
-    let pids: Vec<u32> = run
+    let pid: u32 = run
         .stdout
         .lines()
-        .find_map(|l| l.strip_prefix("pids "))
-        .expect("the pids line")
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    assert_eq!(pids.len(), 2);
+        .find_map(|l| l.strip_prefix("pid "))
+        .expect("the pid line")
+        .parse()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    for pid in pids {
-        assert!(is_dead(pid), "process {pid} outlived the timeout");
+    assert!(is_dead(pid), "process {pid} outlived the timeout");
+}
+
+#[test]
+fn it_starts_no_process_but_may_use_threads() {
+    let code = r#"
+import os, subprocess, concurrent.futures, multiprocessing
+for attempt in [lambda: os.fork(),
+                lambda: subprocess.run(["/bin/true"]),
+                lambda: os.posix_spawn("/bin/true", ["true"], {}),
+                lambda: multiprocessing.Process(target=print).start()]:
+    try:
+        if attempt() == 0:
+            os._exit(0)
+        print("STARTED")
+    except OSError as e:
+        print("DENIED", type(e).__name__)
+with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    print("threads", sum(pool.map(lambda x: x * x, range(100))))
+"#;
+    let run = run(code);
+    assert!(run.succeeded(), "{}", run.stderr);
+    assert_eq!(run.stdout.matches("DENIED").count(), 4, "{}", run.stdout);
+    assert!(run.stdout.contains("threads 328350"), "{}", run.stdout);
+}
+
+#[test]
+fn it_holds_no_capability() {
+    let code = r#"
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+data = (ctypes.c_uint32 * 6)()
+assert libc.capget(header, data) == 0, ctypes.get_errno()
+print("effective", data[0] | data[3], "permitted", data[1] | data[4], "inheritable", data[2] | data[5])
+print("bounding", sum(libc.prctl(23, cap, 0, 0, 0) == 1 for cap in range(64)))
+print("no_new_privs", libc.prctl(39, 0, 0, 0, 0), "seccomp", libc.prctl(21, 0, 0, 0, 0))
+"#;
+    let run = run(code);
+    assert!(run.succeeded(), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert_eq!(lines[0], "effective 0 permitted 0 inheritable 0");
+    assert_eq!(lines[2], "no_new_privs 1 seccomp 2");
+    // Root's bounding set is emptied too; an ordinary user may not touch
+    // its own, and with no_new_privs no exec can raise a capability in it.
+    // SAFETY: a query without arguments.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!(lines[1], "bounding 0");
     }
+}
+
+#[test]
+fn it_cannot_administer_the_machine_nor_reset_its_confinement() {
+    let hostname_before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let code = r#"
+import ctypes, os, mmap
+libc = ctypes.CDLL(None, use_errno=True)
+def call(f, *args):
+    ctypes.set_errno(0)
+    result = f(*args)
+    return "DENIED" if result < 0 else "ALLOWED"
+buf = ctypes.create_string_buffer(4096)
+print("syslog", call(libc.klogctl, 3, buf, 4096))
+print("reboot", call(libc.reboot, 0))
+print("sethostname", call(libc.sethostname, b"escaped", 7))
+print("unshare", call(libc.unshare, 0x10000000))
+print("mount", call(libc.mount, b"none", b".", b"tmpfs", 0, None))
+print("memfd", call(libc.memfd_create, b"x", 0))
+print("io_uring", call(libc.syscall, 425, 8, buf))
+print("bpf", call(libc.syscall, 321, 0, buf, 64))
+print("keyctl", call(libc.syscall, 250, 0, 0, 0, 0, 0))
+print("personality", call(libc.personality, 0x0040000))
+print("pdeathsig", call(libc.prctl, 1, 0, 0, 0, 0))
+print("dumpable", call(libc.prctl, 4, 1, 0, 0, 0))
+print("setuid", call(libc.setuid, 0))
+v = ctypes.c_int()
+libc.prctl(2, ctypes.byref(v))
+print("death signal now", v.value)
+"#;
+    let run = run(code);
+    assert!(run.succeeded(), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 14, "{}", run.stdout);
+    for line in &lines[..13] {
+        assert!(
+            line.ends_with("DENIED"),
+            "{line} was allowed: {}",
+            run.stdout
+        );
+    }
+    assert_eq!(lines[13], "death signal now 9");
+    let hostname_after = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(hostname_before, hostname_after);
+}
+
+#[test]
+fn its_folder_has_a_ceiling_in_bytes_and_entries() {
+    let limits = Limits {
+        folder_bytes: 8 << 20,
+        folder_entries: 200,
+        timeout: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    let start = Instant::now();
+    let run = run_with(
+        "import time\nfor i in range(1000):\n    open(f'f{i}', 'wb').write(b'x' * (1 << 20))\nprint('wrote all')\ntime.sleep(30)\n",
+        limits,
+    );
+    assert_eq!(run.status, Status::FolderFull, "{}", run.stderr);
+    assert!(!run.stdout.contains("wrote all"));
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert_eq!(
+        run.failure().as_deref(),
+        Some("wrote more to its folder than allowed")
+    );
+    // One file past the ceiling stops at the ceiling: the file size limit.
+    let run = run_with(
+        "f = open('big', 'wb')\nfor i in range(64):\n    f.write(b'x' * (1 << 20))\n    f.flush()\nprint('wrote all')\n",
+        limits,
+    );
+    assert!(!run.stdout.contains("wrote all"), "{}", run.stdout);
+    // Many empty entries are counted too.
+    let run = run_with(
+        "import os, time\nfor i in range(5000):\n    os.mkdir(f'd{i}')\nprint('made all')\ntime.sleep(30)\n",
+        limits,
+    );
+    assert_eq!(run.status, Status::FolderFull, "{}", run.stderr);
 }
 
 #[test]
@@ -362,7 +474,11 @@ fn it_dies_with_promptlab() {
             let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
             let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
             let name = exe.file_name()?.to_str()?.to_string();
-            (parent_of(pid) == Some(host_pid) && name.starts_with("python")).then_some(pid)
+            // The program, not the interpreter's install query before it.
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+            let in_its_folder = cwd.file_name()?.to_str()?.starts_with("promptlab-code-");
+            (parent_of(pid) == Some(host_pid) && name.starts_with("python") && in_its_folder)
+                .then_some(pid)
         });
         if let Some(pid) = found {
             break pid;
@@ -370,6 +486,7 @@ fn it_dies_with_promptlab() {
         assert!(Instant::now() < deadline, "the program never started");
         std::thread::sleep(Duration::from_millis(20));
     };
+    let folder = std::fs::read_link(format!("/proc/{program}/cwd")).unwrap();
     host.kill().unwrap();
     host.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -379,6 +496,10 @@ fn it_dies_with_promptlab() {
         libc::kill(-(program as i32), libc::SIGKILL);
     }
     assert!(dead, "the program {program} outlived promptlab");
+    // A killed promptlab cannot remove the folder; the next one does.
+    assert!(folder.is_dir(), "{}", folder.display());
+    promptlab_methods::sandbox::sweep_abandoned_folders(folder.parent().unwrap());
+    assert!(!folder.exists(), "{} was left behind", folder.display());
 }
 
 #[test]
@@ -459,4 +580,72 @@ for attempt in [lambda: os.chmod(path, 0o777),
     };
     assert!(size < 0, "the attribute was set");
     assert_eq!(run.stdout.matches("DENIED").count(), 6, "{}", run.stdout);
+}
+
+/// Set in the inner run of `the_suite_holds_for_an_unprivileged_user_too`.
+const UNPRIVILEGED_RUN: &str = "PROMPTLAB_ESCAPE_UNPRIVILEGED";
+/// The user and group the inner run takes (`nobody`).
+const NOBODY: u32 = 65534;
+
+/// A Python every user may run: `PROMPTLAB_PYTHON` when set, else the
+/// system's.
+fn python_for_anyone() -> std::path::PathBuf {
+    std::env::var_os("PROMPTLAB_PYTHON")
+        .map(Into::into)
+        .unwrap_or_else(|| "/usr/bin/python3".into())
+}
+
+#[test]
+fn the_suite_holds_for_an_unprivileged_user_too() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(UNPRIVILEGED_RUN).is_some() {
+        return;
+    }
+    // SAFETY: a query without arguments.
+    if unsafe { libc::geteuid() } != 0 {
+        // This run is the unprivileged case already.
+        return;
+    }
+    // The test binary and a folder nobody may use, outside root's home.
+    let home = tempfile::Builder::new()
+        .prefix("promptlab-escape-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = home.path().join("escape");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let python = python_for_anyone();
+    let output = std::process::Command::new(&exe)
+        .args([
+            "--test-threads=2",
+            "--skip",
+            "the_suite_holds_for_an_unprivileged_user_too",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("TMPDIR", "/tmp")
+        .env("PROMPTLAB_PYTHON", &python)
+        .env(UNPRIVILEGED_RUN, "1")
+        .current_dir(home.path())
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "as user {NOBODY} with {}: {text}\n{}",
+        python.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let passed: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("test result: ok. "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a test summary");
+    assert!(passed >= 17, "only {passed} ran unprivileged: {text}");
 }
