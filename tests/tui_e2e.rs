@@ -280,3 +280,137 @@ fn a_panic_inside_the_app_restores_the_terminal_and_prints_the_message() {
         .expect("the panic message");
     assert!(message > leave, "{output:?}");
 }
+
+/// The app's process in session `tmux` (the shell's child running the
+/// binary).
+fn app_pid(tmux: &Tmux) -> u32 {
+    let shell: u32 = tmux
+        .run(&["display-message", "-p", "-t", "app", "#{pane_pid}"])
+        .trim()
+        .parse()
+        .expect("the pane's pid");
+    let bin = std::fs::canonicalize(env!("CARGO_BIN_EXE_promptlab")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = std::fs::read_dir("/proc").unwrap().find_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let parent: u32 = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            (parent == shell && exe == bin).then_some(pid)
+        });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no promptlab under pane {shell}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The last turn of the autosaved conversation in `dir`.
+fn last_saved_turn(dir: &Path) -> serde_json::Value {
+    let path = dir.join("data/promptlab/autosave.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+    saved["turns"]
+        .as_array()
+        .and_then(|t| t.last())
+        .cloned()
+        .expect("a saved turn")
+}
+
+/// Starts the app in tmux, asks for a long answer and waits until some of
+/// it has streamed.
+fn app_generating(name: &str, dir: &Path) -> Tmux {
+    let script = format!(
+        "{app} --max-tokens 4000; echo \"status $?\" > {dir}/status.txt; stty -a > {dir}/stty.txt; \
+         echo PROMPTLAB-EXITED; sleep 120",
+        app = app_command(dir),
+        dir = shell_quote(dir),
+    );
+    let tmux = Tmux::start(name, 80, 24, &script);
+    tmux.wait_for_model();
+    tmux.keys(&[
+        "-l",
+        "Write a long story about a dragon who learns to cook.",
+    ]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the story to stream", Duration::from_secs(60), |s| {
+        s.contains("generating")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    tmux
+}
+
+#[test]
+fn signals_from_outside_restore_the_terminal_and_save_the_answer_in_flight() {
+    for (signal, number) in [("TERM", 15), ("INT", 2), ("HUP", 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let tmux = app_generating(&format!("signal{number}"), d);
+        let pid = app_pid(&tmux);
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let (screen, _) = tmux.wait_for("exit", Duration::from_secs(20), |s| {
+            s.contains("PROMPTLAB-EXITED")
+        });
+        assert!(
+            !screen.contains("┌ chat"),
+            "alternate screen left: {screen}"
+        );
+        let modes = tmux.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            "app",
+            "#{alternate_on} #{mouse_any_flag} #{cursor_flag}",
+        ]);
+        assert_eq!(
+            modes.trim(),
+            "0 0 1",
+            "signal {number}: alternate screen, mouse reporting, cursor shown"
+        );
+        let stty = std::fs::read_to_string(d.join("stty.txt")).unwrap();
+        assert!(
+            stty.contains(" icanon") && !stty.contains("-icanon"),
+            "{stty}"
+        );
+        let status = std::fs::read_to_string(d.join("status.txt")).unwrap();
+        assert_eq!(status.trim(), format!("status {}", 128 + number));
+        let turn = last_saved_turn(d);
+        assert_eq!(turn["role"], "assistant", "{turn}");
+        assert_eq!(turn["stop_reason"], "cancelled", "{turn}");
+        let answer = turn["content"].as_str().unwrap();
+        assert!(
+            answer.len() > 20,
+            "signal {number}: the answer in flight: {answer:?}"
+        );
+    }
+}
+
+#[test]
+fn a_terminal_that_goes_away_saves_the_answer_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tmux = app_generating("hangup", d);
+    let pid = app_pid(&tmux);
+    // The terminal closes under the app: a real hangup.
+    tmux.run(&["kill-session", "-t", "app"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "the app outlived its terminal");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let turn = last_saved_turn(d);
+    assert_eq!(turn["stop_reason"], "cancelled", "{turn}");
+    assert!(turn["content"].as_str().unwrap().len() > 20, "{turn}");
+}

@@ -5,6 +5,7 @@
 //! drawn only when something on it changed, at most 60 times a second.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use crate::error::Error;
 use crate::keymap::Keymap;
 use crate::panes::compare::CompareFocus;
 use crate::settings::Settings;
-use crate::state::{update, Action, Screen, State};
+use crate::state::{update, Action, Effect, Screen, State};
 use crate::terminal;
 use crate::theme::{Palette, Theme};
 use promptlab_engine::plain::Precision;
@@ -99,6 +100,7 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
     let theme = Theme::new(Palette::detect());
     let mut tui = terminal::enter()?;
     let result = (|| -> Result<(), Error> {
+        spawn_signal_thread(tx.clone())?;
         spawn_input_thread(tx)?;
         let mut dirty = true;
         let mut last_frame: Option<Instant> = None;
@@ -134,8 +136,61 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
         }
     })();
     terminal::restore();
+    if result.is_err() {
+        // The loop failed before a quit could save (the terminal went away
+        // mid-frame, say): keep the conversation anyway.
+        effects::apply(
+            Effect::Autosave,
+            &mut state,
+            &engine,
+            &options.autosave_path,
+        );
+    }
     drop(engine);
+    let signal = TERMINATED_BY.load(Ordering::SeqCst);
+    if signal != 0 {
+        // Ended by a signal: say so to whoever sent it, as a shell would.
+        std::process::exit(128 + signal);
+    }
     result
+}
+
+/// The signal that ended the app, 0 while none has.
+static TERMINATED_BY: AtomicI32 = AtomicI32::new(0);
+
+/// How long the app has to save and leave after a terminating signal
+/// before the signal thread restores the terminal and exits by itself.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Turns SIGTERM, SIGHUP and SIGINT into [`Action::Terminate`]: the loop
+/// quits as on the quit key (cancelling, autosaving the answer in flight,
+/// restoring the terminal). A second signal, or a loop that has not left
+/// within [`GRACE`], restores the terminal and exits at once with the
+/// signal's status (the autosave is atomic: it is whole or not there).
+fn spawn_signal_thread(tx: Sender<Action>) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+    std::thread::Builder::new()
+        .name("promptlab-signals".into())
+        .spawn(move || {
+            let Some(first) = signals.forever().next() else {
+                return;
+            };
+            tracing::info!("signal {first}: saving and quitting");
+            TERMINATED_BY.store(first, Ordering::SeqCst);
+            let _ = tx.send(Action::Terminate);
+            let handle = signals.handle();
+            let waiter = std::thread::spawn(move || {
+                std::thread::sleep(GRACE);
+                handle.close();
+            });
+            let second = signals.forever().next();
+            drop(waiter);
+            tracing::warn!("leaving now (signal {second:?})");
+            terminal::restore();
+            std::process::exit(128 + second.unwrap_or(first));
+        })
+        .map(drop)
 }
 
 /// Reads terminal events on their own thread so the loop never blocks on

@@ -29,6 +29,9 @@ pub enum Action {
     Engine(Event),
     /// Something the runner wants shown (a save went through, a copy failed).
     Notice(String),
+    /// A signal asked the app to end (SIGTERM, SIGHUP, SIGINT from
+    /// outside): it quits as on the quit key, saving what is in flight.
+    Terminate,
     Tick,
 }
 
@@ -163,6 +166,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.notice = Some(text);
             vec![]
         }
+        Action::Terminate => quit(state),
     }
 }
 
@@ -231,8 +235,13 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 
 fn quit(state: &mut State) -> Vec<Effect> {
     let mut effects = Vec::new();
-    if let Some(id) = state.chat.in_flight() {
-        effects.push(Effect::Cancel(id));
+    // An answer in flight is saved as far as it got, marked stopped.
+    if let Some(g) = state.chat.generating.take() {
+        effects.push(Effect::Cancel(g.id));
+        state
+            .chat
+            .conversation
+            .end_turn(g.turn, crate::conversation::TurnEnd::Cancelled);
     }
     if let Some(id) = state.compare.in_flight() {
         effects.push(Effect::Cancel(id));

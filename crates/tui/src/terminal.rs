@@ -2,7 +2,8 @@
 //! screen, mouse, bracketed paste), and a panic hook that restores it
 //! before the panic message is printed — for a panic on the thread that
 //! draws. A panic on another thread (the engine catches its own, per
-//! request) goes to the log and leaves the screen as it is.
+//! request) goes to the log and leaves the screen as it is. Signals from
+//! outside go through the event loop (`app`), which saves, then restores.
 
 use std::io::{stdout, Write};
 

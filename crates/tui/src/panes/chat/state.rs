@@ -116,11 +116,6 @@ impl ChatState {
         }
     }
 
-    /// The answer being generated, to cancel on quit.
-    pub(crate) fn in_flight(&self) -> Option<RequestId> {
-        self.generating.map(|g| g.id)
-    }
-
     /// Whether engine request `id` is this pane's.
     pub(crate) fn owns(&self, id: RequestId) -> bool {
         self.generating.is_some_and(|g| g.id == id)
