@@ -1592,3 +1592,71 @@ answer: execution
         assert_eq!(ids, ["basic-zero-shot", "self-consistency"]);
     }
 }
+
+/// `pairs` questions and answers, "question N" / "answer N".
+fn long_chat(state: &mut State, pairs: usize) {
+    let c = &mut state.chat.conversation;
+    for n in 0..pairs {
+        c.push(Role::User, &format!("question {n}"));
+        let a = c.push(Role::Assistant, &format!("answer {n}"));
+        c.end_turn(a, promptlab_tui::conversation::TurnEnd::Eos);
+    }
+}
+
+#[test]
+fn selecting_a_message_scrolls_it_into_view_and_scrolling_goes_on_from_there() {
+    let mut state = new_state();
+    long_chat(&mut state, 30);
+    let shown = |state: &State| screen(state, 80, 24, Palette::Mono).0;
+    let s = shown(&state);
+    assert!(s.contains("answer 29") && !s.contains("question 0 "), "{s}");
+    key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Home, KeyModifiers::NONE);
+    let s = shown(&state);
+    assert!(s.contains("▶ You") && s.contains("question 0"), "{s}");
+    assert!(!s.contains("answer 29"), "{s}");
+    // Down walks the selection; it stays on screen all the way.
+    for n in 1..60 {
+        key(&mut state, KeyCode::Down, KeyModifiers::NONE);
+        let s = shown(&state);
+        assert!(s.contains('▶'), "selection {n} off screen:\n{s}");
+        let (question, answer) = (n / 2, n % 2 == 1);
+        let expected = if answer {
+            format!("answer {question}")
+        } else {
+            format!("question {question}")
+        };
+        assert!(s.contains(&expected), "{expected} not shown:\n{s}");
+    }
+    // PgUp scrolls from what is shown, not from where the stream was.
+    key(&mut state, KeyCode::Home, KeyModifiers::NONE);
+    shown(&state);
+    key(&mut state, KeyCode::PageDown, KeyModifiers::NONE);
+    let s = shown(&state);
+    assert!(
+        !s.contains("question 0\n") && !s.contains("answer 29"),
+        "{s}"
+    );
+    assert!(s.contains("question 2"), "{s}");
+}
+
+#[test]
+fn a_conversation_of_200000_turns_renders_and_switches_branches_at_once() {
+    let mut state = new_state();
+    long_chat(&mut state, 100_000);
+    // A second first question: a branch at the very top.
+    state.chat.conversation.edit(0, "another first question");
+    let s = screen(&state, 80, 24, Palette::Mono).0;
+    assert!(s.contains("another first question"), "{s}");
+    key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Home, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Left, KeyModifiers::ALT);
+    // Back on the first branch, at its newest turn, 200,000 deep.
+    assert_eq!(state.chat.conversation.path().len(), 200_000);
+    key(&mut state, KeyCode::End, KeyModifiers::NONE);
+    let s = screen(&state, 80, 24, Palette::Mono).0;
+    assert!(s.contains("answer 99999"), "{s}");
+    key(&mut state, KeyCode::Home, KeyModifiers::NONE);
+    let s = screen(&state, 80, 24, Palette::Mono).0;
+    assert!(s.contains("question 0") && s.contains("‹1/2›"), "{s}");
+}

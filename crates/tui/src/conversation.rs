@@ -282,10 +282,18 @@ impl Conversation {
             .collect()
     }
 
-    /// The newest leaf below `i`, following the last-created child each step.
+    /// The newest leaf below `i`, following the last-created child each step
+    /// (one pass over the turns, however deep the branch).
     pub fn latest_descendant(&self, i: usize) -> usize {
+        let mut last_child: Vec<Option<usize>> = vec![None; self.turns.len()];
+        for (c, turn) in self.turns.iter().enumerate() {
+            if let Some(slot) = turn.parent.and_then(|p| last_child.get_mut(p)) {
+                *slot = Some(c);
+            }
+        }
         let mut cur = i;
-        while let Some(&c) = self.children(Some(cur)).last() {
+        // Children come after their parent (see `validate`): this ends.
+        while let Some(c) = last_child.get(cur).copied().flatten().filter(|&c| c > cur) {
             cur = c;
         }
         cur

@@ -4,6 +4,7 @@
 //! turns' rendered Markdown between frames.
 
 mod cache;
+mod scroll;
 mod state;
 pub(crate) mod update;
 pub(crate) mod view;

@@ -10,6 +10,7 @@ use ratatui::layout::Rect;
 use tui_textarea::TextArea;
 
 use super::cache::TurnCache;
+use super::scroll::{Scroll, Shown};
 use crate::conversation::Conversation;
 use promptlab_engine::RequestId;
 
@@ -63,8 +64,11 @@ pub struct ChatState {
     pub(crate) history_pos: Option<usize>,
     /// What was typed before browsing the history, restored after it.
     pub(crate) draft: Option<String>,
-    /// Lines scrolled up from the newest (0 follows the stream).
-    pub(crate) scroll_back: u16,
+    /// Where the messages are scrolled to.
+    pub(crate) scroll: Scroll,
+    /// What the last frame showed (written by the view): scrolling and the
+    /// selection go on from there.
+    pub(crate) shown: Cell<Shown>,
     pub(crate) save_path: PathBuf,
     pub(crate) top_logprobs: usize,
     /// Written by the view on every frame, read for mouse hits.
@@ -94,7 +98,8 @@ impl ChatState {
             history: Vec::new(),
             history_pos: None,
             draft: None,
-            scroll_back: 0,
+            scroll: Scroll::Newest,
+            shown: Cell::default(),
             save_path,
             top_logprobs: 5,
             rects: Cell::default(),

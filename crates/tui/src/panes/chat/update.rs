@@ -5,6 +5,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
+use super::scroll::Scroll;
 use super::state::{new_input, ChatState, Focus, Generation, Stats};
 use crate::conversation::{Role, TokenInfo, TurnEnd};
 use crate::keymap::{ChatAction, CompareAction, GlobalAction};
@@ -38,8 +39,8 @@ pub(crate) fn paste(chat: &mut ChatState, text: &str) {
 /// The wheel scrolls the messages; a click focuses the part under it.
 pub(crate) fn on_mouse(chat: &mut ChatState, mouse: MouseEvent) {
     match mouse.kind {
-        MouseEventKind::ScrollUp => chat.scroll_back = chat.scroll_back.saturating_add(3),
-        MouseEventKind::ScrollDown => chat.scroll_back = chat.scroll_back.saturating_sub(3),
+        MouseEventKind::ScrollUp => scroll(chat, -3),
+        MouseEventKind::ScrollDown => scroll(chat, 3),
         MouseEventKind::Down(_) => {
             let input_top = chat.rects.get().input.y;
             chat.focus = if mouse.row >= input_top {
@@ -103,6 +104,7 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
                 Focus::Input => {
                     let len = chat.conversation.path().len();
                     chat.selected = len.checked_sub(1);
+                    reveal_selection(chat);
                     Focus::Messages
                 }
                 Focus::Messages => {
@@ -123,6 +125,7 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
                     chat.conversation.switch_sibling(turn, delta);
                     let len = chat.conversation.path().len();
                     chat.selected = chat.selected.map(|s| s.min(len.saturating_sub(1)));
+                    reveal_selection(chat);
                     chat.token_cursor = None;
                 }
             }
@@ -134,6 +137,29 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
         }
     };
     Some(effects)
+}
+
+/// Scrolls the messages `lines` down (up when negative) from what the last
+/// frame showed; down past the newest line follows the stream again.
+fn scroll(chat: &mut ChatState, lines: isize) {
+    let shown = chat.shown.get();
+    chat.scroll = if lines > 0 && shown.at_newest {
+        Scroll::Newest
+    } else {
+        Scroll::At {
+            pos: shown.first,
+            row: shown.first_row as isize + lines,
+        }
+    };
+}
+
+/// Scrolls so the selected message's header is on screen, if it is not.
+fn reveal_selection(chat: &mut ChatState) {
+    if let Some(pos) = chat.selected {
+        if !chat.shown.get().shows_start_of(pos) {
+            chat.scroll = Scroll::At { pos, row: 0 };
+        }
+    }
 }
 
 fn on_messages_key(chat: &mut ChatState, cx: &mut Cx, key: KeyEvent) {
@@ -165,8 +191,8 @@ fn on_messages_key(chat: &mut ChatState, cx: &mut Cx, key: KeyEvent) {
                 (current + 1).min(n - 1)
             });
         }
-        KeyCode::PageUp => chat.scroll_back = chat.scroll_back.saturating_add(10),
-        KeyCode::PageDown => chat.scroll_back = chat.scroll_back.saturating_sub(10),
+        KeyCode::PageUp => scroll(chat, -10),
+        KeyCode::PageDown => scroll(chat, 10),
         KeyCode::Home => {
             chat.selected = Some(0);
             chat.token_cursor = None;
@@ -182,6 +208,12 @@ fn on_messages_key(chat: &mut ChatState, cx: &mut Cx, key: KeyEvent) {
             chat.input.insert_char(c);
         }
         _ => {}
+    }
+    if matches!(
+        key.code,
+        KeyCode::Up | KeyCode::Down | KeyCode::Home | KeyCode::End
+    ) {
+        reveal_selection(chat);
     }
 }
 
@@ -224,7 +256,7 @@ fn submit(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
     };
     chat.input = new_input();
     chat.selected = None;
-    chat.scroll_back = 0;
+    chat.scroll = Scroll::Newest;
     answer(chat, cx, user)
 }
 

@@ -2,12 +2,15 @@
 //! tokens coloured by probability), the token popup, the input, the pane's
 //! part of the status line and its help. Records the rectangles it drew.
 
+use std::collections::HashMap;
+
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
+use super::scroll::window;
 use super::state::{ChatRects, ChatState, Focus};
 use crate::conversation::{Role, Turn, TurnEnd};
 use crate::keymap::{ChatAction, ConfigKey, GlobalAction};
@@ -103,60 +106,71 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
 fn render_messages(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) {
     let block = pane_block(" chat ", chat.focus == Focus::Messages, v.theme);
     let inner = block.inner(area);
-    let text = Text::from(message_lines(chat, v));
-    let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
-    let total = u16::try_from(paragraph.line_count(inner.width)).unwrap_or(u16::MAX);
-    let bottom = total.saturating_sub(inner.height);
-    let top = bottom.saturating_sub(chat.scroll_back);
-    frame.render_widget(paragraph.scroll((top, 0)).block(block), area);
-}
-
-/// Every visible turn: a header, the content, a blank line.
-fn message_lines(chat: &ChatState, v: ViewCx) -> Vec<Line<'static>> {
-    let theme = v.theme;
-    let conversation = &chat.conversation;
-    let path = conversation.path();
-    let mut lines = Vec::new();
+    let wrapped_height = |lines: &[Line<'static>]| {
+        Paragraph::new(Text::from(lines.to_vec()))
+            .wrap(Wrap { trim: false })
+            .line_count(inner.width)
+    };
+    let path = chat.conversation.path();
+    let selected = match chat.focus {
+        Focus::Messages => chat.selected,
+        Focus::Input => None,
+    };
+    // Only the turns near the screen are laid out (see `scroll`).
+    let mut laid_out: HashMap<usize, Vec<Line<'static>>> = HashMap::new();
+    let (range, top, shown) = window(path.len(), usize::from(inner.height), chat.scroll, |pos| {
+        let lines = turn_block(chat, v, path[pos], selected == Some(pos));
+        let rows = wrapped_height(&lines);
+        laid_out.insert(pos, lines);
+        rows
+    });
+    chat.shown.set(shown);
+    let mut lines: Vec<Line<'static>> = range
+        .flat_map(|pos| laid_out.remove(&pos).unwrap_or_default())
+        .collect();
     if path.is_empty() {
         let help = v.keymap.key_name(GlobalAction::Help);
         lines.push(Line::styled(
             format!("Ask anything. {help} lists the keys."),
+            v.theme.dim,
+        ));
+    }
+    let top = u16::try_from(top).unwrap_or(u16::MAX);
+    let paragraph = Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false });
+    frame.render_widget(paragraph.scroll((top, 0)).block(block), area);
+}
+
+/// One turn of the visible branch: a header (who, which
+/// branch of how many, the selection mark), the content, a blank line.
+fn turn_block(chat: &ChatState, v: ViewCx, i: usize, selected: bool) -> Vec<Line<'static>> {
+    let theme = v.theme;
+    let conversation = &chat.conversation;
+    let turn = conversation.turn(i);
+    let mut header = vec![match turn.role {
+        Role::User => Span::styled("You", theme.user),
+        Role::Assistant => Span::styled(
+            v.model
+                .info
+                .as_ref()
+                .map_or("Assistant".to_string(), |m| m.name.clone()),
+            theme.assistant,
+        ),
+    }];
+    let siblings = conversation.siblings(i);
+    if siblings.len() > 1 {
+        let at = siblings.iter().position(|&s| s == i).unwrap_or(0) + 1;
+        header.push(Span::styled(
+            format!("  ‹{at}/{}›", siblings.len()),
             theme.dim,
         ));
     }
-    let selected = if chat.focus == Focus::Messages {
-        chat.selected
-    } else {
-        None
-    };
-    for (pos, &i) in path.iter().enumerate() {
-        let turn = conversation.turn(i);
-        let siblings = conversation.siblings(i);
-        let mut header = vec![match turn.role {
-            Role::User => Span::styled("You", theme.user),
-            Role::Assistant => Span::styled(
-                v.model
-                    .info
-                    .as_ref()
-                    .map_or("Assistant".to_string(), |m| m.name.clone()),
-                theme.assistant,
-            ),
-        }];
-        if siblings.len() > 1 {
-            let at = siblings.iter().position(|&s| s == i).unwrap_or(0) + 1;
-            header.push(Span::styled(
-                format!("  ‹{at}/{}›", siblings.len()),
-                theme.dim,
-            ));
-        }
-        if selected == Some(pos) {
-            header.insert(0, Span::styled("▶ ", theme.focused_border));
-        }
-        lines.push(Line::from(header));
-        let streaming = chat.generating.is_some_and(|g| g.turn == i);
-        lines.extend(turn_lines(chat, v, i, turn, streaming));
-        lines.push(Line::default());
+    if selected {
+        header.insert(0, Span::styled("▶ ", theme.focused_border));
     }
+    let mut lines = vec![Line::from(header)];
+    let streaming = chat.generating.is_some_and(|g| g.turn == i);
+    lines.extend(turn_lines(chat, v, i, turn, streaming));
+    lines.push(Line::default());
     lines
 }
 
