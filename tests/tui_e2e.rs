@@ -414,3 +414,46 @@ fn a_terminal_that_goes_away_saves_the_answer_in_flight() {
     assert_eq!(turn["stop_reason"], "cancelled", "{turn}");
     assert!(turn["content"].as_str().unwrap().len() > 20, "{turn}");
 }
+
+#[test]
+fn escape_sequences_in_a_saved_conversation_do_not_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A title change and an OSC 52 clipboard write in every string.
+    let hostile = "\u{1b}]2;PWNED\u{7}\u{1b}]52;c;SGVsbG8=\u{7}\u{1b}[2J";
+    let conversation = serde_json::json!({
+        "version": 1,
+        "system": format!("be kind {hostile} always"),
+        "model": format!("model {hostile}"),
+        "turns": [
+            {"role": "user", "content": format!("hi {hostile}"), "parent": null,
+             "tokens": [], "finished": true, "stop_reason": null},
+            {"role": "assistant", "content": format!("hello {hostile}"), "parent": 0,
+             "tokens": [{"text": format!("hello {hostile}"), "logprob": -0.1,
+                         "top": [[format!("x{hostile}"), -0.2]]}],
+             "finished": true, "stop_reason": "eos"}
+        ],
+        "leaf": 1
+    });
+    let file = d.join("hostile.json");
+    std::fs::write(&file, conversation.to_string()).unwrap();
+    let script = format!(
+        "printf '\\033]2;clean\\007'; {app} --load {file}; sleep 60",
+        app = app_command(d),
+        file = shell_quote(&file),
+    );
+    let tmux = Tmux::start("osc", 80, 24, &script);
+    tmux.wait_for_model();
+    let title = || tmux.run(&["display-message", "-p", "-t", "app", "#{pane_title}"]);
+    // The settings panel shows the system prompt; the probabilities view
+    // and the token cursor show the tokens and their alternatives.
+    for keys in [&["F2"][..], &["Escape"], &["C-p"], &["Tab"], &["Left"]] {
+        tmux.keys(keys);
+        std::thread::sleep(Duration::from_millis(300));
+        let screen = tmux.screen();
+        assert!(screen.contains("hi"), "{screen}");
+        assert_eq!(title().trim(), "clean", "after {keys:?}:\n{screen}");
+    }
+    let screen = tmux.screen();
+    assert!(screen.contains('\u{FFFD}'), "{screen}");
+}

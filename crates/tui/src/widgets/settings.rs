@@ -8,6 +8,7 @@ use ratatui::Frame;
 
 use super::overlay;
 use crate::settings::{Settings, FIELDS};
+use crate::text::printable;
 use crate::theme::Theme;
 
 pub(crate) fn render(frame: &mut Frame, s: &Settings, theme: &Theme, area: Rect) {
@@ -16,8 +17,8 @@ pub(crate) fn render(frame: &mut Frame, s: &Settings, theme: &Theme, area: Rect)
         .enumerate()
         .map(|(row, &field)| {
             let value = match (&s.editing, row == s.row) {
-                (Some(text), true) => format!("{text}▍"),
-                _ => s.value(field),
+                (Some(text), true) => format!("{}▍", printable(text)),
+                _ => printable(&s.value(field)),
             };
             let style = if row == s.row {
                 theme.title.add_modifier(Modifier::REVERSED)
