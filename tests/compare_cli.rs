@@ -249,3 +249,45 @@ fn an_item_from_a_dataset_file_brings_its_question_and_reference() {
     ]));
     assert!(err.contains("test.jsonl: has fewer than 3 items"), "{err}");
 }
+
+#[test]
+fn text_output_shows_each_method_as_it_finishes_so_a_kill_keeps_it() {
+    use std::io::{BufRead, BufReader};
+    let model = common::default_model_path().display().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promptlab"))
+        .args([
+            "compare",
+            "--model",
+            &model,
+            "--question",
+            "Tom has 3 apples and buys 4 more. How many apples does he have now?",
+            "--max-tokens",
+            "64",
+            "--methods",
+            "basic-zero-shot,self-consistency,self-consistency",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("answer: ");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    // The first method's whole block arrived while the others still run.
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(still_running, "nothing came before the end: {seen:?}");
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("── basic-zero-shot ──")
+    );
+    assert!(seen.last().unwrap().contains("(1 calls, "), "{seen:?}");
+}

@@ -14,6 +14,7 @@ use crate::config::Config;
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::error::ModelError;
 use promptlab_infer::generate::{generate, Finished, GenerateRequest, TokenStep};
+use promptlab_infer::printable::printable_text;
 use promptlab_infer::LoadedModel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,7 +101,7 @@ pub fn run(args: &GenerateArgs, config: &Config) -> anyhow::Result<()> {
         let written = match args.format {
             OutputFormat::Text => {
                 shown += step.visible.len();
-                write!(out, "{}", step.visible).and_then(|_| out.flush())
+                write!(out, "{}", printable_text(&step.visible)).and_then(|_| out.flush())
             }
             OutputFormat::Jsonl => writeln!(out, "{}", token_event(&model, step)),
         };
@@ -114,7 +115,7 @@ pub fn run(args: &GenerateArgs, config: &Config) -> anyhow::Result<()> {
     match args.format {
         OutputFormat::Text => {
             let rest = finished.text.get(shown..).unwrap_or_default();
-            let _ = writeln!(out, "{rest}");
+            let _ = writeln!(out, "{}", printable_text(rest));
             eprintln!("{}", summary(&finished, load_ms));
         }
         OutputFormat::Jsonl => {

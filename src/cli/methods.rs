@@ -2,6 +2,7 @@
 //! methods, and the same question through several of them side by side.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -10,6 +11,7 @@ use super::generate::OutputFormat;
 use super::{load_model, ModelArgs};
 use crate::config::Config;
 use promptlab_backend::LocalBackend;
+use promptlab_infer::printable::printable_text;
 use promptlab_methods::catalog;
 use promptlab_methods::extract::matches_reference;
 use promptlab_methods::item::{self, Item};
@@ -182,64 +184,78 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
         seed: args.seed,
         allow_code: args.allow_code,
     };
-    let mut results: Vec<MethodRun> = Vec::new();
+    // Each method's result is printed as soon as it is done, so a run that
+    // is interrupted (or fails on a later method) keeps what finished.
+    let mut out = std::io::stdout().lock();
     for method in &methods {
         if args.format == OutputFormat::Text {
             eprintln!("promptlab: running {} …", method.id);
         }
         let result = run(method, &inputs, &mut backend, &options, |_| {})?;
-        if args.format == OutputFormat::Jsonl {
-            let correct = reference
-                .as_deref()
-                .map(|r| matches_reference(result.answer.as_deref(), r));
-            let line = json!({
-                "method": result.method,
-                "answer": result.answer,
-                "final_output": final_output(&result),
-                "correct": correct,
-                "calls": result.calls,
-                "prompt_tokens": result.prompt_tokens,
-                "generated_tokens": result.generated_tokens,
-                "seconds": (result.seconds * 100.0).round() / 100.0,
-                "steps": result.steps,
-                "note": method.note,
-            });
-            println!("{line}");
-        }
-        results.push(result);
-    }
-    if args.format == OutputFormat::Text {
-        for r in &results {
-            println!("── {} ──", r.method);
-            println!("{}", final_output(r).trim());
-            for step in &r.steps {
-                if let Output::Runs { runs } = &step.output {
-                    for run in runs {
-                        match run.failure() {
-                            None => println!("[{} ran: printed {:?}]", step.id, run.stdout.trim()),
-                            Some(failure) => println!("[{} ran: {failure}]", step.id),
-                        }
-                    }
-                }
+        let correct = reference
+            .as_deref()
+            .map(|r| matches_reference(result.answer.as_deref(), r));
+        let written = match args.format {
+            OutputFormat::Jsonl => {
+                let line = json!({
+                    "method": result.method,
+                    "answer": result.answer,
+                    "final_output": final_output(&result),
+                    "correct": correct,
+                    "calls": result.calls,
+                    "prompt_tokens": result.prompt_tokens,
+                    "generated_tokens": result.generated_tokens,
+                    "seconds": (result.seconds * 100.0).round() / 100.0,
+                    "steps": result.steps,
+                    "note": method.note,
+                });
+                writeln!(out, "{line}")
             }
-            let verdict = match &reference {
-                Some(reference) if matches_reference(r.answer.as_deref(), reference) => {
-                    " ✓ correct"
-                }
-                Some(_) => " ✗ wrong",
-                None => "",
-            };
-            println!(
-                "answer: {}{verdict}   ({} calls, {} + {} tokens, {:.1} s)",
-                r.answer.as_deref().unwrap_or("(no answer)"),
-                r.calls,
-                r.prompt_tokens,
-                r.generated_tokens,
-                r.seconds
-            );
+            OutputFormat::Text => write!(out, "{}", text_block(&result, correct)),
+        };
+        // A closed pipe (`| head`) ends the run quietly.
+        if written.and_then(|_| out.flush()).is_err() {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// One method's result as text: its final output, what its programs
+/// printed, and the answer with its verdict and cost. Model text is made
+/// printable (no escape sequence reaches the terminal).
+fn text_block(r: &MethodRun, correct: Option<bool>) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let _ = writeln!(text, "── {} ──", r.method);
+    let _ = writeln!(text, "{}", printable_text(final_output(r).trim()));
+    for step in &r.steps {
+        if let Output::Runs { runs } = &step.output {
+            for run in runs {
+                let _ = match run.failure() {
+                    None => writeln!(text, "[{} ran: printed {:?}]", step.id, run.stdout.trim()),
+                    Some(failure) => {
+                        writeln!(text, "[{} ran: {}]", step.id, printable_text(&failure))
+                    }
+                };
+            }
+        }
+    }
+    let verdict = match correct {
+        Some(true) => " ✓ correct",
+        Some(false) => " ✗ wrong",
+        None => "",
+    };
+    let _ = writeln!(
+        text,
+        "answer: {}{verdict}   ({} calls, {} + {} tokens, {:.1} s)",
+        printable_text(r.answer.as_deref().unwrap_or("(no answer)")),
+        r.calls,
+        r.prompt_tokens,
+        r.generated_tokens,
+        r.seconds
+    );
+    text
 }
 
 /// A method refused before the run, its remedy phrased with the command's

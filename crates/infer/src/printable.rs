@@ -18,9 +18,31 @@ pub fn printable(s: &str) -> String {
     out
 }
 
+/// Text a model wrote, safe to print: line breaks and tabs kept, every
+/// other control character written as `\u{…}`.
+pub fn printable_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{printable, printable_text};
+
+    #[test]
+    fn model_text_keeps_its_lines_and_loses_its_escapes() {
+        assert_eq!(
+            printable_text("a\n\tb\u{1b}]2;x\u{7}\r"),
+            "a\n\tb\\u{1b}]2;x\\u{7}\\u{d}"
+        );
+    }
 
     #[test]
     fn escapes_and_controls_are_written_out_and_the_rest_kept() {
