@@ -87,10 +87,7 @@ fn main() -> ExitCode {
         // The terminal app logs to a file (set up once the model is found).
         return match run(cli) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("promptlab: error: {e:#}");
-                ExitCode::FAILURE
-            }
+            Err(e) => report(&e),
         };
     }
     tracing_subscriber::fmt()
@@ -102,11 +99,18 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("promptlab: error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report(&e),
     }
+}
+
+/// Prints `e` as one line on stderr: its causes after colons, and any
+/// control character from a file or a model written as `\u{…}`.
+fn report(e: &anyhow::Error) -> ExitCode {
+    eprintln!(
+        "promptlab: error: {}",
+        promptlab_infer::printable::printable(&format!("{e:#}"))
+    );
+    ExitCode::FAILURE
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

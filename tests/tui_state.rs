@@ -1660,3 +1660,83 @@ fn a_conversation_of_200000_turns_renders_and_switches_branches_at_once() {
     let s = screen(&state, 80, 24, Palette::Mono).0;
     assert!(s.contains("question 0") && s.contains("‹1/2›"), "{s}");
 }
+
+/// The seed of the one chat request in `effects`.
+fn request_seed(effects: &[Effect]) -> (u64, u64) {
+    match effects {
+        [Effect::Chat(req)] => (req.id, req.call.sampling.seed),
+        other => panic!("expected one chat request, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_answer_records_the_seed_it_used_and_settings_show_it() {
+    let mut state = new_state();
+    type_text(&mut state, "Pick a number.");
+    let (id, first) = request_seed(&key(&mut state, KeyCode::Enter, KeyModifiers::NONE));
+    stream(&mut state, id, PARIS, "eos");
+    let leaf = state.chat.conversation.leaf.unwrap();
+    assert_eq!(state.chat.conversation.turn(leaf).seed, Some(first));
+    key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
+    let s = screen(&state, 80, 24, Palette::Mono).0;
+    assert!(s.contains(&format!("{first} (last answer")), "{s}");
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+    // Regenerating draws a new seed, and that is the one shown.
+    let (id, second) = request_seed(&key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL));
+    assert_ne!(first, second);
+    stream(&mut state, id, PARIS, "eos");
+    key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
+    let s = screen(&state, 80, 24, Palette::Mono).0;
+    assert!(s.contains(&format!("{second} (last answer")), "{s}");
+    // The saved conversation keeps both.
+    let path = std::env::temp_dir().join(format!("promptlab-seed-{}.json", std::process::id()));
+    state.chat.conversation.save(&path).unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(saved.contains(&format!("\"seed\": {first}")), "{saved}");
+    assert!(saved.contains(&format!("\"seed\": {second}")), "{saved}");
+}
+
+#[test]
+fn a_long_system_prompt_stays_on_its_row_in_the_settings() {
+    let mut state = new_state();
+    state.chat.conversation.system =
+        format!("You are terse.\n{}", "Answer in one word. ".repeat(30));
+    key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
+    let s = screen(&state, 80, 24, Palette::Mono).0;
+    let row = s
+        .lines()
+        .find(|l| l.contains("system prompt"))
+        .expect("the system prompt row");
+    assert!(
+        row.contains("You are terse.⏎Answer") && row.contains('…'),
+        "{s}"
+    );
+    assert!(s.contains("Esc close"), "the hint line is in the box:\n{s}");
+    // Every row of the box keeps its borders: nothing wrapped to column 0.
+    let boxed: Vec<&str> = s.lines().filter(|l| l.starts_with("│    │")).collect();
+    assert!(boxed.len() >= 12, "{s}");
+    assert!(boxed.iter().all(|l| l.matches('│').count() == 4), "{s}");
+}
+
+#[test]
+fn the_context_figures_are_the_branch_on_screen_after_a_load_and_a_switch() {
+    use promptlab_tui::conversation::{TokensUsed, TurnEnd};
+    let mut state = new_state();
+    let c = &mut state.chat.conversation;
+    let q = c.push(Role::User, "A long question.");
+    for (generated, text) in [(12, "Short."), (40, "A longer answer.")] {
+        let a = c.push_child(q, Role::Assistant, text);
+        c.end_turn(a, TurnEnd::Eos);
+        c.turn_mut(a).tokens_used = Some(TokensUsed {
+            prompt: 630,
+            generated,
+        });
+    }
+    let s = screen(&state, 100, 24, Palette::Mono).0;
+    assert!(s.contains("ctx 670/2048 · 630+40 tok"), "{s}");
+    key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Left, KeyModifiers::ALT);
+    let s = screen(&state, 100, 24, Palette::Mono).0;
+    assert!(s.contains("ctx 642/2048 · 630+12 tok"), "{s}");
+}

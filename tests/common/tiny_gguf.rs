@@ -15,9 +15,35 @@ pub const HEAD_DIM: usize = 64;
 pub const D_FF: usize = 512;
 pub const N_LAYERS: usize = 2;
 
+/// The model's sizes (the constants above by default; the fuzz seeds use
+/// smaller ones). Quantized formats need widths in multiples of 32.
+#[derive(Clone, Copy)]
+pub struct Dims {
+    pub d_model: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub d_ff: usize,
+    pub n_layers: usize,
+}
+
+impl Default for Dims {
+    fn default() -> Self {
+        Self {
+            d_model: D_MODEL,
+            n_heads: N_HEADS,
+            n_kv_heads: N_KV_HEADS,
+            head_dim: HEAD_DIM,
+            d_ff: D_FF,
+            n_layers: N_LAYERS,
+        }
+    }
+}
+
 /// What to write, and what to get wrong on purpose.
 #[derive(Clone)]
 pub struct TinySpec {
+    pub dims: Dims,
     pub architecture: String,
     /// Format of the matrices (norms are always F32).
     pub dtype: GgmlDType,
@@ -33,6 +59,7 @@ pub struct TinySpec {
 impl Default for TinySpec {
     fn default() -> Self {
         Self {
+            dims: Dims::default(),
             architecture: "llama".into(),
             dtype: GgmlDType::F32,
             context_length: 64,
@@ -99,14 +126,22 @@ fn matrix(rows: usize, cols: usize, seed: u64, dtype: GgmlDType) -> QTensor {
     QTensor::quantize(&t, dtype).unwrap()
 }
 
-fn norm(seed: u64) -> QTensor {
-    let values: Vec<f32> = random(D_MODEL, seed, 0.2).iter().map(|v| 1.0 + v).collect();
-    let t = Tensor::from_vec(values, D_MODEL, &Device::Cpu).unwrap();
+fn norm(width: usize, seed: u64) -> QTensor {
+    let values: Vec<f32> = random(width, seed, 0.2).iter().map(|v| 1.0 + v).collect();
+    let t = Tensor::from_vec(values, width, &Device::Cpu).unwrap();
     QTensor::quantize(&t, GgmlDType::F32).unwrap()
 }
 
 /// Writes the tiny model described by `spec` to `path`.
 pub fn write(path: &Path, spec: &TinySpec) {
+    let Dims {
+        d_model,
+        n_heads,
+        n_kv_heads,
+        head_dim,
+        d_ff,
+        n_layers,
+    } = spec.dims;
     let (tokens, types) = vocab();
     let vocab_size = tokens.len();
     let a = format!("{}.", spec.architecture);
@@ -116,20 +151,20 @@ pub fn write(path: &Path, spec: &TinySpec) {
             Value::String(spec.architecture.clone()),
         ),
         ("general.name".into(), Value::String("tiny".into())),
-        (a.clone() + "block_count", Value::U32(N_LAYERS as u32)),
+        (a.clone() + "block_count", Value::U32(n_layers as u32)),
         (
             a.clone() + "context_length",
             Value::U32(spec.context_length),
         ),
-        (a.clone() + "embedding_length", Value::U32(D_MODEL as u32)),
-        (a.clone() + "feed_forward_length", Value::U32(D_FF as u32)),
+        (a.clone() + "embedding_length", Value::U32(d_model as u32)),
+        (a.clone() + "feed_forward_length", Value::U32(d_ff as u32)),
         (
             a.clone() + "attention.head_count",
-            Value::U32(N_HEADS as u32),
+            Value::U32(n_heads as u32),
         ),
         (
             a.clone() + "attention.head_count_kv",
-            Value::U32(N_KV_HEADS as u32),
+            Value::U32(n_kv_heads as u32),
         ),
         (a.clone() + "rope.freq_base", Value::F32(10000.0)),
         (
@@ -174,28 +209,34 @@ pub fn write(path: &Path, spec: &TinySpec) {
         seed += 1;
         tensors.push((name, matrix(rows, cols, seed, dtype)));
     };
-    add("token_embd.weight".into(), vocab_size, D_MODEL, spec.dtype);
-    for l in 0..N_LAYERS {
+    add("token_embd.weight".into(), vocab_size, d_model, spec.dtype);
+    for l in 0..n_layers {
         let p = |n: &str| format!("blk.{l}.{n}.weight");
-        add(p("attn_q"), N_HEADS * HEAD_DIM, D_MODEL, spec.dtype);
-        add(p("attn_k"), N_KV_HEADS * HEAD_DIM, D_MODEL, spec.dtype);
-        add(p("attn_v"), N_KV_HEADS * HEAD_DIM, D_MODEL, spec.dtype);
-        add(p("attn_output"), D_MODEL, N_HEADS * HEAD_DIM, spec.dtype);
-        add(p("ffn_gate"), D_FF, D_MODEL, spec.dtype);
-        add(p("ffn_up"), D_FF, D_MODEL, spec.dtype);
-        add(p("ffn_down"), D_MODEL, D_FF, spec.dtype);
+        add(p("attn_q"), n_heads * head_dim, d_model, spec.dtype);
+        add(p("attn_k"), n_kv_heads * head_dim, d_model, spec.dtype);
+        add(p("attn_v"), n_kv_heads * head_dim, d_model, spec.dtype);
+        add(p("attn_output"), d_model, n_heads * head_dim, spec.dtype);
+        add(p("ffn_gate"), d_ff, d_model, spec.dtype);
+        add(p("ffn_up"), d_ff, d_model, spec.dtype);
+        add(p("ffn_down"), d_model, d_ff, spec.dtype);
     }
-    for l in 0..N_LAYERS {
-        tensors.push((format!("blk.{l}.attn_norm.weight"), norm(100 + l as u64)));
-        tensors.push((format!("blk.{l}.ffn_norm.weight"), norm(200 + l as u64)));
+    for l in 0..n_layers {
+        tensors.push((
+            format!("blk.{l}.attn_norm.weight"),
+            norm(d_model, 100 + l as u64),
+        ));
+        tensors.push((
+            format!("blk.{l}.ffn_norm.weight"),
+            norm(d_model, 200 + l as u64),
+        ));
     }
-    tensors.push(("output_norm.weight".into(), norm(300)));
+    tensors.push(("output_norm.weight".into(), norm(d_model, 300)));
     if let Some(name) = &spec.misshape_tensor {
         let slot = tensors
             .iter_mut()
             .find(|(n, _)| n == name)
             .expect("tensor to misshape");
-        slot.1 = matrix(D_MODEL, D_MODEL, 999, GgmlDType::F32);
+        slot.1 = matrix(d_model, d_model, 999, GgmlDType::F32);
     }
     tensors.retain(|(n, _)| Some(n) != spec.omit_tensor.as_ref());
     let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();

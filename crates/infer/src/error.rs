@@ -74,8 +74,17 @@ impl ModelError {
 
 /// The first line of an error's message (candle appends backtraces).
 pub fn first_line(e: &impl std::fmt::Display) -> String {
-    e.to_string().lines().next().unwrap_or_default().to_string()
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    // A library's message may quote the file (a key, a name) at any length.
+    match line.char_indices().nth(MAX_QUOTED) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
 }
+
+/// The most characters of another library's message an error repeats.
+const MAX_QUOTED: usize = 300;
 
 #[cfg(test)]
 mod tests {

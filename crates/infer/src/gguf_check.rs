@@ -9,6 +9,9 @@
 const MAX_ARRAY_DEPTH: usize = 3;
 /// GGML's limit on tensor dimensions.
 const MAX_DIMS: u32 = 4;
+/// The longest key or tensor name accepted (llama.cpp allows 64-byte tensor
+/// names; keys are dotted words): longer ones are refused, not printed.
+const MAX_NAME: usize = 256;
 
 /// What is wrong with a header, in words (the caller adds the file name).
 pub(crate) type Problem = String;
@@ -66,6 +69,19 @@ impl<'a> Reader<'a> {
             ));
         }
         self.take(len as usize, what)
+    }
+
+    /// A key or tensor name: a string of at most [`MAX_NAME`] bytes.
+    fn name(&mut self, what: &dyn Fn() -> String) -> Result<&'a [u8], Problem> {
+        let name = self.string(what)?;
+        if name.len() > MAX_NAME {
+            return Err(format!(
+                "{} is {} bytes long (at most {MAX_NAME})",
+                what(),
+                name.len()
+            ));
+        }
+        Ok(name)
     }
 
     /// Skips one value of GGUF type `kind`.
@@ -157,7 +173,7 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), Problem> {
         ));
     }
     for i in 0..keys {
-        let key = r.string(&|| format!("metadata entry {i}'s key"))?;
+        let key = r.name(&|| format!("metadata entry {i}'s key"))?;
         let key = crate::printable::printable(&String::from_utf8_lossy(key));
         let what = || format!("metadata `{key}`");
         let kind = r.u32(&what)?;
@@ -176,7 +192,7 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), Problem> {
     }
     let file_bits = (bytes.len() as u64).saturating_mul(8);
     for i in 0..tensors {
-        let name = r.string(&|| format!("tensor entry {i}'s name"))?;
+        let name = r.name(&|| format!("tensor entry {i}'s name"))?;
         let name = crate::printable::printable(&String::from_utf8_lossy(name));
         let what = || format!("tensor `{name}`");
         let dims = r.u32(&what)?;
@@ -271,6 +287,11 @@ mod tests {
             header(&[("general.name", 8, long)], &[32], 128),
             "`general.name` declares a string",
         );
+        // A key too long to be one, refused without quoting it.
+        let key = "k".repeat(5000);
+        let e = check_header(&header(&[(&key, 4, vec![0; 4])], &[32], 128)).unwrap_err();
+        assert!(e.contains("key is 5000 bytes long (at most 256)"), "{e}");
+        assert!(e.len() < 200, "{e}");
         // Arrays of arrays of arrays of arrays.
         let mut nested = Vec::new();
         for _ in 0..4 {

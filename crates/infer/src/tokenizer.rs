@@ -14,7 +14,7 @@ use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
-use super::error::{ModelError, Result};
+use super::error::{first_line, ModelError, Result};
 use super::gguf::GgufFile;
 
 /// Llama 3's and Qwen2's splits (GPT-2's is built into `ByteLevel`).
@@ -185,9 +185,9 @@ impl TextTokenizer {
         let path = folder.join("tokenizer.json");
         let (vocab, merges) = (folder.join("vocab.json"), folder.join("merges.txt"));
         let inner = if path.exists() {
-            Tokenizer::from_file(&path).map_err(|e| ModelError::Tokenizer {
+            tokenizer_json(&path).map_err(|reason| ModelError::Tokenizer {
                 path: path.clone(),
-                reason: e.to_string(),
+                reason,
             })?
         } else if vocab.exists() && merges.exists() {
             gpt2_from_files(&vocab, &merges).map_err(|e| ModelError::Tokenizer {
@@ -281,6 +281,21 @@ impl TextTokenizer {
 
 /// GPT-2's original tokenizer files (`vocab.json`, `merges.txt`): byte-level
 /// BPE with GPT-2's split and `<|endoftext|>` as a special token.
+/// Builds a tokenizer from a `tokenizer.json`. The tokenizers library
+/// panics on some malformed files, so the JSON is checked first, and a
+/// panic left is turned into an error rather than taking promptlab down.
+fn tokenizer_json(path: &Path) -> std::result::Result<Tokenizer, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    // Both checks first: the library panics on invalid UTF-8 in a key.
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to()))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|e| format!("not valid JSON: {}", first_line(&e)))?;
+    std::panic::catch_unwind(|| <Tokenizer as std::str::FromStr>::from_str(text))
+        .map_err(|_| "the tokenizers library failed on this file".to_string())?
+        .map_err(|e| first_line(&e))
+}
+
 fn gpt2_from_files(vocab: &Path, merges: &Path) -> tokenizers::Result<Tokenizer> {
     let to_str = |p: &Path| p.to_string_lossy().into_owned();
     let bpe = BPE::from_file(&to_str(vocab), &to_str(merges)).build()?;

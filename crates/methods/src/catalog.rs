@@ -9,13 +9,22 @@ use super::spec::{MethodSpec, SpecError};
 include!(concat!(env!("OUT_DIR"), "/method_files.rs"));
 
 /// All shipped methods, in section order; the first bad file is an error.
+/// They are built into the binary, so they are parsed once per process.
 pub fn all() -> Result<Vec<MethodSpec>, SpecError> {
-    let mut methods = METHOD_FILES
-        .iter()
-        .map(|(name, text)| MethodSpec::parse(text, &Path::new("surveys/methods").join(name)))
-        .collect::<Result<Vec<_>, _>>()?;
-    methods.sort_by_key(|m| section_key(&m.section));
-    Ok(methods)
+    static PARSED: std::sync::OnceLock<Result<Vec<MethodSpec>, SpecError>> =
+        std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            let mut methods = METHOD_FILES
+                .iter()
+                .map(|(name, text)| {
+                    MethodSpec::parse(text, &Path::new("surveys/methods").join(name))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            methods.sort_by_key(|m| section_key(&m.section));
+            Ok(methods)
+        })
+        .clone()
 }
 
 /// "2.10" sorts after "2.9".

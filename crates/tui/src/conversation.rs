@@ -74,6 +74,21 @@ pub struct Turn {
     pub finished: bool,
     #[serde(default)]
     pub stop_reason: Option<TurnEnd>,
+    /// The sampling seed the answer was generated with (assistant turns),
+    /// so it can be reproduced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The prompt's and the answer's tokens when the answer ended
+    /// (assistant turns): the context the branch up to here takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_used: Option<TokensUsed>,
+}
+
+/// How many tokens an answer's prompt and the answer took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensUsed {
+    pub prompt: usize,
+    pub generated: usize,
 }
 
 /// Why an assistant turn ended; saved as `"eos"`, `"stop"`, `"length"`,
@@ -208,6 +223,8 @@ impl Conversation {
             tokens: Vec::new(),
             finished: role == Role::User,
             stop_reason: None,
+            seed: None,
+            tokens_used: None,
         });
         let i = self.turns.len() - 1;
         self.leaf = Some(i);

@@ -65,7 +65,13 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
         }
         Some(Overlay::Help) => chat::view::render_help(frame, v, area),
         Some(Overlay::Settings) => {
-            crate::widgets::settings::render(frame, &state.settings, theme, area)
+            let conversation = &state.chat.conversation;
+            let shown_seed = conversation
+                .path()
+                .iter()
+                .rev()
+                .find_map(|&i| conversation.turn(i).seed);
+            crate::widgets::settings::render(frame, &state.settings, shown_seed, theme, area)
         }
         Some(Overlay::Step) => compare::render_detail(frame, &state.compare, theme, area),
         None => {}

@@ -265,14 +265,25 @@ pub struct RunCodeStep {
 }
 
 /// A method file refused at load: where, which field, and what is wrong.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}: {field}: {message}")]
+/// Shown on one line of bounded length, whatever of the file it quotes.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{path}:{line}: {}: {}", one_line(field, 80), one_line(message, 400))]
 pub struct SpecError {
     pub path: PathBuf,
     /// 1-based; 0 when the place is unknown (the file could not be read).
     pub line: usize,
     pub field: String,
     pub message: String,
+}
+
+/// `text` with its line breaks shown as `⏎` and cut after `room`
+/// characters (with "…").
+fn one_line(text: &str, room: usize) -> String {
+    let flat = text.replace("\r\n", "⏎").replace(['\n', '\r'], "⏎");
+    match flat.char_indices().nth(room) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
 }
 
 impl MethodSpec {

@@ -114,3 +114,17 @@ fn numbers_out_of_bounds_are_refused_at_load_naming_the_field_and_limit() {
         assert!(err.contains(limit), "{field}: {err}");
     }
 }
+
+#[test]
+fn an_error_quoting_the_file_stays_one_bounded_line() {
+    let e = SpecError {
+        path: "m.yaml".into(),
+        line: 3,
+        field: "answer".into(),
+        message: format!("`{}` is not a step", "line\n".repeat(200)),
+    };
+    let text = e.to_string();
+    assert!(!text.contains('\n'), "{text}");
+    assert!(text.starts_with("m.yaml:3: answer: `line⏎line⏎"), "{text}");
+    assert!(text.chars().count() < 450 && text.ends_with('…'), "{text}");
+}

@@ -7,18 +7,40 @@ use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
 use super::overlay;
-use crate::settings::{Settings, FIELDS};
-use crate::text::printable;
+use crate::settings::{Field, Settings, FIELDS};
+use crate::text::{clip_end, clip_start, printable};
+
+/// The panel's width, and its labels'.
+const WIDTH: u16 = 70;
+const LABEL: usize = 15;
 use crate::theme::Theme;
 
-pub(crate) fn render(frame: &mut Frame, s: &Settings, theme: &Theme, area: Rect) {
+/// `last_seed` is the seed the newest answer on screen was generated with.
+pub(crate) fn render(
+    frame: &mut Frame,
+    s: &Settings,
+    last_seed: Option<u64>,
+    theme: &Theme,
+    area: Rect,
+) {
+    // Each value on its one line: the box, less borders and labels.
+    let room = usize::from(WIDTH.min(area.width)).saturating_sub(2 + LABEL + 2);
+    let one_row = |text: &str| printable(text).replace('\n', "⏎");
     let mut lines: Vec<Line> = FIELDS
         .iter()
         .enumerate()
         .map(|(row, &field)| {
             let value = match (&s.editing, row == s.row) {
-                (Some(text), true) => format!("{}▍", printable(text)),
-                _ => printable(&s.value(field)),
+                // The end being typed stays in view.
+                (Some(text), true) => {
+                    format!("{}▍", clip_start(&one_row(text), room.saturating_sub(1)))
+                }
+                // A seed per answer: the one shown is the one used.
+                _ if field == Field::Seed && !s.fixed_seed => match last_seed {
+                    Some(seed) => clip_end(&format!("{seed} (last answer; new per answer)"), room),
+                    None => "new per answer".into(),
+                },
+                _ => clip_end(&one_row(&s.value(field)), room),
             };
             let style = if row == s.row {
                 theme.title.add_modifier(Modifier::REVERSED)
@@ -26,7 +48,7 @@ pub(crate) fn render(frame: &mut Frame, s: &Settings, theme: &Theme, area: Rect)
                 Style::default()
             };
             Line::from(vec![
-                Span::styled(format!("{:>15}  ", field.label()), theme.dim),
+                Span::styled(format!("{:>LABEL$}  ", field.label()), theme.dim),
                 Span::styled(value, style),
             ])
         })
@@ -39,5 +61,5 @@ pub(crate) fn render(frame: &mut Frame, s: &Settings, theme: &Theme, area: Rect)
         "↑↓ choose · ←→ adjust · Enter type a value · Esc close",
         theme.dim,
     ));
-    overlay::draw(frame, area, 70, " settings ", lines);
+    overlay::draw(frame, area, WIDTH, " settings ", lines);
 }

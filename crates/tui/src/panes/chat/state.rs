@@ -11,7 +11,7 @@ use tui_textarea::TextArea;
 
 use super::cache::TurnCache;
 use super::scroll::{Scroll, Shown};
-use crate::conversation::Conversation;
+use crate::conversation::{Conversation, TokensUsed};
 use promptlab_engine::RequestId;
 
 /// Where keys go in the chat pane.
@@ -108,8 +108,24 @@ impl ChatState {
     }
 
     /// Tokens in the context: the last prompt plus what has been generated.
-    pub(crate) fn context_used(&self) -> usize {
-        self.stats.prompt_tokens + self.stats.generated_tokens
+    /// The prompt and answer tokens of the branch on screen: the answer
+    /// streaming now, else the newest answer of the branch that recorded
+    /// them (a loaded conversation's too); zero for a branch not answered.
+    pub(crate) fn tokens_used(&self) -> TokensUsed {
+        if self.generating.is_some() {
+            return TokensUsed {
+                prompt: self.stats.prompt_tokens,
+                generated: self.stats.generated_tokens,
+            };
+        }
+        let path = self.conversation.path();
+        path.iter()
+            .rev()
+            .find_map(|&i| self.conversation.turn(i).tokens_used)
+            .unwrap_or(TokensUsed {
+                prompt: 0,
+                generated: 0,
+            })
     }
 
     /// The turn the messages pane points at: the selected one, else the last.

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 
 use super::scroll::Scroll;
 use super::state::{new_input, ChatState, Focus, Generation, Stats};
-use crate::conversation::{Role, TokenInfo, TurnEnd};
+use crate::conversation::{Role, TokenInfo, TokensUsed, TurnEnd};
 use crate::keymap::{ChatAction, CompareAction, GlobalAction};
 use crate::panes::{Cx, NO_LOGPROBS};
 use crate::state::Effect;
@@ -279,13 +279,15 @@ fn request(
     chat.generating = Some(Generation { id, turn });
     *cx.notice = None;
     chat.token_cursor = None;
-    let s = cx.settings;
+    let sampling = cx.settings.sampling_for(id);
+    // Recorded (and saved) with the answer, so it can be reproduced.
+    chat.conversation.turn_mut(turn).seed = Some(sampling.seed);
     vec![Effect::Chat(ChatRequest {
         id,
         call: ChatCall {
             messages,
             assistant_prefix,
-            sampling: s.sampling_for(id),
+            sampling,
             top_logprobs: chat.top_logprobs,
         },
     })]
@@ -438,6 +440,10 @@ pub(crate) fn on_engine(
                     .push_str(&finished.tail);
                 chat.stats.generated_tokens = finished.generated_tokens;
                 chat.stats.prompt_tokens = finished.prompt_tokens;
+                chat.conversation.turn_mut(g.turn).tokens_used = Some(TokensUsed {
+                    prompt: finished.prompt_tokens,
+                    generated: finished.generated_tokens,
+                });
                 chat.stats.prefill_tok_s = finished.prefill_tok_s;
                 chat.stats.decode_tok_s = finished.decode_tok_s;
                 chat.conversation

@@ -63,15 +63,16 @@ pub(crate) fn status_spans(chat: &ChatState, v: ViewCx) -> Vec<Span<'static>> {
     }
     let context = v.model.info.as_ref().map_or(0, |m| m.context_length);
     let s = &chat.stats;
+    let used = chat.tokens_used();
     // Separate spans, so the status line drops the later ones first.
     spans.push(Span::raw(format!(
         " ctx {}/{}",
-        chat.context_used(),
+        used.prompt + used.generated,
         context
     )));
     spans.push(Span::raw(format!(
         " · {}+{} tok",
-        s.prompt_tokens, s.generated_tokens
+        used.prompt, used.generated
     )));
     spans.push(Span::raw(format!(
         " · {:.0}/{:.1} tok/s ",

@@ -11,7 +11,7 @@ use super::run::{
     output_summary, tally_text, CallView, Column, ColumnStatus, CompareRun, Entry, StepState,
     StepView,
 };
-use crate::text::{one_line, printable};
+use crate::text::{clip_start, one_line, printable};
 use crate::theme::Theme;
 use crate::widgets::pane_block;
 use promptlab_methods::runner::Output;
@@ -196,16 +196,6 @@ fn call_line(
         None => {}
     }
     Line::from(spans)
-}
-
-/// The last `room` characters of `text`, with "…" in front when cut.
-fn clip_start(text: &str, room: usize) -> String {
-    let count = text.chars().count();
-    if count <= room {
-        return text.to_string();
-    }
-    let tail: String = text.chars().skip(count - room + 1).collect();
-    format!("…{tail}")
 }
 
 fn render_summary(frame: &mut Frame, theme: &Theme, run: &CompareRun, col: &Column, area: Rect) {
