@@ -457,3 +457,28 @@ fn escape_sequences_in_a_saved_conversation_do_not_reach_the_terminal() {
     let screen = tmux.screen();
     assert!(screen.contains('\u{FFFD}'), "{screen}");
 }
+
+#[test]
+fn quitting_after_the_window_grew_leaves_nothing_of_the_app_on_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "clear; {app}; echo PROMPTLAB-EXITED; sleep 60",
+        app = app_command(dir.path())
+    );
+    let tmux = Tmux::start("resize", 80, 24, &script);
+    tmux.wait_for_model();
+    tmux.run(&["resize-window", "-t", "app", "-x", "90", "-y", "28"]);
+    tmux.wait_for("the app at the new size", Duration::from_secs(10), |s| {
+        s.lines().next().is_some_and(|l| l.chars().count() == 90)
+    });
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("exit", Duration::from_secs(20), |s| {
+        s.contains("PROMPTLAB-EXITED")
+    });
+    // The whole pane, its history included.
+    let all = tmux.run(&["capture-pane", "-p", "-S", "-", "-t", "app"]);
+    assert!(
+        !all.contains('│') && !all.contains('┌'),
+        "the app's frame stayed on the shell:\n{all}"
+    );
+}

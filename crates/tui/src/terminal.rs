@@ -117,6 +117,10 @@ pub fn restore() {
         stdout(),
         DisableBracketedPaste,
         DisableMouseCapture,
+        // Blank first: a terminal that resized the alternate screen (tmux,
+        // after the window grew) may otherwise keep rows of the app's
+        // frame on the shell's screen.
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
         LeaveAlternateScreen,
         crossterm::cursor::Show
     );
