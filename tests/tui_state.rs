@@ -961,7 +961,10 @@ not_runnable: Needs a pool of questions the runner does not have.
         assert_eq!(state.screen, Screen::Compare);
         let (text, _) = screen(&state, 100, 30, Palette::Basic16);
         assert!(text.contains("basic-zero-shot"), "{text}");
-        assert!(text.contains("(not runnable)"), "{text}");
+        assert!(text.contains("synthetic-prompting ✗"), "{text}");
+        assert!(text.contains("program-of-thoughts ⚙"), "{text}");
+        assert!(text.contains("implicit-rag ¶"), "{text}");
+        assert!(text.contains("⚙ code ¶ context ✗ can't run"), "{text}");
         assert!(text.contains("code execution: off"), "{text}");
         key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
         assert_eq!(state.screen, Screen::Chat);
@@ -1027,10 +1030,7 @@ not_runnable: Needs a pool of questions the runner does not have.
         assert!(text.contains("[x] 2.1  zero-shot"), "{text}");
         assert!(text.contains(" –  2.5  needs-a-pool "), "{text}");
         let (text, _) = screen(&state, 120, 24, Palette::Basic16);
-        assert!(
-            text.contains(" –  2.5  needs-a-pool (not runnable)"),
-            "{text}"
-        );
+        assert!(text.contains(" –  2.5  needs-a-pool ✗"), "{text}");
     }
 
     #[test]

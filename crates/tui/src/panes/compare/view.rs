@@ -14,7 +14,7 @@ use super::run::{ColumnStatus, CompareRun};
 use super::state::{CompareFocus, CompareState};
 use crate::keymap::{CompareAction, GlobalAction};
 use crate::panes::ViewCx;
-use crate::text::{one_line, printable};
+use crate::text::{clip_end, one_line, printable};
 use crate::theme::Theme;
 use crate::widgets::overlay::{self, help_row};
 use crate::widgets::pane_block;
@@ -137,7 +137,9 @@ fn render_method_list(frame: &mut Frame, c: &CompareState, theme: &Theme, area: 
         format!(" methods · find: {} ", c.find)
     };
     let focused = c.focus == CompareFocus::Methods;
-    let block = pane_block(&title, focused, theme);
+    // The notes after the ids, explained on the bottom border.
+    let block = pane_block(&title, focused, theme)
+        .title_bottom(Line::styled(" ⚙ code ¶ context ✗ can't run ", theme.dim));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let info_height = match inner.height {
@@ -147,39 +149,51 @@ fn render_method_list(frame: &mut Frame, c: &CompareState, theme: &Theme, area: 
     };
     let [list_area, info_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(info_height)]).areas(inner);
+    let width = usize::from(list_area.width);
+    let context_empty = c.context.lines().iter().all(|l| l.trim().is_empty());
     let items: Vec<ListItem> = c
         .methods
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let line = if m.runnable() {
-                let mark = if c.selected.contains(&i) {
-                    "[x]"
-                } else {
-                    "[ ]"
-                };
-                let style = if c.selected.contains(&i) {
-                    theme.assistant
-                } else {
-                    Style::default()
-                };
-                let mut spans = vec![
-                    Span::styled(format!("{mark} "), style),
-                    Span::styled(format!("{:<5}", m.section), theme.dim),
-                    Span::styled(m.id.clone(), style),
-                ];
-                if m.runs_code() {
-                    spans.push(Span::styled(" (code)", theme.dim));
-                }
-                Line::from(spans)
-            } else {
-                let mut text = format!(" –  {:<5}{}", m.section, m.id);
-                if text.chars().count() + 15 <= usize::from(list_area.width) {
-                    text.push_str(" (not runnable)");
-                }
-                Line::styled(text, theme.dim)
+            // "[x] 2.7  program-of-thoughts ⚙": a mark, the section, the id
+            // (cut with "…" only when the list is too narrow) and a
+            // one-character note the legend under the list explains.
+            let waits = m.inputs.iter().any(|input| input == "context") && context_empty;
+            let (mark, note) = match (m.runnable(), m.runs_code()) {
+                (false, _) => (" – ", " ✗"),
+                (true, true) => (
+                    if c.selected.contains(&i) {
+                        "[x]"
+                    } else {
+                        "[ ]"
+                    },
+                    " ⚙",
+                ),
+                (true, false) => (
+                    if c.selected.contains(&i) {
+                        "[x]"
+                    } else {
+                        "[ ]"
+                    },
+                    "",
+                ),
             };
-            ListItem::new(line)
+            let note = if waits && m.runnable() { " ¶" } else { note };
+            let style = if !m.runnable() || waits {
+                theme.dim
+            } else if c.selected.contains(&i) {
+                theme.assistant
+            } else {
+                Style::default()
+            };
+            let room = width.saturating_sub(4 + 5 + note.chars().count());
+            ListItem::new(Line::from(vec![
+                Span::styled(format!("{mark} "), style),
+                Span::styled(format!("{:<5}", m.section), theme.dim),
+                Span::styled(clip_end(&m.id, room), style),
+                Span::styled(note, theme.dim),
+            ]))
         })
         .collect();
     let highlight = if focused {
