@@ -963,7 +963,6 @@ not_runnable: Needs a pool of questions the runner does not have.
         assert!(text.contains("basic-zero-shot"), "{text}");
         assert!(text.contains("synthetic-prompting ✗"), "{text}");
         assert!(text.contains("program-of-thoughts ⚙"), "{text}");
-        assert!(text.contains("implicit-rag ¶"), "{text}");
         assert!(text.contains("⚙ code ¶ context ✗ can't run"), "{text}");
         assert!(text.contains("code execution: off"), "{text}");
         key(&mut state, KeyCode::F(3), KeyModifiers::NONE);

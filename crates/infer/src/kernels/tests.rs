@@ -127,6 +127,34 @@ fn every_kernel_family_matches_the_reference_for_every_format() {
 }
 
 #[test]
+fn extreme_blocks_sum_without_overflow() {
+    // Every weight -128 and every activation at its block's largest value:
+    // the largest dot product a block of 32 can have, in an odd number of
+    // blocks so the scalar tail runs too.
+    for cols in [32, 96] {
+        let mut bytes = Vec::new();
+        for _ in 0..cols / BLOCK {
+            bytes.extend(f16_bytes(0.01));
+            bytes.extend([0x80u8; 32]);
+        }
+        let m = Matrix::from_q8_0_bytes(1, cols, &bytes).unwrap();
+        let x = vec![1.5f32; cols];
+        for isa in Isa::all_supported() {
+            let mut y = vec![f32::NAN; 1];
+            matmul_with(isa, &m, &x, 1, &mut y);
+            assert_close(
+                &format!("{} extreme q8_0 ×{cols}", isa.name()),
+                isa,
+                &m,
+                &x,
+                1,
+                &y,
+            );
+        }
+    }
+}
+
+#[test]
 fn blocks_dequantize_as_the_gguf_layouts_define() {
     // One block each, quants 0..16 in the low nibbles, 15..=0 in the high.
     let nibbles: Vec<u8> = (0..16u8).map(|j| j | ((15 - j) << 4)).collect();

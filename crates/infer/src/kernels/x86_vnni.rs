@@ -301,9 +301,11 @@ unsafe fn q8_row(scales: &[u16], quants: &[i8], act: &SplitActivations) -> f32 {
             b += 2;
         }
         if b < end {
-            let mut dot = 0i32;
+            // 32 products of 8 × 21 bits can pass i32 (a constant block of
+            // activations at their block's largest value): sum in i64.
+            let mut dot = 0i64;
             for j in 0..BLOCK {
-                dot += i32::from(quants[b * BLOCK + j]) * act.value(b * BLOCK + j);
+                dot += i64::from(quants[b * BLOCK + j]) * i64::from(act.value(b * BLOCK + j));
             }
             tail += ds[b - chunk] * dot as f32;
         }
