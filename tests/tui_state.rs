@@ -1245,7 +1245,7 @@ answer: execution
         fix_times(&mut state);
         let (text, _) = screen(&state, 80, 24, Palette::Basic16);
         assert!(text.contains("answer: 5 ✓"), "{text}");
-        assert!(text.contains("1 call · 7+9 tok · 1.2 s"), "{text}");
+        assert!(text.contains("1 call · 1.2 s · 7+9 tok"), "{text}");
         assert!(text.contains("done: 1 method"), "{text}");
         assert!(!state.compare.running());
     }
@@ -1287,6 +1287,10 @@ answer: execution
             if called {
                 let tally = col.steps[0].tally().unwrap();
                 tallies.push(promptlab_tui::panes::compare::tally_text(&tally));
+                // The status line counts the running method's tokens too.
+                let (text, _) = screen(&state, 120, 30, Palette::Basic16);
+                let status = text.lines().last().unwrap().to_string();
+                assert!(!status.contains("+0 tok"), "{status}");
             }
             // Mid-run, with the third sample streaming: a snapshot.
             if is_token && !snapshot_taken && col.steps[0].calls.len() == 3 {

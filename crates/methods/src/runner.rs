@@ -157,10 +157,14 @@ pub enum RunEvent {
         index: usize,
         text: String,
     },
+    /// Call `index` of the step ended with `output`, having read
+    /// `prompt_tokens` and written `generated_tokens`.
     Called {
         step: String,
         index: usize,
         output: String,
+        prompt_tokens: usize,
+        generated_tokens: usize,
     },
     StepFinished {
         step: String,
@@ -302,6 +306,8 @@ impl<B: Backend> Ctx<'_, B> {
             step: step.to_string(),
             index,
             output: reply.text.clone(),
+            prompt_tokens: reply.prompt_tokens,
+            generated_tokens: reply.generated_tokens,
         });
         Ok(CallRecord {
             prompt: call.prompt,

@@ -221,20 +221,27 @@ fn render_summary(frame: &mut Frame, theme: &Theme, run: &CompareRun, col: &Colu
                 None => {}
             }
             let stats = r.map_or(String::new(), |r| {
+                // Seconds before tokens: a narrow column wraps the end.
                 format!(
-                    "{} call{} · {}+{} tok · {:.1} s",
+                    "{} call{} · {:.1} s · {}+{} tok",
                     r.calls,
                     if r.calls == 1 { "" } else { "s" },
+                    r.seconds,
                     r.prompt_tokens,
                     r.generated_tokens,
-                    r.seconds
                 )
             });
             (Line::from(first), Line::styled(stats, theme.dim))
         }
         ColumnStatus::Running => (
             Line::styled("running…", theme.warning),
-            Line::styled(format!("{} call(s) so far", col.calls), theme.dim),
+            Line::styled(
+                format!(
+                    "{} call(s) so far · {}+{} tok",
+                    col.calls, col.prompt_tokens, col.generated_tokens
+                ),
+                theme.dim,
+            ),
         ),
         ColumnStatus::Waiting => (Line::styled("waiting", theme.dim), Line::default()),
         ColumnStatus::Stopped => (

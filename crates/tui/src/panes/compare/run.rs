@@ -41,8 +41,10 @@ pub struct Column {
     pub status: ColumnStatus,
     pub steps: Vec<StepView>,
     pub result: Option<MethodRun>,
-    /// Model calls finished so far.
+    /// Model calls finished so far, and their prompt and generated tokens.
     pub(crate) calls: usize,
+    pub(crate) prompt_tokens: usize,
+    pub(crate) generated_tokens: usize,
     /// The selected entry (see [`Column::entries`]); `None` follows the
     /// newest output.
     pub(crate) cursor: Option<usize>,
@@ -135,6 +137,8 @@ impl Column {
             steps,
             result: None,
             calls: 0,
+            prompt_tokens: 0,
+            generated_tokens: 0,
             cursor: None,
         }
     }
@@ -169,8 +173,12 @@ impl Column {
                 step,
                 index,
                 output,
+                prompt_tokens,
+                generated_tokens,
             } => {
                 self.calls += 1;
+                self.prompt_tokens += prompt_tokens;
+                self.generated_tokens += generated_tokens;
                 let live = self.step_mut(&step).and_then(|s| s.live.clone());
                 if let Some(call) = self.call_mut(&step, index) {
                     call.answer = live.map(|l| live_answer(&l, &output));

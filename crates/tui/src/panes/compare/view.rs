@@ -366,7 +366,11 @@ pub(crate) fn status_spans(c: &CompareState) -> Vec<Span<'static>> {
             .iter()
             .fold((0, 0, 0), |(c, p, g), col| match &col.result {
                 Some(m) => (c + m.calls, p + m.prompt_tokens, g + m.generated_tokens),
-                None => (c + col.calls, p, g),
+                None => (
+                    c + col.calls,
+                    p + col.prompt_tokens,
+                    g + col.generated_tokens,
+                ),
             })
     });
     vec![Span::raw(format!(
