@@ -8,6 +8,7 @@
 //! ([`crate::sandbox::SandboxError`]) live with their modules.
 
 use crate::sandbox::SandboxError;
+use crate::spec::one_line;
 
 /// Why a method run ended without a result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -16,7 +17,10 @@ pub enum MethodError {
     #[error("cancelled")]
     Cancelled,
     /// The file catalogues the method without steps the runner can run.
-    #[error("method `{method}` is catalogued but not runnable: {reason}")]
+    #[error(
+        "method `{method}` is catalogued but not runnable: {}",
+        one_line(reason, 400)
+    )]
     NotRunnable { method: String, reason: String },
     /// The method runs model-written code and the user has not allowed it.
     #[error(
@@ -42,10 +46,10 @@ impl MethodError {
 pub enum StepError {
     /// A prompt or program template did not render (e.g. an undefined
     /// variable).
-    #[error("template: {0}")]
+    #[error("template: {}", one_line(.0, 400))]
     Template(String),
     /// The model call failed (the backend's message).
-    #[error("{0}")]
+    #[error("{}", one_line(.0, 400))]
     Backend(String),
     /// The program could not be run confined.
     #[error(transparent)]

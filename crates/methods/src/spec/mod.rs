@@ -278,7 +278,7 @@ pub struct SpecError {
 
 /// `text` with its line breaks shown as `⏎` and cut after `room`
 /// characters (with "…").
-fn one_line(text: &str, room: usize) -> String {
+pub(crate) fn one_line(text: &str, room: usize) -> String {
     let flat = text.replace("\r\n", "⏎").replace(['\n', '\r'], "⏎");
     match flat.char_indices().nth(room) {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
