@@ -1743,3 +1743,31 @@ fn the_context_figures_are_the_branch_on_screen_after_a_load_and_a_switch() {
     let s = screen(&state, 100, 24, Palette::Mono).0;
     assert!(s.contains("ctx 642/2048 · 630+12 tok"), "{s}");
 }
+
+#[test]
+fn what_would_silently_do_nothing_useful_is_said() {
+    // Greedy sampling: a regenerated answer is the same one.
+    let mut state = new_state();
+    answer(&mut state, "Hi", &[("Hello", -0.1)]);
+    key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert!(
+        state
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("will be the same")),
+        "{:?}",
+        state.notice
+    );
+    // Sampling with a seed per answer: nothing to say.
+    let mut state = new_state();
+    state.settings.sampling.temperature = 0.8;
+    answer(&mut state, "Hi", &[("Hello", -0.1)]);
+    key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert_eq!(state.notice, None);
+    // An answer cut by a stop string is marked as such.
+    let mut state = new_state();
+    let id = send(&mut state, "Count");
+    stream(&mut state, id, &[("1, 2, 3", -0.1)], "stop");
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    assert!(text.contains("[ended at a stop string]"), "{text}");
+}

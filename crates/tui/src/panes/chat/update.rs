@@ -300,7 +300,15 @@ fn regenerate(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
     match chat.conversation.regenerate_target() {
         Some(user) => {
             chat.selected = None;
-            answer(chat, cx, user)
+            let effects = answer(chat, cx, user);
+            // Said rather than silently making an identical branch.
+            if cx.settings.fixed_seed || cx.settings.sampling.temperature <= 0.0 {
+                let settings = cx.keymap.key_name(GlobalAction::Settings);
+                *cx.notice = Some(format!(
+                    "the seed is fixed or sampling greedy ({settings}): this answer will be the same"
+                ));
+            }
+            effects
         }
         None => {
             *cx.notice = Some("nothing to regenerate: the last message is not an answer".into());

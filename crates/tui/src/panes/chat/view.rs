@@ -105,7 +105,27 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
 }
 
 fn render_messages(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) {
-    let block = pane_block(" chat ", chat.focus == Focus::Messages, v.theme);
+    let title = if chat.show_probs {
+        " chat · probabilities on "
+    } else {
+        " chat "
+    };
+    let mut block = pane_block(title, chat.focus == Focus::Messages, v.theme);
+    if chat.show_probs {
+        // The colour legend: each label drawn as a token of that chance is.
+        let mut legend = vec![Span::styled(" token chance: ", v.theme.dim)];
+        for (p, label) in [
+            (0.9f32, "90%"),
+            (0.6, "60%"),
+            (0.3, "30%"),
+            (0.1, "10%"),
+            (0.02, "2%"),
+        ] {
+            legend.push(Span::styled(label, v.theme.probability(p.ln())));
+            legend.push(Span::raw(" "));
+        }
+        block = block.title_bottom(Line::from(legend));
+    }
     let inner = block.inner(area);
     let wrapped_height = |lines: &[Line<'static>]| {
         Paragraph::new(Text::from(lines.to_vec()))
@@ -210,6 +230,9 @@ fn turn_lines(
             Some(last) => last.spans.push(Span::styled("▍", theme.dim)),
             None => lines.push(Line::styled("▍", theme.dim)),
         }
+    } else if turn.role == Role::Assistant && turn.stop_reason == Some(TurnEnd::Stop) {
+        // Complete, but ended by a stop string, not by the model.
+        lines.push(Line::styled("[ended at a stop string]", theme.dim));
     } else if turn.role == Role::Assistant && !turn.finished {
         let why = match turn.stop_reason {
             Some(TurnEnd::Length) => "cut off at max tokens",
