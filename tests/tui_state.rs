@@ -1771,3 +1771,19 @@ fn what_would_silently_do_nothing_useful_is_said() {
     let (text, _) = screen(&state, 80, 24, Palette::Mono);
     assert!(text.contains("[ended at a stop string]"), "{text}");
 }
+
+#[test]
+fn settings_name_the_preset_the_values_match() {
+    let mut state = new_state();
+    state.settings.sampling.temperature = 0.0;
+    state.settings.sampling.repeat_penalty = 1.0;
+    key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
+    let s = screen(&state, 80, 24, Palette::Mono).0;
+    assert!(s.contains("preset  precise"), "{s}");
+    assert!(s.contains("(none: the chat template's own default)"), "{s}");
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+    state.settings.sampling.repeat_penalty = 1.2;
+    key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
+    let s = screen(&state, 80, 24, Palette::Mono).0;
+    assert!(s.contains("preset  (custom)"), "{s}");
+}

@@ -108,8 +108,20 @@ impl Settings {
     pub(crate) fn value(&self, field: Field) -> String {
         let s = &self.sampling;
         match field {
+            // The preset chosen, else the first whose values are all the
+            // current ones (values set by hand can still be a preset's).
             Field::Preset => self
                 .preset
+                .or_else(|| {
+                    self.presets.iter().position(|(_, preset)| {
+                        if *preset == Preset::default() {
+                            return false;
+                        }
+                        let mut applied = s.clone();
+                        preset.apply_to(&mut applied);
+                        applied == *s
+                    })
+                })
                 .and_then(|i| self.presets.get(i))
                 .map(|(name, _)| name.clone())
                 .unwrap_or_else(|| "(custom)".into()),

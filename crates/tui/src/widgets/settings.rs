@@ -40,6 +40,9 @@ pub(crate) fn render(
                     Some(seed) => clip_end(&format!("{seed} (last answer; new per answer)"), room),
                     None => "new per answer".into(),
                 },
+                _ if field == Field::System && s.system.is_empty() => {
+                    "(none: the chat template's own default)".into()
+                }
                 _ => clip_end(&one_row(&s.value(field)), room),
             };
             let style = if row == s.row {
