@@ -4,7 +4,7 @@
 //! `cargo run --example panic_restore; stty -a`.
 
 fn main() {
-    let _tui = promptlab_tui::terminal::enter().expect("entering the terminal");
+    let _tui = promptlab_tui::terminal::enter(true).expect("entering the terminal");
     std::thread::sleep(std::time::Duration::from_millis(300));
     panic!("deliberate panic inside the app");
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub presets: BTreeMap<String, SamplingOverlay>,
     /// Action name -> key, for the terminal app (checked by `tui::keymap`).
     pub keys: BTreeMap<String, String>,
+    /// Whether the terminal app starts with mouse capture on.
+    pub mouse: bool,
 }
 
 impl Config {

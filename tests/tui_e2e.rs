@@ -482,3 +482,26 @@ fn quitting_after_the_window_grew_leaves_nothing_of_the_app_on_the_shell() {
         "the app's frame stayed on the shell:\n{all}"
     );
 }
+
+#[test]
+fn mouse_capture_follows_the_config_and_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config/promptlab");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.yaml"), "mouse: false\n").unwrap();
+    let script = format!("{}; sleep 60", app_command(dir.path()));
+    let tmux = Tmux::start("mouse", 80, 24, &script);
+    tmux.wait_for_model();
+    let mouse = || tmux.run(&["display-message", "-p", "-t", "app", "#{mouse_any_flag}"]);
+    assert_eq!(mouse().trim(), "0", "config says off");
+    tmux.keys(&["F6"]);
+    tmux.wait_for("capture on", Duration::from_secs(5), |s| {
+        s.contains("mouse capture on")
+    });
+    assert_eq!(mouse().trim(), "1");
+    tmux.keys(&["F6"]);
+    tmux.wait_for("capture off", Duration::from_secs(5), |s| {
+        s.contains("mouse capture off")
+    });
+    assert_eq!(mouse().trim(), "0");
+}

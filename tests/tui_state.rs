@@ -374,7 +374,7 @@ fn hints_name_the_keys_as_bound() {
     );
     // Rebound: every hint follows the config.
     let mut state = state_with_config(Some(
-        "keys:\n  help: f10\n  stop: ctrl+g\n  regenerate: ctrl+t\n  compare: f6\n",
+        "keys:\n  help: f10\n  stop: ctrl+g\n  regenerate: ctrl+t\n  compare: f7\n",
     ));
     let first = screen(&state, 80, 24, Palette::Basic16).0;
     assert!(
@@ -389,13 +389,13 @@ fn hints_name_the_keys_as_bound() {
         Some("still generating: ctrl+g stops it")
     );
     // The compare pane names the key that leads back and the chat's stop.
-    key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+    key(&mut state, KeyCode::F(7), KeyModifiers::NONE);
     key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
     assert_eq!(
         state.notice.as_deref(),
-        Some("the chat is still generating (F6, then ctrl+g stops it)")
+        Some("the chat is still generating (F7, then ctrl+g stops it)")
     );
-    key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+    key(&mut state, KeyCode::F(7), KeyModifiers::NONE);
     stream(&mut state, id, &[("Hello", -0.1)], "eos");
     key(&mut state, KeyCode::Char('o'), KeyModifiers::CONTROL);
     assert_eq!(
@@ -1786,4 +1786,19 @@ fn settings_name_the_preset_the_values_match() {
     key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
     let s = screen(&state, 80, 24, Palette::Mono).0;
     assert!(s.contains("preset  (custom)"), "{s}");
+}
+
+#[test]
+fn the_mouse_key_turns_capture_off_and_on_and_says_so() {
+    let mut state = new_state();
+    assert!(state.mouse);
+    let effects = key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+    assert_eq!(effects, vec![Effect::Mouse(false)]);
+    assert!(state
+        .notice
+        .as_deref()
+        .unwrap()
+        .contains("the terminal selects text"));
+    let effects = key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+    assert_eq!(effects, vec![Effect::Mouse(true)]);
 }

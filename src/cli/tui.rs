@@ -132,6 +132,7 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         keymap,
         save_path,
         autosave_path: data_dir().join("autosave.json"),
+        mouse: config.mouse,
         prefill,
     })?;
     Ok(())

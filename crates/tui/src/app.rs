@@ -33,6 +33,8 @@ pub struct TuiOptions {
     pub save_path: PathBuf,
     /// Where the session is saved after every answer and on quit.
     pub autosave_path: PathBuf,
+    /// Start with mouse capture on.
+    pub mouse: bool,
     pub prefill: ComparePrefill,
 }
 
@@ -98,7 +100,8 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
     );
     options.prefill.apply(&mut state);
     let theme = Theme::new(Palette::detect());
-    let mut tui = terminal::enter()?;
+    state.mouse = options.mouse;
+    let mut tui = terminal::enter(options.mouse)?;
     let result = (|| -> Result<(), Error> {
         spawn_signal_thread(tx.clone())?;
         spawn_input_thread(tx)?;

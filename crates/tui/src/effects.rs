@@ -63,6 +63,11 @@ pub(crate) fn apply(
             ),
             Err(e) => notice(state, format!("copy failed: {e}")),
         },
+        Effect::Mouse(on) => {
+            if let Err(e) = terminal::set_mouse(on) {
+                notice(state, format!("mouse capture: {e}"));
+            }
+        }
         Effect::Quit => return false,
     }
     true

@@ -46,6 +46,8 @@ pub enum Effect {
     Export(PathBuf),
     Autosave,
     Copy(String),
+    /// Turn the terminal's mouse capture on (true) or off.
+    Mouse(bool),
     Quit,
 }
 
@@ -72,6 +74,8 @@ pub struct State {
     pub(crate) keymap: Keymap,
     pub overlay: Option<Overlay>,
     pub notice: Option<String>,
+    /// Mouse capture is on (the app's wheel and clicks work).
+    pub mouse: bool,
     /// A notice from the pane not on screen (a comparison that finished
     /// while the chat was shown), shown when that pane comes back.
     pub(crate) hidden_notice: Option<(Screen, String)>,
@@ -94,6 +98,7 @@ impl State {
             keymap,
             overlay: None,
             notice: None,
+            mouse: true,
             hidden_notice: None,
             model: ModelStatus::default(),
             next_id: 1,
@@ -195,6 +200,16 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         None => {}
     }
     match global {
+        Some(GlobalAction::ToggleMouse) => {
+            state.mouse = !state.mouse;
+            let key = state.keymap.key_name(GlobalAction::ToggleMouse);
+            state.notice = Some(if state.mouse {
+                format!("mouse capture on: the wheel scrolls ({key} turns it off)")
+            } else {
+                format!("mouse capture off: the terminal selects text ({key} turns it on)")
+            });
+            vec![Effect::Mouse(state.mouse)]
+        }
         Some(GlobalAction::Help) => {
             state.overlay = Some(Overlay::Help);
             vec![]

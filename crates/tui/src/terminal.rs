@@ -86,8 +86,18 @@ impl<B: Backend> Backend for SafeBackend<B> {
     }
 }
 
-/// Puts the terminal in app mode and installs the restoring panic hook.
-pub fn enter() -> std::io::Result<Tui> {
+/// Turns mouse capture on or off.
+pub(crate) fn set_mouse(on: bool) -> std::io::Result<()> {
+    if on {
+        execute!(stdout(), EnableMouseCapture)
+    } else {
+        execute!(stdout(), DisableMouseCapture)
+    }
+}
+
+/// Puts the terminal in app mode (with mouse capture when `mouse`) and
+/// installs the restoring panic hook.
+pub fn enter(mouse: bool) -> std::io::Result<Tui> {
     let previous = std::panic::take_hook();
     let ui_thread = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
@@ -100,12 +110,8 @@ pub fn enter() -> std::io::Result<Tui> {
         }
     }));
     enable_raw_mode()?;
-    execute!(
-        stdout(),
-        EnterAlternateScreen,
-        EnableMouseCapture,
-        EnableBracketedPaste
-    )?;
+    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+    set_mouse(mouse)?;
     let mut terminal = Terminal::new(SafeBackend(CrosstermBackend::new(stdout())))?;
     terminal.clear()?;
     Ok(terminal)

@@ -28,10 +28,11 @@ pub(crate) enum ConfigKey {
     HistoryNext,
     Compare,
     AllowCode,
+    Mouse,
 }
 
 impl ConfigKey {
-    pub(crate) const ALL: [ConfigKey; 20] = [
+    pub(crate) const ALL: [ConfigKey; 21] = [
         ConfigKey::Send,
         ConfigKey::Newline,
         ConfigKey::Stop,
@@ -52,6 +53,7 @@ impl ConfigKey {
         ConfigKey::HistoryNext,
         ConfigKey::Compare,
         ConfigKey::AllowCode,
+        ConfigKey::Mouse,
     ];
 
     /// The name used in `config.yaml`'s `keys` section.
@@ -77,6 +79,7 @@ impl ConfigKey {
             ConfigKey::HistoryNext => "history_next",
             ConfigKey::Compare => "compare",
             ConfigKey::AllowCode => "allow_code",
+            ConfigKey::Mouse => "mouse",
         }
     }
 
@@ -103,6 +106,7 @@ impl ConfigKey {
             ConfigKey::HistoryNext => "later prompt from history",
             ConfigKey::Compare => "switch between the chat and the compare pane",
             ConfigKey::AllowCode => "compare: allow or forbid running model-written code",
+            ConfigKey::Mouse => "mouse capture on/off (off: the terminal selects text)",
         }
     }
 }
@@ -115,6 +119,8 @@ pub(crate) enum GlobalAction {
     Settings,
     /// Between the chat and the compare pane.
     SwitchPane,
+    /// Mouse capture on or off.
+    ToggleMouse,
 }
 
 /// The chat pane's actions.
@@ -164,6 +170,7 @@ impl ConfigKey {
             ConfigKey::Help => GlobalAction::Help,
             ConfigKey::Settings => GlobalAction::Settings,
             ConfigKey::Compare => GlobalAction::SwitchPane,
+            ConfigKey::Mouse => GlobalAction::ToggleMouse,
             _ => return None,
         })
     }

@@ -84,15 +84,35 @@ pub(crate) fn status_spans(chat: &ChatState, v: ViewCx) -> Vec<Span<'static>> {
 /// The chat's keys: every config entry but the compare pane's own.
 pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
     let theme = v.theme;
-    let mut lines: Vec<Line> = ConfigKey::ALL
-        .iter()
-        .filter(|&&a| a != ConfigKey::AllowCode)
-        .map(|&a| {
-            let key = v.keymap.entry_key(a).unwrap_or_else(|| "?".into());
-            help_row(&key, 12, theme.title, a.description())
-        })
-        .collect();
-    lines.push(Line::default());
+    let key = |a: ConfigKey| v.keymap.entry_key(a).unwrap_or_else(|| "?".into());
+    // Pairs share a row, so the list fits a 24-row terminal.
+    let paired = [
+        (
+            ConfigKey::BranchPrev,
+            ConfigKey::BranchNext,
+            "previous / next branch of the selected message",
+        ),
+        (
+            ConfigKey::HistoryPrev,
+            ConfigKey::HistoryNext,
+            "earlier / later prompt from history",
+        ),
+    ];
+    let mut lines: Vec<Line> = Vec::new();
+    for a in ConfigKey::ALL {
+        if a == ConfigKey::AllowCode || paired.iter().any(|&(_, second, _)| second == a) {
+            continue;
+        }
+        match paired.iter().find(|&&(first, _, _)| first == a) {
+            Some(&(first, second, what)) => lines.push(help_row(
+                &format!("{} {}", key(first), key(second)),
+                18,
+                theme.title,
+                what,
+            )),
+            None => lines.push(help_row(&key(a), 18, theme.title, a.description())),
+        }
+    }
     lines.push(Line::styled(
         "messages pane: ↑↓ select · ←→ token (probabilities on) · PgUp/PgDn scroll",
         theme.dim,
