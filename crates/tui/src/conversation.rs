@@ -145,7 +145,7 @@ pub enum ConversationError {
     Read { path: PathBuf, source: io::Error },
     #[error("cannot write conversation {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
-    #[error("invalid JSON in {} at line {line}, column {column}: {message}", path.display())]
+    #[error("invalid JSON in {} at line {line}, column {column}: {}", path.display(), quoted(message))]
     Json {
         path: PathBuf,
         line: usize,
@@ -155,11 +155,17 @@ pub enum ConversationError {
     #[error("{} was written by a newer promptlab: format version {found}, this build reads up to {FORMAT_VERSION}", path.display())]
     NewerVersion { path: PathBuf, found: u64 },
     /// Missing or bad version, or wrong fields.
-    #[error("{} is not a valid promptlab conversation: {reason}", path.display())]
+    #[error("{} is not a valid promptlab conversation: {}", path.display(), quoted(reason))]
     Invalid { path: PathBuf, reason: String },
     /// A broken tree (the reason is part of the message, not a source).
     #[error("{} is not a valid promptlab conversation: {error}", path.display())]
     Tree { path: PathBuf, error: TreeError },
+}
+
+/// A parser's message, which may quote the file: on one line (breaks shown
+/// as ⏎), at most 300 characters.
+fn quoted(message: &str) -> String {
+    crate::text::clip_end(&message.replace(['\r', '\n'], "⏎"), 300)
 }
 
 /// Why a conversation's tree is broken (see [`Conversation::validate`]).
