@@ -175,7 +175,7 @@ fn chat_in_tmux_streams_stops_and_restores_the_terminal() {
         "echo left off: {stty}"
     );
     // The session was autosaved.
-    let saved = std::fs::read_to_string(d.join("data/promptlab/autosave.json")).unwrap();
+    let saved = std::fs::read_to_string(only_conversation_file(d)).unwrap();
     assert!(saved.contains("What is the capital of France?"));
     assert!(saved.contains("\"stop_reason\": \"cancelled\""));
 }
@@ -313,9 +313,21 @@ fn app_pid(tmux: &Tmux) -> u32 {
     }
 }
 
+/// The one conversation file the app wrote under `dir`'s data folder.
+fn only_conversation_file(dir: &Path) -> std::path::PathBuf {
+    let folder = dir.join("data/promptlab/conversations");
+    let files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
 /// The last turn of the autosaved conversation in `dir`.
 fn last_saved_turn(dir: &Path) -> serde_json::Value {
-    let path = dir.join("data/promptlab/autosave.json");
+    let path = only_conversation_file(dir);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
     saved["turns"]
@@ -504,4 +516,51 @@ fn mouse_capture_follows_the_config_and_its_key() {
         s.contains("mouse capture off")
     });
     assert_eq!(mouse().trim(), "0");
+}
+
+#[test]
+fn a_new_conversation_gets_its_own_file_and_the_last_one_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = format!("{} --max-tokens 12; sleep 60", app_command(d));
+    let tmux = Tmux::start("newconv", 80, 24, &script);
+    tmux.wait_for_model();
+    for (n, question) in ["What is 2 + 2?", "Name a colour."].iter().enumerate() {
+        if n > 0 {
+            tmux.keys(&["C-n"]);
+            tmux.wait_for("the new conversation", Duration::from_secs(10), |s| {
+                s.contains("Ask anything") && s.contains("the last one is in")
+            });
+        }
+        tmux.keys(&["-l", question]);
+        tmux.keys(&["Enter"]);
+        // Done: the figures of this answer are in (a new conversation
+        // starts them at zero).
+        tmux.wait_for("the answer", Duration::from_secs(60), |s| {
+            !s.contains("generating") && s.contains(question) && !s.contains(" 0/0.0 tok/s")
+        });
+    }
+    tmux.keys(&["C-q"]);
+    std::thread::sleep(Duration::from_millis(800));
+    let folder = d.join("data/promptlab/conversations");
+    let mut texts: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    texts.sort();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("What is 2 + 2?"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("Name a colour."))
+            .count(),
+        1
+    );
 }

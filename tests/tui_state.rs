@@ -1802,3 +1802,31 @@ fn the_mouse_key_turns_capture_off_and_on_and_says_so() {
     let effects = key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
     assert_eq!(effects, vec![Effect::Mouse(true)]);
 }
+
+#[test]
+fn a_new_conversation_starts_empty_and_the_last_one_is_saved_to_its_file() {
+    let mut state = new_state();
+    answer(&mut state, "Hi", &[("Hello", -0.1)]);
+    let effects = key(&mut state, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    let [Effect::SaveCopy(left, path)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(left.turns.len(), 2);
+    assert_eq!(path, &PathBuf::from("/tmp/chat.json"));
+    assert!(state.chat.conversation.turns.is_empty());
+    let new_path = state.chat.save_path().to_path_buf();
+    assert_ne!(new_path, PathBuf::from("/tmp/chat.json"));
+    assert_eq!(new_path.parent(), Some(std::path::Path::new("/tmp")));
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    assert!(
+        text.contains("Ask anything") && !text.contains("Hello"),
+        "{text}"
+    );
+    assert!(text.contains("the last one is in /tmp/chat.json"), "{text}");
+    // Not while an answer streams.
+    type_text(&mut state, "Again");
+    key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    let effects = key(&mut state, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    assert!(effects.is_empty());
+    assert_eq!(state.chat.conversation.turns.len(), 2);
+}

@@ -131,7 +131,6 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         settings,
         keymap,
         save_path,
-        autosave_path: data_dir().join("autosave.json"),
         mouse: config.mouse,
         prefill,
     })?;

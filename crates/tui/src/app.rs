@@ -29,10 +29,10 @@ pub struct TuiOptions {
     pub conversation: Conversation,
     pub settings: Settings,
     pub keymap: Keymap,
-    /// Where the save key writes (the loaded file, or a new one).
+    /// The conversation's file: the save key, every answer and the quit
+    /// write it (the loaded file, or a new one in the conversations folder;
+    /// a new conversation gets a new one there).
     pub save_path: PathBuf,
-    /// Where the session is saved after every answer and on quit.
-    pub autosave_path: PathBuf,
     /// Start with mouse capture on.
     pub mouse: bool,
     pub prefill: ComparePrefill,
@@ -131,7 +131,7 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
             for action in actions {
                 dirty |= changes_screen(&action);
                 for effect in update(&mut state, action) {
-                    if !effects::apply(effect, &mut state, &engine, &options.autosave_path) {
+                    if !effects::apply(effect, &mut state, &engine) {
                         return Ok(());
                     }
                 }
@@ -142,12 +142,7 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
     if result.is_err() {
         // The loop failed before a quit could save (the terminal went away
         // mid-frame, say): keep the conversation anyway.
-        effects::apply(
-            Effect::Autosave,
-            &mut state,
-            &engine,
-            &options.autosave_path,
-        );
+        effects::apply(Effect::Autosave, &mut state, &engine);
     }
     drop(engine);
     let signal = TERMINATED_BY.load(Ordering::SeqCst);

@@ -23,12 +23,7 @@ fn send(state: &mut State, engine: &EngineHandle, command: Command) {
 }
 
 /// Carries out one effect; false means quit.
-pub(crate) fn apply(
-    effect: Effect,
-    state: &mut State,
-    engine: &EngineHandle,
-    autosave: &Path,
-) -> bool {
+pub(crate) fn apply(effect: Effect, state: &mut State, engine: &EngineHandle) -> bool {
     let notice = |state: &mut State, text: String| {
         update(state, Action::Notice(text));
     };
@@ -49,11 +44,19 @@ pub(crate) fn apply(
                 Err(e) => notice(state, format!("export failed: {e}")),
             }
         }
+        // Each conversation autosaves to its own file.
         Effect::Autosave => {
+            let path = state.chat.save_path.clone();
             if !conversation.turns.is_empty() {
-                if let Err(e) = save(conversation, autosave) {
-                    tracing::warn!("autosave to {} failed: {e}", autosave.display());
+                if let Err(e) = save(conversation, &path) {
+                    tracing::warn!("autosave to {} failed: {e}", path.display());
+                    notice(state, format!("autosave failed: {e}"));
                 }
+            }
+        }
+        Effect::SaveCopy(left, path) => {
+            if let Err(e) = save(&left, &path) {
+                notice(state, format!("saving the last conversation failed: {e}"));
             }
         }
         Effect::Copy(text) => match terminal::copy_osc52(&text) {

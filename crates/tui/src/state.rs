@@ -43,6 +43,8 @@ pub enum Effect {
     /// Stop request `id` (a chat turn or a comparison).
     Cancel(RequestId),
     Save(PathBuf),
+    /// Save this conversation (one being left) to its file, quietly.
+    SaveCopy(Box<Conversation>, PathBuf),
     Export(PathBuf),
     Autosave,
     Copy(String),

@@ -29,10 +29,11 @@ pub(crate) enum ConfigKey {
     Compare,
     AllowCode,
     Mouse,
+    NewConversation,
 }
 
 impl ConfigKey {
-    pub(crate) const ALL: [ConfigKey; 21] = [
+    pub(crate) const ALL: [ConfigKey; 22] = [
         ConfigKey::Send,
         ConfigKey::Newline,
         ConfigKey::Stop,
@@ -54,6 +55,7 @@ impl ConfigKey {
         ConfigKey::Compare,
         ConfigKey::AllowCode,
         ConfigKey::Mouse,
+        ConfigKey::NewConversation,
     ];
 
     /// The name used in `config.yaml`'s `keys` section.
@@ -80,6 +82,7 @@ impl ConfigKey {
             ConfigKey::Compare => "compare",
             ConfigKey::AllowCode => "allow_code",
             ConfigKey::Mouse => "mouse",
+            ConfigKey::NewConversation => "new_conversation",
         }
     }
 
@@ -107,6 +110,7 @@ impl ConfigKey {
             ConfigKey::Compare => "switch between the chat and the compare pane",
             ConfigKey::AllowCode => "compare: allow or forbid running model-written code",
             ConfigKey::Mouse => "mouse capture on/off (off: the terminal selects text)",
+            ConfigKey::NewConversation => "start a new conversation (this one stays saved)",
         }
     }
 }
@@ -143,6 +147,7 @@ pub(crate) enum ChatAction {
     BranchNext,
     HistoryPrev,
     HistoryNext,
+    NewConversation,
 }
 
 /// The compare pane's actions.
@@ -192,6 +197,7 @@ impl ConfigKey {
             ConfigKey::BranchNext => ChatAction::BranchNext,
             ConfigKey::HistoryPrev => ChatAction::HistoryPrev,
             ConfigKey::HistoryNext => ChatAction::HistoryNext,
+            ConfigKey::NewConversation => ChatAction::NewConversation,
             _ => return None,
         })
     }

@@ -78,6 +78,11 @@ pub struct ChatState {
 }
 
 impl ChatState {
+    /// The conversation's file (saves and autosaves go there).
+    pub fn save_path(&self) -> &std::path::Path {
+        &self.save_path
+    }
+
     /// The user turn being edited, if any.
     pub fn editing_turn(&self) -> Option<usize> {
         self.editing

@@ -7,7 +7,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 
 use super::scroll::Scroll;
 use super::state::{new_input, ChatState, Focus, Generation, Stats};
-use crate::conversation::{Role, TokenInfo, TokensUsed, TurnEnd};
+use std::path::{Path, PathBuf};
+
+use crate::conversation::{Conversation, Role, TokenInfo, TokensUsed, TurnEnd};
 use crate::keymap::{ChatAction, CompareAction, GlobalAction};
 use crate::panes::{Cx, NO_LOGPROBS};
 use crate::state::Effect;
@@ -85,6 +87,7 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
             vec![]
         }
         ChatAction::Save => vec![Effect::Save(chat.save_path.clone())],
+        ChatAction::NewConversation => new_conversation(chat, cx),
         ChatAction::Export => vec![Effect::Export(chat.save_path.with_extension("md"))],
         ChatAction::Copy => match chat.focused_turn() {
             Some(i) => vec![Effect::Copy(chat.conversation.turn(i).content.clone())],
@@ -291,6 +294,47 @@ fn request(
             top_logprobs: chat.top_logprobs,
         },
     })]
+}
+
+/// Starts an empty conversation with its own file next to this one's; this
+/// one is saved to its file first. Not while an answer streams.
+fn new_conversation(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
+    if chat.generating.is_some() {
+        let stop = cx.keymap.key_name(ChatAction::Stop);
+        return cx.refuse(format!("still generating: {stop} stops it first"));
+    }
+    let fresh = Conversation::new(&chat.conversation.system, &chat.conversation.model);
+    let left = std::mem::replace(&mut chat.conversation, fresh);
+    let dir = chat
+        .save_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let left_path = std::mem::replace(&mut chat.save_path, new_conversation_path(&dir));
+    chat.editing = None;
+    chat.selected = None;
+    chat.token_cursor = None;
+    chat.scroll = Scroll::Newest;
+    chat.stats = Stats::default();
+    chat.focus = Focus::Input;
+    if left.turns.is_empty() {
+        *cx.notice = Some("new conversation".into());
+        return vec![];
+    }
+    *cx.notice = Some(format!(
+        "new conversation; the last one is in {}",
+        left_path.display()
+    ));
+    vec![Effect::SaveCopy(Box::new(left), left_path)]
+}
+
+/// A file name for a conversation started now: `chat-<unix ms>.json`.
+pub(crate) fn new_conversation_path(dir: &Path) -> PathBuf {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    dir.join(format!("chat-{ms}.json"))
 }
 
 fn regenerate(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {

@@ -114,14 +114,16 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
         }
     }
     lines.push(Line::styled(
-        "messages pane: ↑↓ select · ←→ token (probabilities on) · PgUp/PgDn scroll",
+        "messages: ↑↓ select · ←→ token · PgUp/PgDn scroll · any key closes",
         theme.dim,
     ));
-    lines.push(Line::styled(
-        "keys are set in config.yaml (keys:) · any key closes",
-        theme.dim,
-    ));
-    overlay::draw(frame, area, 78, " keys: chat ", lines);
+    overlay::draw(
+        frame,
+        area,
+        78,
+        " keys: chat (set in config.yaml, keys:) ",
+        lines,
+    );
 }
 
 fn render_messages(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) {
