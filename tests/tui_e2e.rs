@@ -564,3 +564,23 @@ fn a_new_conversation_gets_its_own_file_and_the_last_one_is_kept() {
         1
     );
 }
+
+#[test]
+fn the_command_palette_runs_a_command_found_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("{}; sleep 60", app_command(dir.path()));
+    let tmux = Tmux::start("palette", 80, 24, &script);
+    tmux.wait_for_model();
+    tmux.keys(&["C-k"]);
+    tmux.wait_for("the palette", Duration::from_secs(5), |s| {
+        s.contains("┌ commands") && s.contains("Enter runs")
+    });
+    tmux.keys(&["-l", "compare pane"]);
+    tmux.wait_for("the filter", Duration::from_secs(5), |s| {
+        s.contains("> compare pane") && !s.contains("save the conversation")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the compare pane", Duration::from_secs(5), |s| {
+        s.contains("┌ methods") && !s.contains("┌ commands")
+    });
+}

@@ -1830,3 +1830,36 @@ fn a_new_conversation_starts_empty_and_the_last_one_is_saved_to_its_file() {
     assert!(effects.is_empty());
     assert_eq!(state.chat.conversation.turns.len(), 2);
 }
+
+#[test]
+fn the_palette_finds_a_command_by_name_and_runs_it() {
+    let mut state = new_state();
+    key(&mut state, KeyCode::Char('k'), KeyModifiers::CONTROL);
+    assert_eq!(state.overlay, Some(Overlay::Palette));
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    assert!(
+        text.contains("commands") && text.contains("sampling settings"),
+        "{text}"
+    );
+    assert!(text.contains("ctrl+p") && text.contains("f2"), "{text}");
+    type_text(&mut state, "settings");
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    assert!(text.contains("> settings▍"), "{text}");
+    assert!(!text.contains("export the conversation"), "{text}");
+    key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(state.overlay, Some(Overlay::Settings));
+    // A chat command: the mouse toggle, found by a word of it.
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Char('k'), KeyModifiers::CONTROL);
+    type_text(&mut state, "mouse");
+    let effects = key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(effects, vec![Effect::Mouse(false)]);
+    assert_eq!(state.overlay, None);
+    // Nothing matches: Enter does nothing, Esc closes.
+    key(&mut state, KeyCode::Char('k'), KeyModifiers::CONTROL);
+    type_text(&mut state, "zzz");
+    assert!(key(&mut state, KeyCode::Enter, KeyModifiers::NONE).is_empty());
+    assert_eq!(state.overlay, Some(Overlay::Palette));
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(state.overlay, None);
+}

@@ -16,6 +16,7 @@ mod effects;
 mod error;
 pub mod keymap;
 mod markdown;
+pub mod palette;
 pub mod panes;
 pub mod settings;
 pub mod state;

@@ -59,6 +59,8 @@ pub enum Overlay {
     Settings,
     /// A compare column's selected step or call: full prompt and output.
     Step,
+    /// The command palette.
+    Palette,
 }
 
 /// The pane on screen.
@@ -78,6 +80,7 @@ pub struct State {
     pub notice: Option<String>,
     /// Mouse capture is on (the app's wheel and clicks work).
     pub mouse: bool,
+    pub palette: crate::palette::Palette,
     /// A notice from the pane not on screen (a comparison that finished
     /// while the chat was shown), shown when that pane comes back.
     pub(crate) hidden_notice: Option<(Screen, String)>,
@@ -101,6 +104,7 @@ impl State {
             overlay: None,
             notice: None,
             mouse: true,
+            palette: crate::palette::Palette::default(),
             hidden_notice: None,
             model: ModelStatus::default(),
             next_id: 1,
@@ -195,6 +199,21 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             }
             return vec![];
         }
+        Some(Overlay::Palette) => {
+            use crate::palette::PaletteOutcome;
+            let commands = state.keymap.commands(state.screen == Screen::Chat);
+            match state.palette.handle_key(&key, &commands, &state.keymap) {
+                PaletteOutcome::Open => return vec![],
+                PaletteOutcome::Close => {
+                    state.overlay = None;
+                    return vec![];
+                }
+                PaletteOutcome::Run(event) => {
+                    state.overlay = None;
+                    return on_key(state, event);
+                }
+            }
+        }
         Some(Overlay::Step) => {
             let (_, c, mut cx) = pane_cx(state);
             return compare::update::on_detail_key(c, &mut cx, key);
@@ -202,6 +221,11 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         None => {}
     }
     match global {
+        Some(GlobalAction::Palette) => {
+            state.palette = crate::palette::Palette::default();
+            state.overlay = Some(Overlay::Palette);
+            vec![]
+        }
         Some(GlobalAction::ToggleMouse) => {
             state.mouse = !state.mouse;
             let key = state.keymap.key_name(GlobalAction::ToggleMouse);

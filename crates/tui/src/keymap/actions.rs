@@ -30,10 +30,11 @@ pub(crate) enum ConfigKey {
     AllowCode,
     Mouse,
     NewConversation,
+    Palette,
 }
 
 impl ConfigKey {
-    pub(crate) const ALL: [ConfigKey; 22] = [
+    pub(crate) const ALL: [ConfigKey; 23] = [
         ConfigKey::Send,
         ConfigKey::Newline,
         ConfigKey::Stop,
@@ -56,6 +57,7 @@ impl ConfigKey {
         ConfigKey::AllowCode,
         ConfigKey::Mouse,
         ConfigKey::NewConversation,
+        ConfigKey::Palette,
     ];
 
     /// The name used in `config.yaml`'s `keys` section.
@@ -83,6 +85,7 @@ impl ConfigKey {
             ConfigKey::AllowCode => "allow_code",
             ConfigKey::Mouse => "mouse",
             ConfigKey::NewConversation => "new_conversation",
+            ConfigKey::Palette => "palette",
         }
     }
 
@@ -111,6 +114,7 @@ impl ConfigKey {
             ConfigKey::AllowCode => "compare: allow or forbid running model-written code",
             ConfigKey::Mouse => "mouse capture on/off (off: the terminal selects text)",
             ConfigKey::NewConversation => "start a new conversation (this one stays saved)",
+            ConfigKey::Palette => "every command, to find and run by name",
         }
     }
 }
@@ -125,6 +129,8 @@ pub(crate) enum GlobalAction {
     SwitchPane,
     /// Mouse capture on or off.
     ToggleMouse,
+    /// The command palette.
+    Palette,
 }
 
 /// The chat pane's actions.
@@ -176,6 +182,7 @@ impl ConfigKey {
             ConfigKey::Settings => GlobalAction::Settings,
             ConfigKey::Compare => GlobalAction::SwitchPane,
             ConfigKey::Mouse => GlobalAction::ToggleMouse,
+            ConfigKey::Palette => GlobalAction::Palette,
             _ => return None,
         })
     }

@@ -30,6 +30,15 @@ pub enum KeysError {
     },
 }
 
+/// A command as the palette lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigKeyInfo {
+    pub(crate) entry: ConfigKey,
+    pub(crate) name: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) key: String,
+}
+
 /// The bindings in force.
 #[derive(Debug, Clone)]
 pub struct Keymap {
@@ -99,6 +108,36 @@ impl Keymap {
     /// The compare pane's action bound to this key press.
     pub(crate) fn compare(&self, event: &KeyEvent) -> Option<CompareAction> {
         self.entries(event).find_map(ConfigKey::compare)
+    }
+
+    /// The key press of a config entry (what the palette presses).
+    pub(crate) fn entry_event(&self, entry: ConfigKey) -> Option<crossterm::event::KeyEvent> {
+        self.bindings
+            .iter()
+            .find(|(_, e)| *e == entry)
+            .map(|(k, _)| crossterm::event::KeyEvent::new(k.code, k.modifiers))
+    }
+
+    /// Every bound command of the chat pane (`chat`) or the compare pane,
+    /// the global ones included, the palette itself left out.
+    pub(crate) fn commands(&self, chat: bool) -> Vec<ConfigKeyInfo> {
+        ConfigKey::ALL
+            .into_iter()
+            .filter(|&e| e != ConfigKey::Palette)
+            .filter(|&e| {
+                e.global().is_some()
+                    || (chat && e.chat().is_some())
+                    || (!chat && e.compare().is_some())
+            })
+            .filter_map(|entry| {
+                Some(ConfigKeyInfo {
+                    entry,
+                    name: entry.name(),
+                    description: entry.description(),
+                    key: self.entry_key(entry)?,
+                })
+            })
+            .collect()
     }
 
     /// The key of a config entry, for the help.

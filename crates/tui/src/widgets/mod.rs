@@ -3,6 +3,7 @@
 //! text fields.
 
 pub(crate) mod overlay;
+pub(crate) mod palette;
 pub(crate) mod settings;
 pub(crate) mod status;
 pub(crate) mod text_input;

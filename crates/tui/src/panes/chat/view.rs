@@ -100,7 +100,8 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
     ];
     let mut lines: Vec<Line> = Vec::new();
     for a in ConfigKey::ALL {
-        if a == ConfigKey::AllowCode || paired.iter().any(|&(_, second, _)| second == a) {
+        let elsewhere = matches!(a, ConfigKey::AllowCode | ConfigKey::Palette);
+        if elsewhere || paired.iter().any(|&(_, second, _)| second == a) {
             continue;
         }
         match paired.iter().find(|&&(first, _, _)| first == a) {
@@ -114,7 +115,10 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
         }
     }
     lines.push(Line::styled(
-        "messages: ↑↓ select · ←→ token · PgUp/PgDn scroll · any key closes",
+        format!(
+            "messages: ↑↓ ←→ PgUp/PgDn · {} every command · any key closes",
+            key(ConfigKey::Palette)
+        ),
         theme.dim,
     ));
     overlay::draw(
