@@ -584,3 +584,74 @@ fn the_command_palette_runs_a_command_found_by_name() {
         s.contains("┌ methods") && !s.contains("┌ commands")
     });
 }
+
+/// A saved conversation of one question and its answer.
+fn saved_conversation(question: &str, answer: &str) -> String {
+    serde_json::json!({
+        "version": 1, "system": "", "model": "m", "leaf": 1,
+        "turns": [
+            {"role": "user", "content": question, "parent": null, "tokens": [],
+             "finished": true, "stop_reason": null},
+            {"role": "assistant", "content": answer, "parent": 0, "tokens": [],
+             "finished": true, "stop_reason": "eos"}
+        ]
+    })
+    .to_string()
+}
+
+#[test]
+fn saved_conversations_are_searched_opened_renamed_and_deleted_in_the_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let folder = d.join("data/promptlab/conversations");
+    std::fs::create_dir_all(&folder).unwrap();
+    let trip = folder.join("chat-1.json");
+    let soup = folder.join("chat-2.json");
+    std::fs::write(
+        &trip,
+        saved_conversation("Plan a trip to Lyon", "Take the train."),
+    )
+    .unwrap();
+    std::fs::write(&soup, saved_conversation("A soup recipe", "Boil water.")).unwrap();
+    let script = format!("{}; sleep 60", app_command(d));
+    let tmux = Tmux::start("list", 80, 24, &script);
+    tmux.wait_for_model();
+    tmux.keys(&["C-l"]);
+    tmux.wait_for("the list", Duration::from_secs(5), |s| {
+        s.contains("Plan a trip to Lyon") && s.contains("A soup recipe")
+    });
+    tmux.keys(&["-l", "lyon"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the trip opened", Duration::from_secs(5), |s| {
+        s.contains("Take the train.") && s.contains("opened Plan a trip")
+    });
+    // Rename the soup, then delete it.
+    tmux.keys(&["C-l"]);
+    tmux.wait_for("the list again", Duration::from_secs(5), |s| {
+        s.contains("search>")
+    });
+    tmux.keys(&["-l", "soup"]);
+    tmux.keys(&["C-r"]);
+    for _ in 0.."A soup recipe".len() {
+        tmux.keys(&["BSpace"]);
+    }
+    tmux.keys(&["-l", "Soup night"]);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["BSpace", "BSpace", "BSpace", "BSpace"]);
+    tmux.wait_for("the new title", Duration::from_secs(5), |s| {
+        s.contains("Soup night")
+    });
+    assert!(std::fs::read_to_string(&soup)
+        .unwrap()
+        .contains("\"title\": \"Soup night\""));
+    tmux.keys(&["-l", "night"]);
+    tmux.keys(&["C-d"]);
+    tmux.wait_for("the question", Duration::from_secs(5), |s| {
+        s.contains("y deletes")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("the deletion", Duration::from_secs(5), |s| {
+        s.contains("deleted")
+    });
+    assert!(!soup.exists() && trip.exists());
+}

@@ -1863,3 +1863,86 @@ fn the_palette_finds_a_command_by_name_and_runs_it() {
     key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
     assert_eq!(state.overlay, None);
 }
+
+#[test]
+fn the_conversation_list_searches_opens_renames_and_deletes() {
+    use promptlab_tui::conversations::Entry;
+    let mut state = new_state();
+    answer(&mut state, "Current question", &[("Yes", -0.1)]);
+    let effects = key(&mut state, KeyCode::Char('l'), KeyModifiers::CONTROL);
+    assert_eq!(effects, vec![Effect::Autosave, Effect::ListConversations]);
+    let entry = |name: &str, label: &str, modified| Entry {
+        path: PathBuf::from(format!("/tmp/{name}.json")),
+        label: label.into(),
+        turns: 4,
+        modified,
+    };
+    let listed = vec![
+        entry("chat", "Current question", 30),
+        entry("trip", "Plan a trip to Lyon", 20),
+        entry("soup", "A soup recipe", 10),
+    ];
+    update(&mut state, Action::ConversationsListed(listed.clone()));
+    assert_eq!(state.overlay, Some(Overlay::Conversations));
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    assert!(
+        text.contains("Plan a trip to Lyon") && text.contains("A soup recipe"),
+        "{text}"
+    );
+    // Search, then open.
+    type_text(&mut state, "lyon");
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    assert!(!text.contains("A soup recipe"), "{text}");
+    let effects = key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        effects,
+        vec![Effect::OpenConversation(PathBuf::from("/tmp/trip.json"))]
+    );
+    let mut trip = Conversation::new("", "m");
+    trip.push(Role::User, "Plan a trip to Lyon");
+    update(
+        &mut state,
+        Action::ConversationOpened(Box::new(trip), PathBuf::from("/tmp/trip.json")),
+    );
+    assert_eq!(state.overlay, None);
+    assert_eq!(
+        state.chat.save_path(),
+        std::path::Path::new("/tmp/trip.json")
+    );
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    assert!(
+        text.contains("Plan a trip to Lyon") && !text.contains("Current question"),
+        "{text}"
+    );
+    // Rename the soup; deleting the one on screen is refused, another is not.
+    key(&mut state, KeyCode::Char('l'), KeyModifiers::CONTROL);
+    update(&mut state, Action::ConversationsListed(listed));
+    key(&mut state, KeyCode::Down, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Down, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    for _ in 0.."A soup recipe".len() {
+        key(&mut state, KeyCode::Backspace, KeyModifiers::NONE);
+    }
+    type_text(&mut state, "Soup");
+    let effects = key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        effects,
+        vec![Effect::RenameConversation(
+            PathBuf::from("/tmp/soup.json"),
+            "Soup".into()
+        )]
+    );
+    key(&mut state, KeyCode::Up, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    assert!(text.contains("y deletes"), "{text}");
+    assert!(key(&mut state, KeyCode::Char('y'), KeyModifiers::NONE).is_empty());
+    assert!(state.notice.as_deref().unwrap().contains("on screen"));
+    key(&mut state, KeyCode::Up, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Char('d'), KeyModifiers::CONTROL);
+    let effects = key(&mut state, KeyCode::Char('y'), KeyModifiers::NONE);
+    assert_eq!(
+        effects,
+        vec![Effect::DeleteConversation(PathBuf::from("/tmp/chat.json"))]
+    );
+}

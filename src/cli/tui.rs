@@ -132,6 +132,7 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         keymap,
         save_path,
         mouse: config.mouse,
+        conversations_dir: data_dir().join("conversations"),
         prefill,
     })?;
     Ok(())

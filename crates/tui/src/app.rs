@@ -35,6 +35,8 @@ pub struct TuiOptions {
     pub save_path: PathBuf,
     /// Start with mouse capture on.
     pub mouse: bool,
+    /// The folder of saved conversations (the list shows it).
+    pub conversations_dir: PathBuf,
     pub prefill: ComparePrefill,
 }
 
@@ -101,6 +103,7 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
     options.prefill.apply(&mut state);
     let theme = Theme::new(Palette::detect());
     state.mouse = options.mouse;
+    state.conversations_dir = options.conversations_dir;
     let mut tui = terminal::enter(options.mouse)?;
     let result = (|| -> Result<(), Error> {
         spawn_signal_thread(tx.clone())?;

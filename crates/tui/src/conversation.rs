@@ -129,6 +129,9 @@ impl From<StopReason> for TurnEnd {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
     pub version: u32,
+    /// A name the user gave it (the list shows the first question else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     pub system: String,
     pub model: String,
     /// Every turn in creation order; a turn's parent precedes it.
@@ -181,10 +184,26 @@ impl Conversation {
     pub fn new(system: &str, model: &str) -> Self {
         Self {
             version: FORMAT_VERSION,
+            title: None,
             system: system.to_string(),
             model: model.to_string(),
             turns: Vec::new(),
             leaf: None,
+        }
+    }
+
+    /// What a list of conversations calls it: its title, else its first
+    /// question (on one line), else "(empty)".
+    pub fn label(&self) -> String {
+        let text = self.title.clone().or_else(|| {
+            self.turns
+                .iter()
+                .find(|t| t.role == Role::User)
+                .map(|t| t.content.clone())
+        });
+        match text {
+            Some(t) if !t.trim().is_empty() => crate::text::one_line(&t),
+            _ => "(empty)".into(),
         }
     }
 

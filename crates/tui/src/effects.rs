@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::conversation::Conversation;
+use crate::conversations::Entry;
 use crate::error::Error;
 use crate::state::{update, Action, Effect, State};
 use crate::terminal;
@@ -54,6 +55,41 @@ pub(crate) fn apply(effect: Effect, state: &mut State, engine: &EngineHandle) ->
                 }
             }
         }
+        Effect::ListConversations => {
+            let entries = list_conversations(&state.conversations_dir);
+            update(state, Action::ConversationsListed(entries));
+        }
+        Effect::OpenConversation(path) => match Conversation::load(&path) {
+            Ok(c) => {
+                update(state, Action::ConversationOpened(Box::new(c), path));
+            }
+            Err(e) => notice(state, e.to_string()),
+        },
+        Effect::RenameConversation(path, title) => {
+            let title = (!title.is_empty()).then_some(title);
+            let renamed = Conversation::load(&path).and_then(|mut c| {
+                c.title = title.clone();
+                c.save(&path)
+            });
+            match renamed {
+                Ok(()) => {
+                    if path == state.chat.save_path() {
+                        state.chat.conversation.title = title;
+                    }
+                    let entries = list_conversations(&state.conversations_dir);
+                    update(state, Action::ConversationsListed(entries));
+                }
+                Err(e) => notice(state, format!("rename failed: {e}")),
+            }
+        }
+        Effect::DeleteConversation(path) => match std::fs::remove_file(&path) {
+            Ok(()) => {
+                let entries = list_conversations(&state.conversations_dir);
+                update(state, Action::ConversationsListed(entries));
+                notice(state, format!("deleted {}", path.display()));
+            }
+            Err(e) => notice(state, format!("delete failed: {}: {e}", path.display())),
+        },
         Effect::SaveCopy(left, path) => {
             if let Err(e) = save(&left, &path) {
                 notice(state, format!("saving the last conversation failed: {e}"));
@@ -74,6 +110,36 @@ pub(crate) fn apply(effect: Effect, state: &mut State, engine: &EngineHandle) ->
         Effect::Quit => return false,
     }
     true
+}
+
+/// The conversations saved in `dir` (`*.json`), as the list shows them; a
+/// file that does not read is listed with why, so it can be deleted.
+fn list_conversations(dir: &Path) -> Vec<Entry> {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    listing
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .map(|path| {
+            let modified = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            let (label, turns) = match Conversation::load(&path) {
+                Ok(c) => (c.label(), c.turns.len()),
+                Err(_) => ("(not a readable conversation)".into(), 0),
+            };
+            Entry {
+                path,
+                label,
+                turns,
+                modified,
+            }
+        })
+        .collect()
 }
 
 fn create_parent(path: &Path) -> std::io::Result<()> {

@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod conversation;
+pub mod conversations;
 mod effects;
 mod error;
 pub mod keymap;

@@ -29,6 +29,10 @@ pub enum Action {
     Engine(Event),
     /// Something the runner wants shown (a save went through, a copy failed).
     Notice(String),
+    /// The conversations folder as read for the list.
+    ConversationsListed(Vec<crate::conversations::Entry>),
+    /// A saved conversation, read from its file, to show.
+    ConversationOpened(Box<Conversation>, PathBuf),
     /// A signal asked the app to end (SIGTERM, SIGHUP, SIGINT from
     /// outside): it quits as on the quit key, saving what is in flight.
     Terminate,
@@ -43,6 +47,12 @@ pub enum Effect {
     /// Stop request `id` (a chat turn or a comparison).
     Cancel(RequestId),
     Save(PathBuf),
+    /// Read the conversations folder for the list.
+    ListConversations,
+    OpenConversation(PathBuf),
+    /// Give the conversation in this file a title (none when empty).
+    RenameConversation(PathBuf, String),
+    DeleteConversation(PathBuf),
     /// Save this conversation (one being left) to its file, quietly.
     SaveCopy(Box<Conversation>, PathBuf),
     Export(PathBuf),
@@ -61,6 +71,8 @@ pub enum Overlay {
     Step,
     /// The command palette.
     Palette,
+    /// The saved conversations.
+    Conversations,
 }
 
 /// The pane on screen.
@@ -81,6 +93,9 @@ pub struct State {
     /// Mouse capture is on (the app's wheel and clicks work).
     pub mouse: bool,
     pub palette: crate::palette::Palette,
+    pub conversations: crate::conversations::ConversationList,
+    /// Where conversations are saved (the list shows this folder).
+    pub conversations_dir: PathBuf,
     /// A notice from the pane not on screen (a comparison that finished
     /// while the chat was shown), shown when that pane comes back.
     pub(crate) hidden_notice: Option<(Screen, String)>,
@@ -97,7 +112,7 @@ impl State {
     ) -> State {
         State {
             screen: Screen::Chat,
-            chat: ChatState::new(conversation, save_path),
+            chat: ChatState::new(conversation, save_path.clone()),
             compare: CompareState::from_catalog(),
             settings,
             keymap,
@@ -105,6 +120,8 @@ impl State {
             notice: None,
             mouse: true,
             palette: crate::palette::Palette::default(),
+            conversations: Default::default(),
+            conversations_dir: save_path.parent().map(PathBuf::from).unwrap_or_default(),
             hidden_notice: None,
             model: ModelStatus::default(),
             next_id: 1,
@@ -178,6 +195,30 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Terminate => quit(state),
+        Action::ConversationsListed(entries) => {
+            // A new list keeps what was being searched (after a rename or
+            // a delete).
+            let (filter, cursor) = match state.overlay {
+                Some(Overlay::Conversations) => (
+                    state.conversations.filter.clone(),
+                    state.conversations.cursor,
+                ),
+                _ => (String::new(), 0),
+            };
+            state.conversations = crate::conversations::ConversationList::new(entries);
+            state.conversations.filter = filter;
+            let shown = state.conversations.shown().len();
+            state.conversations.cursor = cursor.min(shown.saturating_sub(1));
+            state.overlay = Some(Overlay::Conversations);
+            vec![]
+        }
+        Action::ConversationOpened(conversation, path) => {
+            chat::update::show_conversation(&mut state.chat, *conversation, path);
+            state.settings.system = state.chat.conversation.system.clone();
+            state.overlay = None;
+            state.notice = Some(format!("opened {}", state.chat.conversation.label()));
+            vec![]
+        }
     }
 }
 
@@ -198,6 +239,26 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 state.chat.conversation.system = state.settings.system.clone();
             }
             return vec![];
+        }
+        Some(Overlay::Conversations) => {
+            use crate::conversations::ListOutcome;
+            return match state.conversations.handle_key(&key) {
+                ListOutcome::Stay => vec![],
+                ListOutcome::Close => {
+                    state.overlay = None;
+                    vec![]
+                }
+                ListOutcome::Open(path) => vec![Effect::OpenConversation(path)],
+                ListOutcome::Rename(path, title) => vec![Effect::RenameConversation(path, title)],
+                ListOutcome::Delete(path) if path == state.chat.save_path() => {
+                    state.notice = Some(
+                        "that is the conversation on screen: start a new one (or open another) first"
+                            .into(),
+                    );
+                    vec![]
+                }
+                ListOutcome::Delete(path) => vec![Effect::DeleteConversation(path)],
+            };
         }
         Some(Overlay::Palette) => {
             use crate::palette::PaletteOutcome;

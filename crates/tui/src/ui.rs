@@ -74,6 +74,9 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
             crate::widgets::settings::render(frame, &state.settings, shown_seed, theme, area)
         }
         Some(Overlay::Step) => compare::render_detail(frame, &state.compare, theme, area),
+        Some(Overlay::Conversations) => {
+            crate::widgets::conversations::render(frame, &state.conversations, theme, area)
+        }
         Some(Overlay::Palette) => {
             let commands = state.keymap.commands(state.screen == Screen::Chat);
             crate::widgets::palette::render(frame, &state.palette, &commands, theme, area)

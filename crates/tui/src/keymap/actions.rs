@@ -31,10 +31,11 @@ pub(crate) enum ConfigKey {
     Mouse,
     NewConversation,
     Palette,
+    Conversations,
 }
 
 impl ConfigKey {
-    pub(crate) const ALL: [ConfigKey; 23] = [
+    pub(crate) const ALL: [ConfigKey; 24] = [
         ConfigKey::Send,
         ConfigKey::Newline,
         ConfigKey::Stop,
@@ -58,6 +59,7 @@ impl ConfigKey {
         ConfigKey::Mouse,
         ConfigKey::NewConversation,
         ConfigKey::Palette,
+        ConfigKey::Conversations,
     ];
 
     /// The name used in `config.yaml`'s `keys` section.
@@ -86,6 +88,7 @@ impl ConfigKey {
             ConfigKey::Mouse => "mouse",
             ConfigKey::NewConversation => "new_conversation",
             ConfigKey::Palette => "palette",
+            ConfigKey::Conversations => "conversations",
         }
     }
 
@@ -115,6 +118,7 @@ impl ConfigKey {
             ConfigKey::Mouse => "mouse capture on/off (off: the terminal selects text)",
             ConfigKey::NewConversation => "start a new conversation (this one stays saved)",
             ConfigKey::Palette => "every command, to find and run by name",
+            ConfigKey::Conversations => "saved conversations: search, open, rename, delete",
         }
     }
 }
@@ -154,6 +158,7 @@ pub(crate) enum ChatAction {
     HistoryPrev,
     HistoryNext,
     NewConversation,
+    Conversations,
 }
 
 /// The compare pane's actions.
@@ -205,6 +210,7 @@ impl ConfigKey {
             ConfigKey::HistoryPrev => ChatAction::HistoryPrev,
             ConfigKey::HistoryNext => ChatAction::HistoryNext,
             ConfigKey::NewConversation => ChatAction::NewConversation,
+            ConfigKey::Conversations => ChatAction::Conversations,
             _ => return None,
         })
     }

@@ -2,6 +2,7 @@
 //! box (help uses it), the settings panel, the status line and the keys of
 //! text fields.
 
+pub(crate) mod conversations;
 pub(crate) mod overlay;
 pub(crate) mod palette;
 pub(crate) mod settings;

@@ -88,6 +88,12 @@ fn on_action(chat: &mut ChatState, cx: &mut Cx, action: ChatAction) -> Option<Ve
         }
         ChatAction::Save => vec![Effect::Save(chat.save_path.clone())],
         ChatAction::NewConversation => new_conversation(chat, cx),
+        ChatAction::Conversations if chat.generating.is_some() => {
+            let stop = cx.keymap.key_name(ChatAction::Stop);
+            cx.refuse(format!("still generating: {stop} stops it first"))
+        }
+        // This one saved first, so the list shows it as it is.
+        ChatAction::Conversations => vec![Effect::Autosave, Effect::ListConversations],
         ChatAction::Export => vec![Effect::Export(chat.save_path.with_extension("md"))],
         ChatAction::Copy => match chat.focused_turn() {
             Some(i) => vec![Effect::Copy(chat.conversation.turn(i).content.clone())],
@@ -326,6 +332,18 @@ fn new_conversation(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
         left_path.display()
     ));
     vec![Effect::SaveCopy(Box::new(left), left_path)]
+}
+
+/// Shows `conversation`, read from `path` (which saves go to from now).
+pub(crate) fn show_conversation(chat: &mut ChatState, conversation: Conversation, path: PathBuf) {
+    chat.conversation = conversation;
+    chat.save_path = path;
+    chat.editing = None;
+    chat.selected = None;
+    chat.token_cursor = None;
+    chat.scroll = Scroll::Newest;
+    chat.stats = Stats::default();
+    chat.focus = Focus::Input;
 }
 
 /// A file name for a conversation started now: `chat-<unix ms>.json`.

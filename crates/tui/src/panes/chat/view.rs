@@ -97,6 +97,11 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
             ConfigKey::HistoryNext,
             "earlier / later prompt from history",
         ),
+        (
+            ConfigKey::NewConversation,
+            ConfigKey::Conversations,
+            "new conversation / the saved ones (search, open, rename)",
+        ),
     ];
     let mut lines: Vec<Line> = Vec::new();
     for a in ConfigKey::ALL {
