@@ -1206,6 +1206,23 @@ answer: execution
     }
 
     #[test]
+    fn code_in_a_column_keeps_its_line_breaks() {
+        let mut state = compare_state();
+        let request = start(&mut state, &[0], "What is 2 + 3?", "5");
+        let program = "```python\na = 2\nb = 3\nprint(a + b)\n```\nThe answer is 5.";
+        feed(&mut state, events(&request, 0, &[program]));
+        finish(&mut state, request.id, false);
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        for row in ["```python", "a = 2", "b = 3", "print(a + b)"] {
+            assert!(
+                text.lines()
+                    .any(|l| l.contains(row) && !l.contains("a = 2 b")),
+                "{row} not on a row of its own:\n{text}"
+            );
+        }
+    }
+
+    #[test]
     fn events_fill_the_column_and_the_summary_row() {
         let mut state = compare_state();
         let request = start(&mut state, &[0], "What is 2 + 3?", "5");

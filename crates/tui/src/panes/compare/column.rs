@@ -11,7 +11,7 @@ use super::run::{
     output_summary, tally_text, CallView, Column, ColumnStatus, CompareRun, Entry, StepState,
     StepView,
 };
-use crate::text::{clip_start, one_line, printable};
+use crate::text::{clip_end, clip_start, one_line, printable};
 use crate::theme::Theme;
 use crate::widgets::pane_block;
 use promptlab_methods::runner::Output;
@@ -92,7 +92,7 @@ fn column_lines(
         for (ci, call) in step.calls.iter().enumerate() {
             let at = lines.len();
             starts.push((Entry::Call(si, ci), at));
-            lines.push(call_line(call, ci, numbered, running, width, theme));
+            lines.extend(call_lines(call, ci, numbered, running, width, theme));
             mark(&mut lines, Entry::Call(si, ci), at);
         }
         if let Some(tally) = step.tally() {
@@ -157,28 +157,50 @@ fn step_header(step: &StepView, theme: &Theme) -> Line<'static> {
     Line::styled(text, style)
 }
 
-fn call_line(
+/// The rows of code a call shows at most (its last ones).
+const CODE_ROWS: usize = 8;
+
+/// A call's text: about three rows of its end folded onto one line, where
+/// the answer is; code (a fenced block) keeps its line breaks, its last
+/// rows shown.
+fn call_lines(
     call: &CallView,
     index: usize,
     numbered: bool,
     running: bool,
     width: u16,
     theme: &Theme,
-) -> Line<'static> {
+) -> Vec<Line<'static>> {
     let prefix = if numbered {
         format!("  #{} ", index + 1)
     } else {
         "  ".to_string()
     };
+    let mut lines = Vec::new();
     let mut spans = vec![Span::styled(prefix, theme.dim)];
-    let text = one_line(&call.text);
-    // At most about three rows of the call's text: its end, where the
-    // answer is.
-    let room = (usize::from(width) * 3).saturating_sub(16).max(8);
-    if text.is_empty() && !call.done {
-        spans.push(Span::styled("…", theme.dim));
+    if call.text.contains("```") {
+        let rows: Vec<&str> = call.text.trim_end().lines().collect();
+        let skipped = rows.len().saturating_sub(CODE_ROWS);
+        let room = usize::from(width).saturating_sub(6).max(8);
+        let mut shown = rows[skipped..].iter();
+        if skipped > 0 {
+            spans.push(Span::styled(format!("… {skipped} lines before"), theme.dim));
+        } else if let Some(first) = shown.next() {
+            spans.push(Span::raw(printable(&clip_end(first, room))));
+        }
+        for row in shown {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            spans.push(Span::styled("    ", theme.dim));
+            spans.push(Span::raw(printable(&clip_end(row, room))));
+        }
     } else {
-        spans.push(Span::raw(printable(&clip_start(&text, room))));
+        let text = one_line(&call.text);
+        let room = (usize::from(width) * 3).saturating_sub(16).max(8);
+        if text.is_empty() && !call.done {
+            spans.push(Span::styled("…", theme.dim));
+        } else {
+            spans.push(Span::raw(printable(&clip_start(&text, room))));
+        }
     }
     if !call.done {
         if running {
@@ -195,7 +217,8 @@ fn call_line(
         Some(None) => spans.push(Span::styled(" → no answer", theme.warning)),
         None => {}
     }
-    Line::from(spans)
+    lines.push(Line::from(spans));
+    lines
 }
 
 fn render_summary(frame: &mut Frame, theme: &Theme, run: &CompareRun, col: &Column, area: Rect) {
