@@ -1206,6 +1206,42 @@ answer: execution
     }
 
     #[test]
+    fn a_finished_run_exports_as_markdown_and_json_lines() {
+        let mut state = compare_state();
+        state.compare.focus = CompareFocus::Methods;
+        let effects = key(&mut state, KeyCode::Char('x'), KeyModifiers::CONTROL);
+        assert!(effects.is_empty());
+        assert!(state
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("run a comparison first"));
+        let request = start(&mut state, &[0], "What is 2 + 3?", "5");
+        feed(
+            &mut state,
+            events(&request, 0, &["2 + 3 = 5. The answer is 5."]),
+        );
+        finish(&mut state, request.id, false);
+        let effects = key(&mut state, KeyCode::Char('x'), KeyModifiers::CONTROL);
+        let [Effect::ExportRun { markdown, jsonl }] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        assert!(
+            markdown.contains("**Question:** What is 2 + 3?"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("## zero-shot (§2.1)"), "{markdown}");
+        assert!(markdown.contains("- answer: 5 ✓"), "{markdown}");
+        assert!(markdown.contains("Q: What is 2 + 3?\nA:"), "{markdown}");
+        let record: serde_json::Value =
+            serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+        assert_eq!(record["method"], "zero-shot");
+        assert_eq!(record["answer"], "5");
+        assert_eq!(record["correct"], true);
+        assert_eq!(jsonl.lines().count(), 1);
+    }
+
+    #[test]
     fn code_in_a_column_keeps_its_line_breaks() {
         let mut state = compare_state();
         let request = start(&mut state, &[0], "What is 2 + 3?", "5");

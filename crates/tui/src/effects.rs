@@ -90,6 +90,27 @@ pub(crate) fn apply(effect: Effect, state: &mut State, engine: &EngineHandle) ->
             }
             Err(e) => notice(state, format!("delete failed: {}: {e}", path.display())),
         },
+        Effect::ExportRun { markdown, jsonl } => {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let dir = state
+                .conversations_dir
+                .parent()
+                .map_or_else(|| Path::new("runs").to_path_buf(), |p| p.join("runs"));
+            let md = dir.join(format!("compare-{ms}.md"));
+            let lines = dir.join(format!("compare-{ms}.jsonl"));
+            let written = create_parent(&md)
+                .and_then(|_| write_atomic(&md, markdown.as_bytes()))
+                .and_then(|_| write_atomic(&lines, jsonl.as_bytes()));
+            match written {
+                Ok(()) => notice(
+                    state,
+                    format!("exported to {} and {}", md.display(), lines.display()),
+                ),
+                Err(e) => notice(state, format!("export failed: {e}")),
+            }
+        }
         Effect::SaveCopy(left, path) => {
             if let Err(e) = save(&left, &path) {
                 notice(state, format!("saving the last conversation failed: {e}"));

@@ -53,6 +53,11 @@ pub enum Effect {
     /// Give the conversation in this file a title (none when empty).
     RenameConversation(PathBuf, String),
     DeleteConversation(PathBuf),
+    /// Write a finished comparison: its Markdown and its JSON lines.
+    ExportRun {
+        markdown: String,
+        jsonl: String,
+    },
     /// Save this conversation (one being left) to its file, quietly.
     SaveCopy(Box<Conversation>, PathBuf),
     Export(PathBuf),

@@ -103,7 +103,7 @@ impl ConfigKey {
             ConfigKey::Continue => "continue a cut-off answer",
             ConfigKey::Edit => "edit the selected (or last) question, as a new branch",
             ConfigKey::Save => "save the conversation",
-            ConfigKey::Export => "export the conversation as Markdown",
+            ConfigKey::Export => "export the conversation (compare: the run) as Markdown",
             ConfigKey::Copy => "copy the selected (or last) message (OSC 52)",
             ConfigKey::ToggleProbs => "colour tokens by probability",
             ConfigKey::Settings => "sampling settings and system prompt",
@@ -177,6 +177,8 @@ pub(crate) enum CompareAction {
     AllowCode,
     /// The selected call's output or step's answer.
     Copy,
+    /// The finished run as Markdown and JSON lines.
+    Export,
 }
 
 impl ConfigKey {
@@ -224,6 +226,7 @@ impl ConfigKey {
             ConfigKey::Focus => CompareAction::NextPart,
             ConfigKey::AllowCode => CompareAction::AllowCode,
             ConfigKey::Copy => CompareAction::Copy,
+            ConfigKey::Export => CompareAction::Export,
             _ => return None,
         })
     }

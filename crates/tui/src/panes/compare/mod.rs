@@ -5,6 +5,7 @@
 
 mod column;
 mod detail;
+mod export;
 mod run;
 mod state;
 pub(crate) mod update;

@@ -84,6 +84,14 @@ fn on_action(c: &mut CompareState, cx: &mut Cx, action: CompareAction) -> Option
             }
             None => return None,
         },
+        CompareAction::Export => match &c.run {
+            Some(run) if !run.running => vec![Effect::ExportRun {
+                markdown: super::export::markdown(run),
+                jsonl: super::export::jsonl(run),
+            }],
+            Some(_) => return Some(cx.refuse("the comparison is still running")),
+            None => return Some(cx.refuse("nothing to export yet: run a comparison first")),
+        },
         CompareAction::Copy => match c
             .selected_column()
             .and_then(|col| col.current_entry().map(|e| col.entry_text(e)))

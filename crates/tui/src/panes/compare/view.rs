@@ -415,6 +415,10 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
             "copy the selected call's output or step's answer",
         ),
         row(
+            k(CompareAction::Export.into()),
+            "export the finished run as Markdown and JSON lines",
+        ),
+        row(
             k(GlobalAction::Settings.into()),
             "settings: max tokens caps every model call",
         ),
