@@ -230,6 +230,36 @@ fn compare_pane_in_tmux_runs_a_method_and_shows_its_answer() {
     tmux.wait_for("the overlay to close", Duration::from_secs(10), |s| {
         !s.contains("call 1/1")
     });
+    // The run exports as Markdown and JSON lines.
+    tmux.keys(&["C-x"]);
+    tmux.wait_for("the export", Duration::from_secs(10), |s| {
+        s.contains("exported to")
+    });
+    let runs = dir.path().join("data/promptlab/runs");
+    let files: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let markdown = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|x| x == "md"))
+        .unwrap();
+    assert!(std::fs::read_to_string(markdown)
+        .unwrap()
+        .contains("## basic-zero-shot"));
+    let jsonl = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(jsonl)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["method"], "basic-zero-shot");
     tmux.keys(&["C-c"]);
     tmux.wait_for("exit", Duration::from_secs(20), |s| {
         s.contains("PROMPTLAB-EXITED")
