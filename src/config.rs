@@ -56,6 +56,13 @@ impl Config {
         let mut merged: Value = serde_norway::from_str(DEFAULT_CONFIG_YAML)
             .map_err(|e| anyhow::anyhow!("built-in config.yaml is invalid: {e}"))?;
         if let Some(text) = user_yaml {
+            if let Some(line) = promptlab_methods::yaml_depth::too_deep(text) {
+                anyhow::bail!(
+                    "config file {}: line {line}: brackets nested deeper than {} levels",
+                    user_path.display(),
+                    promptlab_methods::yaml_depth::MAX_FLOW_DEPTH
+                );
+            }
             let user: Value = serde_norway::from_str(text)
                 .map_err(|e| anyhow::anyhow!("config file {}: {e}", user_path.display()))?;
             if !user.is_null() {

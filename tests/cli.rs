@@ -384,3 +384,18 @@ fn config_may_come_before_the_subcommand() {
         );
     }
 }
+
+#[test]
+fn a_config_nested_absurdly_deep_is_refused_at_once_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.yaml");
+    let deep = format!(
+        "model: x\nkeys: {}{}\n",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    std::fs::write(&path, deep).unwrap();
+    let out = common::promptlab(&["--config", path.to_str().unwrap(), "models", "list"]);
+    assert!(!out.status.success());
+    assert_one_line_error(&out, &["deep.yaml", "line 2", "nested deeper than 64"]);
+}

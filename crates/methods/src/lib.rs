@@ -12,5 +12,6 @@ pub mod runner;
 pub mod sandbox;
 pub mod spec;
 pub(crate) mod tools;
+pub mod yaml_depth;
 
 pub use error::MethodError;

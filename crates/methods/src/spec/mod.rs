@@ -301,6 +301,17 @@ impl MethodSpec {
     /// Parses and checks the text of a method file; `path` is named in
     /// errors.
     pub fn parse(text: &str, path: &Path) -> Result<MethodSpec, SpecError> {
+        if let Some(line) = crate::yaml_depth::too_deep(text) {
+            return Err(SpecError {
+                path: path.to_path_buf(),
+                line,
+                field: "yaml".into(),
+                message: format!(
+                    "brackets nested deeper than {} levels",
+                    crate::yaml_depth::MAX_FLOW_DEPTH
+                ),
+            });
+        }
         let raw: RawSpec = serde_norway::from_str(text).map_err(|e| SpecError {
             path: path.to_path_buf(),
             line: e.location().map_or(0, |l| l.line()),
