@@ -33,11 +33,8 @@ pub fn too_deep(text: &str) -> Option<usize> {
             '"' => {
                 while let Some(c) = chars.next() {
                     match c {
-                        '\\' => {
-                            if chars.next() == Some('\n') {
-                                line += 1;
-                            }
-                        }
+                        // An escape takes the next character (a line break too).
+                        '\\' => line += usize::from(chars.next() == Some('\n')),
                         '\n' => line += 1,
                         '"' => break,
                         _ => {}
