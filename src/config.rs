@@ -63,20 +63,35 @@ impl Config {
                     promptlab_methods::yaml_depth::MAX_FLOW_DEPTH
                 );
             }
-            let user: Value = serde_norway::from_str(text)
-                .map_err(|e| anyhow::anyhow!("config file {}: {e}", user_path.display()))?;
+            let user: Value = serde_norway::from_str(text).map_err(|e| {
+                anyhow::anyhow!("config file {}: {}", user_path.display(), short(&e))
+            })?;
             if !user.is_null() {
                 merge(&mut merged, user);
             }
         }
         serde_norway::from_value(merged).map_err(|e| {
             if user_yaml.is_some() {
-                anyhow::anyhow!("config file {}: {e}", user_path.display())
+                anyhow::anyhow!("config file {}: {}", user_path.display(), short(&e))
             } else {
                 anyhow::anyhow!("built-in config.yaml: {e}")
             }
         })
     }
+}
+
+/// A parser's message, which may quote the file at any length, on one line
+/// of at most about 300 characters: its start, then its end (where the
+/// line and column are).
+fn short(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string().replace(['\r', '\n'], " ");
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= 300 {
+        return text;
+    }
+    let head: String = chars[..200].iter().collect();
+    let tail: String = chars[chars.len() - 90..].iter().collect();
+    format!("{head} … {tail}")
 }
 
 /// `$XDG_CONFIG_HOME/promptlab/config.yaml`, else `~/.config/promptlab/config.yaml`.

@@ -9,9 +9,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub enum KeyError {
     #[error("empty key")]
     Empty,
-    #[error("unknown modifier `{0}`")]
+    #[error("unknown modifier `{}`", crate::text::clip_end(.0, 40))]
     UnknownModifier(String),
-    #[error("unknown key `{0}`")]
+    #[error("unknown key `{}`", crate::text::clip_end(.0, 40))]
     UnknownKey(String),
 }
 

@@ -15,14 +15,19 @@ pub use key::KeyError;
 
 use crate::error::Error;
 
+/// A name or key from the file as an error quotes it: one line, clipped.
+fn clip(text: &str) -> String {
+    crate::text::clip_end(&crate::text::one_line(text), 60)
+}
+
 /// A bad entry in config.yaml's `keys:`; each message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeysError {
-    #[error("config keys.{name}: unknown action (known: {known})")]
+    #[error("config keys.{}: unknown action (known: {known})", clip(name))]
     UnknownAction { name: String, known: String },
-    #[error("config keys.{name}: {error}")]
+    #[error("config keys.{}: {error}", clip(name))]
     BadKey { name: String, error: KeyError },
-    #[error("config keys.{name}: `{text}` is already bound to {other}")]
+    #[error("config keys.{name}: `{}` is already bound to {other}", clip(text))]
     AlreadyBound {
         name: String,
         text: String,
