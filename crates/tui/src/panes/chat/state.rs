@@ -69,6 +69,9 @@ pub struct ChatState {
     /// What the last frame showed (written by the view): scrolling and the
     /// selection go on from there.
     pub(crate) shown: Cell<Shown>,
+    /// The screen row of the focused turn's header in the last frame (the
+    /// token popup opens next to its token); `None` when off screen.
+    pub(crate) focused_row: Cell<Option<i32>>,
     pub(crate) save_path: PathBuf,
     pub(crate) top_logprobs: usize,
     /// Written by the view on every frame, read for mouse hits.
@@ -105,6 +108,7 @@ impl ChatState {
             draft: None,
             scroll: Scroll::Newest,
             shown: Cell::default(),
+            focused_row: Cell::new(None),
             save_path,
             top_logprobs: 5,
             rects: Cell::default(),

@@ -169,16 +169,27 @@ fn render_messages(frame: &mut Frame, chat: &ChatState, v: ViewCx, area: Rect) {
         Focus::Input => None,
     };
     // Only the turns near the screen are laid out (see `scroll`).
-    let mut laid_out: HashMap<usize, Vec<Line<'static>>> = HashMap::new();
+    let mut laid_out: HashMap<usize, (Vec<Line<'static>>, usize)> = HashMap::new();
     let (range, top, shown) = window(path.len(), usize::from(inner.height), chat.scroll, |pos| {
         let lines = turn_block(chat, v, path[pos], selected == Some(pos));
         let rows = wrapped_height(&lines);
-        laid_out.insert(pos, lines);
+        laid_out.insert(pos, (lines, rows));
         rows
     });
     chat.shown.set(shown);
+    // Where the focused turn starts on screen, for the token popup.
+    let focused = chat.focused_turn();
+    let mut row = 0usize;
+    chat.focused_row.set(None);
+    for pos in range.clone() {
+        if Some(path[pos]) == focused {
+            let on_screen = i64::from(inner.y) + row as i64 - top as i64;
+            chat.focused_row.set(i32::try_from(on_screen).ok());
+        }
+        row += laid_out.get(&pos).map_or(0, |(_, rows)| *rows);
+    }
     let mut lines: Vec<Line<'static>> = range
-        .flat_map(|pos| laid_out.remove(&pos).unwrap_or_default())
+        .flat_map(|pos| laid_out.remove(&pos).map(|(l, _)| l).unwrap_or_default())
         .collect();
     if path.is_empty() {
         let help = v.keymap.key_name(GlobalAction::Help);
@@ -329,12 +340,25 @@ fn render_token_popup(frame: &mut Frame, chat: &ChatState, theme: &Theme, area: 
     }
     let width = 30.min(area.width.saturating_sub(2));
     let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
-    let popup = Rect::new(
-        area.right().saturating_sub(width + 1),
-        area.y + 1,
-        width,
-        height,
-    );
+    let popup = match token_position(chat, turn, cursor, area) {
+        // Under the token if it fits there, else above it; beside its column.
+        Some((x, y)) => {
+            let below = y + 1;
+            let y = if below + height <= area.bottom() {
+                below
+            } else {
+                y.saturating_sub(height).max(area.y)
+            };
+            let x = x.min(area.right().saturating_sub(width + 1)).max(area.x);
+            Rect::new(x, y, width, height)
+        }
+        None => Rect::new(
+            area.right().saturating_sub(width + 1),
+            area.y + 1,
+            width,
+            height,
+        ),
+    };
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(
@@ -344,6 +368,33 @@ fn render_token_popup(frame: &mut Frame, chat: &ChatState, theme: &Theme, area: 
         ),
         popup,
     );
+}
+
+/// Where token `cursor` of `turn` is on screen (about: word wrapping may
+/// move it a little), from the turn's row in the last frame: the header,
+/// then the tokens' text as the probability view lays it out.
+fn token_position(chat: &ChatState, turn: usize, cursor: usize, area: Rect) -> Option<(u16, u16)> {
+    let start = chat.focused_row.get()?;
+    let width = usize::from(area.width.saturating_sub(2)).max(1);
+    let before: String = chat
+        .conversation
+        .turn(turn)
+        .tokens
+        .iter()
+        .take(cursor)
+        .map(|t| printable(&t.text))
+        .collect();
+    let mut lines: Vec<usize> = before.split('\n').map(|l| l.chars().count()).collect();
+    let column = lines.pop().unwrap_or(0);
+    let rows_before: usize = lines.iter().map(|&n| n.div_ceil(width).max(1)).sum();
+    let row = i64::from(start) + 1 + rows_before as i64 + (column / width) as i64;
+    let inner_top = i64::from(area.y) + 1;
+    let inner_bottom = i64::from(area.bottom()) - 1;
+    if row < inner_top || row >= inner_bottom {
+        return None;
+    }
+    let x = area.x + 1 + (column % width) as u16;
+    Some((x, u16::try_from(row).ok()?))
 }
 
 fn render_input(frame: &mut Frame, chat: &ChatState, theme: &Theme, area: Rect) {
