@@ -292,3 +292,15 @@ fn stored_weights_decoding_token_by_token_match_the_reference_at_every_position(
     }
     assert_within("token-by-token logprobs", &diffs, DECODE_LOGPROB_TOLERANCE);
 }
+
+#[test]
+fn the_default_models_own_system_prompt_is_known() {
+    // SmolLM2's chat template adds one when the conversation has none; the
+    // settings panel shows it.
+    let info = &common::default_model().info;
+    let default = info
+        .default_system
+        .as_deref()
+        .expect("a default system prompt");
+    assert!(default.contains("SmolLM"), "{default}");
+}

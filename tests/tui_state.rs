@@ -75,6 +75,7 @@ fn state_with(user_yaml: Option<&str>, capabilities: Capabilities) -> State {
                 n_heads: 2,
                 context_length: 2048,
                 file_bytes: 1,
+                default_system: Some("You are TinyModel.".into()),
             },
             load_ms: 1.0,
             capabilities,
@@ -1833,7 +1834,7 @@ fn settings_name_the_preset_the_values_match() {
     key(&mut state, KeyCode::F(2), KeyModifiers::NONE);
     let s = screen(&state, 80, 24, Palette::Mono).0;
     assert!(s.contains("preset  precise"), "{s}");
-    assert!(s.contains("(none: the chat template's own default)"), "{s}");
+    assert!(s.contains("(template's) You are TinyModel."), "{s}");
     key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
     state.settings.sampling.repeat_penalty = 1.2;
     key(&mut state, KeyCode::F(2), KeyModifiers::NONE);

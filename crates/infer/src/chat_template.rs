@@ -50,6 +50,23 @@ impl ChatTemplate {
 
     /// The prompt text for `messages`, ending with the assistant's turn
     /// opened when `add_generation_prompt` is set.
+    /// The system prompt this template adds when a conversation has none:
+    /// what a one-question rendering holds, in the place a given system
+    /// prompt takes, before the same question.
+    pub fn default_system(&self) -> Option<String> {
+        const SYSTEM: &str = "\u{E000}system\u{E001}";
+        const QUESTION: &str = "\u{E002}question\u{E003}";
+        let question = Message::new("user", QUESTION);
+        let alone = self.render(std::slice::from_ref(&question), false).ok()?;
+        let with = self
+            .render(&[Message::new("system", SYSTEM), question], false)
+            .ok()?;
+        let at = with.find(SYSTEM)?;
+        let (before, after) = (&with[..at], &with[at + SYSTEM.len()..]);
+        let middle = alone.strip_prefix(before)?.strip_suffix(after)?;
+        (!middle.trim().is_empty()).then(|| middle.to_string())
+    }
+
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
         let template = self
             .env
@@ -84,6 +101,21 @@ mod tests {
         assert_eq!(
             text,
             "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
+    }
+
+    #[test]
+    fn the_system_prompt_a_template_adds_by_itself_is_found() {
+        // SmolLM2's shape: a default system turn when the first is not one.
+        let smol = "{% for m in messages %}{% if loop.first and m['role'] != 'system' %}<|im_start|>system\nYou are a helpful AI assistant named SmolLM<|im_end|>\n{% endif %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}";
+        let t = ChatTemplate::new(smol, "", "").unwrap();
+        assert_eq!(
+            t.default_system().as_deref(),
+            Some("You are a helpful AI assistant named SmolLM")
+        );
+        assert_eq!(
+            ChatTemplate::new(CHATML, "", "").unwrap().default_system(),
+            None
         );
     }
 

@@ -56,6 +56,9 @@ pub struct ModelInfo {
     pub n_heads: usize,
     pub context_length: usize,
     pub file_bytes: u64,
+    /// The system prompt the chat template puts in when the conversation has
+    /// none (SmolLM2's does), if it does.
+    pub default_system: Option<String>,
 }
 
 /// A model ready to run: weights, tokenizer and chat template.
@@ -207,6 +210,9 @@ impl LoadedModel {
             n_heads: arch.n_heads(),
             context_length: arch.context_length(),
             file_bytes,
+            default_system: chat_template
+                .as_ref()
+                .and_then(ChatTemplate::default_system),
         };
         Self {
             arch,

@@ -71,7 +71,18 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
                 .iter()
                 .rev()
                 .find_map(|&i| conversation.turn(i).seed);
-            crate::widgets::settings::render(frame, &state.settings, shown_seed, theme, area)
+            let default_system = state
+                .model
+                .info
+                .as_ref()
+                .and_then(|m| m.default_system.as_deref());
+            crate::widgets::settings::render(
+                frame,
+                &state.settings,
+                (shown_seed, default_system),
+                theme,
+                area,
+            )
         }
         Some(Overlay::Step) => compare::render_detail(frame, &state.compare, theme, area),
         Some(Overlay::Conversations) => {

@@ -15,14 +15,16 @@ const WIDTH: u16 = 70;
 const LABEL: usize = 15;
 use crate::theme::Theme;
 
-/// `last_seed` is the seed the newest answer on screen was generated with.
+/// `facts`: the seed the newest answer on screen was generated with, and
+/// the system prompt the model's chat template adds when none is set.
 pub(crate) fn render(
     frame: &mut Frame,
     s: &Settings,
-    last_seed: Option<u64>,
+    facts: (Option<u64>, Option<&str>),
     theme: &Theme,
     area: Rect,
 ) {
+    let (last_seed, default_system) = facts;
     // Each value on its one line: the box, less borders and labels.
     let room = usize::from(WIDTH.min(area.width)).saturating_sub(2 + LABEL + 2);
     let one_row = |text: &str| printable(text).replace('\n', "⏎");
@@ -40,9 +42,10 @@ pub(crate) fn render(
                     Some(seed) => clip_end(&format!("{seed} (last answer; new per answer)"), room),
                     None => "new per answer".into(),
                 },
-                _ if field == Field::System && s.system.is_empty() => {
-                    "(none: the chat template's own default)".into()
-                }
+                _ if field == Field::System && s.system.is_empty() => match default_system {
+                    Some(text) => clip_end(&format!("(template's) {}", one_row(text)), room),
+                    None => "(none)".into(),
+                },
                 _ => clip_end(&one_row(&s.value(field)), room),
             };
             let style = if row == s.row {
