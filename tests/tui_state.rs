@@ -1207,6 +1207,48 @@ answer: execution
     }
 
     #[test]
+    fn earlier_runs_are_kept_and_can_be_shown_again() {
+        let mut state = compare_state();
+        let first = start(&mut state, &[0], "What is 2 + 3?", "5");
+        feed(&mut state, events(&first, 0, &["The answer is 5."]));
+        finish(&mut state, first.id, false);
+        // A second question (the selection is kept).
+        state.compare.focus = CompareFocus::Question;
+        for _ in 0.."What is 2 + 3?".len() {
+            press(&mut state, KeyCode::Backspace);
+        }
+        type_text(&mut state, "What is 4 + 4?");
+        let effects = press(&mut state, KeyCode::Enter);
+        let [Effect::Compare(second)] = effects.as_slice() else {
+            panic!("a second run: {effects:?}")
+        };
+        let second = second.clone();
+        feed(&mut state, events(&second, 0, &["The answer is 8."]));
+        finish(&mut state, second.id, false);
+        state.compare.focus = CompareFocus::Columns;
+        let (text, _) = screen(&state, 100, 30, Palette::Mono);
+        assert!(
+            text.contains("run 2/2") && text.contains("What is 4 + 4?"),
+            "{text}"
+        );
+        key(&mut state, KeyCode::Left, KeyModifiers::ALT);
+        let (text, _) = screen(&state, 100, 30, Palette::Mono);
+        assert!(
+            text.contains("run 1/2") && text.contains("What is 2 + 3?"),
+            "{text}"
+        );
+        assert!(text.contains("answer: 5"), "{text}");
+        key(&mut state, KeyCode::Left, KeyModifiers::ALT);
+        assert!(screen(&state, 100, 30, Palette::Mono).0.contains("run 1/2"));
+        key(&mut state, KeyCode::Right, KeyModifiers::ALT);
+        let (text, _) = screen(&state, 100, 30, Palette::Mono);
+        assert!(
+            text.contains("run 2/2") && text.contains("answer: 8"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_finished_run_exports_as_markdown_and_json_lines() {
         let mut state = compare_state();
         state.compare.focus = CompareFocus::Methods;

@@ -109,8 +109,8 @@ impl ConfigKey {
             ConfigKey::Settings => "sampling settings and system prompt",
             ConfigKey::Help => "this help",
             ConfigKey::Focus => "switch focus: input / messages",
-            ConfigKey::BranchPrev => "previous branch of the selected message",
-            ConfigKey::BranchNext => "next branch of the selected message",
+            ConfigKey::BranchPrev => "previous branch of the selected message (compare: run)",
+            ConfigKey::BranchNext => "next branch of the selected message (compare: run)",
             ConfigKey::HistoryPrev => "earlier prompt from history",
             ConfigKey::HistoryNext => "later prompt from history",
             ConfigKey::Compare => "switch between the chat and the compare pane",
@@ -179,6 +179,9 @@ pub(crate) enum CompareAction {
     Copy,
     /// The finished run as Markdown and JSON lines.
     Export,
+    /// The run before / after the one shown.
+    PrevRun,
+    NextRun,
 }
 
 impl ConfigKey {
@@ -227,6 +230,8 @@ impl ConfigKey {
             ConfigKey::AllowCode => CompareAction::AllowCode,
             ConfigKey::Copy => CompareAction::Copy,
             ConfigKey::Export => CompareAction::Export,
+            ConfigKey::BranchPrev => CompareAction::PrevRun,
+            ConfigKey::BranchNext => CompareAction::NextRun,
             _ => return None,
         })
     }

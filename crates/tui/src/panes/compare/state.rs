@@ -65,6 +65,10 @@ pub struct CompareState {
     pub focus: CompareFocus,
     /// The last comparison started, running or done.
     pub run: Option<CompareRun>,
+    /// Runs before the one shown (oldest first) and after it (newest
+    /// last), kept so earlier runs can be looked at again.
+    pub(crate) earlier: Vec<CompareRun>,
+    pub(crate) later: Vec<CompareRun>,
     /// The selected column.
     pub column: usize,
     /// The selected column follows the method that is running, until the
@@ -99,6 +103,8 @@ impl CompareState {
             allow_code: false,
             focus: CompareFocus::Methods,
             run: None,
+            earlier: Vec::new(),
+            later: Vec::new(),
             column: 0,
             follow_column: true,
             detail_scroll: 0,

@@ -10,6 +10,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 use super::run::{Column, ColumnStatus, CompareRun};
 use super::state::{field_text, CompareFocus, CompareState};
 use crate::keymap::{ChatAction, CompareAction, GlobalAction, Keymap};
+
+/// Earlier runs kept for looking at again.
+const MAX_KEPT_RUNS: usize = 20;
 use crate::panes::Cx;
 use crate::state::{Effect, Overlay};
 use promptlab_engine::{CompareRequest, Event};
@@ -84,6 +87,26 @@ fn on_action(c: &mut CompareState, cx: &mut Cx, action: CompareAction) -> Option
             }
             None => return None,
         },
+        CompareAction::PrevRun | CompareAction::NextRun => {
+            if c.running() {
+                return Some(cx.refuse("a comparison is running: earlier runs after it ends"));
+            }
+            let (from, to) = if action == CompareAction::PrevRun {
+                (&mut c.earlier, &mut c.later)
+            } else {
+                (&mut c.later, &mut c.earlier)
+            };
+            match (from.pop(), c.run.take()) {
+                (Some(other), Some(shown)) => {
+                    to.push(shown);
+                    c.run = Some(other);
+                    c.column = 0;
+                }
+                (None, shown) => c.run = shown,
+                (Some(other), None) => c.run = Some(other),
+            }
+            vec![]
+        }
         CompareAction::Export => match &c.run {
             Some(run) if !run.running => vec![Effect::ExportRun {
                 markdown: super::export::markdown(run),
@@ -333,6 +356,18 @@ fn start(c: &mut CompareState, cx: &mut Cx) -> Vec<Effect> {
         seed: s.sampling_for(id).seed,
         allow_code: c.allow_code,
     };
+    // The runs so far are kept, in order, the newest last.
+    while let Some(newer) = c.later.pop() {
+        if let Some(shown) = c.run.replace(newer) {
+            c.earlier.push(shown);
+        }
+    }
+    if let Some(last) = c.run.take() {
+        c.earlier.push(last);
+        if c.earlier.len() > MAX_KEPT_RUNS {
+            c.earlier.remove(0);
+        }
+    }
     c.run = Some(CompareRun {
         id,
         question,

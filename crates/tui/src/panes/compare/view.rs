@@ -281,6 +281,18 @@ fn render_columns(frame: &mut Frame, c: &CompareState, v: ViewCx, run: &CompareR
         selected + 1 - visible
     };
     let mut spans = vec![Span::raw(" ")];
+    let runs = c.earlier.len() + 1 + c.later.len();
+    if runs > 1 {
+        spans.push(Span::styled(
+            format!(
+                "run {}/{runs} ({} {}) · ",
+                c.earlier.len() + 1,
+                v.keymap.key_for(CompareAction::PrevRun),
+                v.keymap.key_for(CompareAction::NextRun)
+            ),
+            theme.title,
+        ));
+    }
     spans.push(run_status(run, v));
     if visible < n {
         let shown = if visible == 1 {
