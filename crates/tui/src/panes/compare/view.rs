@@ -431,6 +431,14 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
             "export the finished run as Markdown and JSON lines",
         ),
         row(
+            format!(
+                "{} {}",
+                k(CompareAction::PrevRun.into()),
+                k(CompareAction::NextRun.into())
+            ),
+            "the run before / after this one",
+        ),
+        row(
             k(GlobalAction::Settings.into()),
             "settings: max tokens caps every model call",
         ),
