@@ -685,3 +685,23 @@ fn saved_conversations_are_searched_opened_renamed_and_deleted_in_the_app() {
     });
     assert!(!soup.exists() && trip.exists());
 }
+
+#[test]
+fn a_long_message_wraps_in_the_input_at_80_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("{}; sleep 60", app_command(dir.path()));
+    let tmux = Tmux::start("wrap", 80, 24, &script);
+    tmux.wait_for_model();
+    let words: Vec<String> = (0..30).map(|i| format!("word{i}")).collect();
+    tmux.keys(&["-l", &words.join(" ")]);
+    let (screen, _) = tmux.wait_for("the typed text", Duration::from_secs(10), |s| {
+        s.contains("word29")
+    });
+    assert!(
+        screen.contains("word0 word1"),
+        "the start scrolled away:\n{screen}"
+    );
+    // The message box grew to hold it.
+    let rows = screen.lines().filter(|l| l.contains("word")).count();
+    assert!(rows >= 3, "{screen}");
+}

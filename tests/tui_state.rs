@@ -2042,3 +2042,15 @@ fn the_conversation_list_searches_opens_renames_and_deletes() {
         vec![Effect::DeleteConversation(PathBuf::from("/tmp/chat.json"))]
     );
 }
+
+#[test]
+fn a_long_message_wraps_in_the_input_instead_of_scrolling_sideways() {
+    let mut state = new_state();
+    let words: Vec<String> = (0..30).map(|i| format!("word{i}")).collect();
+    type_text(&mut state, &words.join(" "));
+    let (text, _) = screen(&state, 80, 24, Palette::Mono);
+    // Every word is on screen: the first and the last both.
+    for w in ["word0 ", "word15", "word29"] {
+        assert!(text.contains(w), "{w} not shown:\n{text}");
+    }
+}

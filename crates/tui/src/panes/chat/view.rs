@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
@@ -19,11 +19,13 @@ use crate::text::printable;
 use crate::theme::Theme;
 use crate::widgets::overlay::{self, help_row};
 use crate::widgets::pane_block;
+use crate::widgets::text_input::{render_wrapped, wrapped_rows};
 
 /// Where the pane's parts go: the messages and the input (as tall as its
 /// text, up to 6 lines); the status line is below the pane.
 fn layout(area: Rect, chat: &ChatState, status: Rect) -> ChatRects {
-    let input_lines = chat.input.lines().len().clamp(1, 6) as u16;
+    let rows = wrapped_rows(&chat.input, area.width.saturating_sub(2));
+    let input_lines = rows.clamp(1, 6) as u16;
     let [messages, input] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(input_lines + 2)]).areas(area);
     ChatRects {
@@ -403,13 +405,9 @@ fn render_input(frame: &mut Frame, chat: &ChatState, theme: &Theme, area: Rect) 
     } else {
         " message "
     };
-    let mut input = chat.input.clone();
-    input.set_block(pane_block(title, chat.focus == Focus::Input, theme));
-    input.set_placeholder_style(theme.placeholder);
-    if chat.focus != Focus::Input {
-        input.set_cursor_style(Style::default());
-    }
-    frame.render_widget(&input, area);
+    let focused = chat.focus == Focus::Input;
+    let block = pane_block(title, focused, theme);
+    render_wrapped(frame, &chat.input, block, focused, theme.placeholder, area);
 }
 
 #[cfg(test)]

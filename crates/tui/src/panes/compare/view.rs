@@ -50,8 +50,10 @@ fn render_setup(frame: &mut Frame, c: &CompareState, v: ViewCx, area: Rect) {
     let [list, fields] =
         Layout::horizontal([Constraint::Length(list_width), Constraint::Min(0)]).areas(area);
     render_method_list(frame, c, theme, list);
-    let lines =
-        |area: &tui_textarea::TextArea, most: usize| area.lines().len().clamp(1, most) as u16;
+    let field_width = fields.width.saturating_sub(2);
+    let lines = |area: &tui_textarea::TextArea, most: usize| {
+        crate::widgets::text_input::wrapped_rows(area, field_width).clamp(1, most) as u16
+    };
     let [question, context, reference, info] = Layout::vertical([
         Constraint::Length(lines(&c.question, 3) + 2),
         Constraint::Length(lines(&c.context, 2) + 2),
@@ -74,14 +76,16 @@ fn render_setup(frame: &mut Frame, c: &CompareState, v: ViewCx, area: Rect) {
             CompareFocus::Reference,
         ),
     ] {
-        let mut area = area.clone();
         let focused = c.focus == focus;
-        area.set_block(pane_block(title, focused, theme));
-        area.set_placeholder_style(theme.placeholder);
-        if !focused {
-            area.set_cursor_style(Style::default());
-        }
-        frame.render_widget(&area, rect);
+        let block = pane_block(title, focused, theme);
+        crate::widgets::text_input::render_wrapped(
+            frame,
+            area,
+            block,
+            focused,
+            theme.placeholder,
+            rect,
+        );
     }
     let mut text = vec![code_line(c, v)];
     if let Some(error) = &c.catalog_error {
