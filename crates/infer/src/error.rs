@@ -10,39 +10,45 @@ pub enum ModelError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: not a readable GGUF file ({reason})")]
+    #[error("{path}: not a readable GGUF file ({})", shown(reason))]
     BadGguf { path: PathBuf, reason: String },
-    #[error("{path}: {reason}")]
+    #[error("{path}: {}", shown(reason))]
     BadWeights { path: PathBuf, reason: String },
-    #[error("{path}: file is truncated: tensor `{tensor}` needs bytes up to {needed} but the file has {actual}")]
+    #[error("{path}: file is truncated: tensor `{}` needs bytes up to {needed} but the file has {actual}", shown(tensor))]
     Truncated {
         path: PathBuf,
         tensor: String,
         needed: u64,
         actual: u64,
     },
-    #[error("{path}: architecture `{arch}` is not supported (supported: {supported})")]
+    #[error(
+        "{path}: architecture `{}` is not supported (supported: {supported})",
+        shown(arch)
+    )]
     UnsupportedArch {
         path: PathBuf,
         arch: String,
         supported: String,
     },
-    #[error("{path}: metadata `{key}` is missing or not {expected}")]
+    #[error("{path}: metadata `{}` is missing or not {expected}", shown(key))]
     Metadata {
         path: PathBuf,
         key: String,
         expected: &'static str,
     },
-    #[error("{path}: tensor `{name}` is missing")]
+    #[error("{path}: tensor `{}` is missing", shown(name))]
     MissingTensor { path: PathBuf, name: String },
-    #[error("{path}: tensor `{name}` has shape {actual:?}, expected {expected:?}")]
+    #[error(
+        "{path}: tensor `{}` has shape {actual:?}, expected {expected:?}",
+        shown(name)
+    )]
     TensorShape {
         path: PathBuf,
         name: String,
         expected: Vec<usize>,
         actual: Vec<usize>,
     },
-    #[error("{path}: tokenizer: {reason}")]
+    #[error("{path}: tokenizer: {}", shown(reason))]
     Tokenizer { path: PathBuf, reason: String },
     #[error("chat template: {0}")]
     Template(String),
@@ -69,6 +75,17 @@ impl ModelError {
             }
             other => other,
         }
+    }
+}
+
+/// Text from a file or a library as an error shows it: control characters
+/// (a line break in a tensor name) written as `\u{…}`, and at most
+/// [`MAX_QUOTED`] characters.
+fn shown(text: &str) -> String {
+    let printable = crate::printable::printable(text);
+    match printable.char_indices().nth(MAX_QUOTED) {
+        Some((cut, _)) => format!("{}…", &printable[..cut]),
+        None => printable,
     }
 }
 
