@@ -116,6 +116,7 @@ pub(crate) fn apply(effect: Effect, state: &mut State, engine: &EngineHandle) ->
                 notice(state, format!("saving the last conversation failed: {e}"));
             }
         }
+        Effect::Copy(text) if text.is_empty() => notice(state, "nothing to copy there yet".into()),
         Effect::Copy(text) => match terminal::copy_osc52(&text) {
             Ok(()) => notice(
                 state,
