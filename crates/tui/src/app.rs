@@ -144,8 +144,13 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
     terminal::restore();
     if result.is_err() {
         // The loop failed before a quit could save (the terminal went away
-        // mid-frame, say): keep the conversation anyway.
-        effects::apply(Effect::Autosave, &mut state, &engine);
+        // mid-frame, say): quit as the quit key does, the answer in flight
+        // kept and marked stopped, the conversation saved.
+        for effect in update(&mut state, Action::Terminate) {
+            if effect != Effect::Quit {
+                effects::apply(effect, &mut state, &engine);
+            }
+        }
     }
     drop(engine);
     let signal = TERMINATED_BY.load(Ordering::SeqCst);
