@@ -16,6 +16,25 @@ impl MethodSpec {
             field,
             message,
         };
+        // Inputs are names the item supplies and templates read.
+        let is_name = |s: &str| {
+            let mut chars = s.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && s.len() <= 64
+        };
+        if let Some(bad) = self.inputs.iter().find(|i| !is_name(i)) {
+            return Err(error(
+                line_of(text, "inputs"),
+                "inputs".into(),
+                format!(
+                    "`{}` is not an input name (letters, digits, _ and -, at most 64)",
+                    super::one_line(bad, 40)
+                ),
+            ));
+        }
         if self.runnable() && self.steps.is_empty() {
             return Err(error(
                 line_of(text, "steps"),

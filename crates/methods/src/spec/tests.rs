@@ -128,3 +128,13 @@ fn an_error_quoting_the_file_stays_one_bounded_line() {
     assert!(text.starts_with("m.yaml:3: answer: `line⏎line⏎"), "{text}");
     assert!(text.chars().count() < 450 && text.ends_with('…'), "{text}");
 }
+
+#[test]
+fn an_input_must_be_a_name() {
+    let err = load_error(&METHOD.replace("inputs: [question]", "inputs: [\"two\\nlines\"]"));
+    assert!(
+        err.contains("inputs: `two⏎lines` is not an input name"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+}
