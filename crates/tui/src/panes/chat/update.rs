@@ -310,19 +310,14 @@ fn new_conversation(chat: &mut ChatState, cx: &mut Cx) -> Vec<Effect> {
         return cx.refuse(format!("still generating: {stop} stops it first"));
     }
     let fresh = Conversation::new(&chat.conversation.system, &chat.conversation.model);
-    let left = std::mem::replace(&mut chat.conversation, fresh);
     let dir = chat
         .save_path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let left_path = std::mem::replace(&mut chat.save_path, new_conversation_path(&dir));
-    chat.editing = None;
-    chat.selected = None;
-    chat.token_cursor = None;
-    chat.scroll = Scroll::Newest;
-    chat.stats = Stats::default();
-    chat.focus = Focus::Input;
+    let left = std::mem::replace(&mut chat.conversation, Conversation::new("", ""));
+    let left_path = chat.save_path.clone();
+    show_conversation(chat, fresh, new_conversation_path(&dir));
     if left.turns.is_empty() {
         *cx.notice = Some("new conversation".into());
         return vec![];
