@@ -34,6 +34,13 @@ CASES = [
 ]
 ATTN_LAYERS = (0, 15, 29)
 GREEDY_STEPS = 12
+# What the attention inspector reads from a capture, checked on the "paris" case at its last
+# position: the pre-softmax scores of one head, the logit lens of every layer, and one head's
+# direct effect on the logits; and attention rows of generated tokens (layers 0 and 29).
+INSPECT = {"scores_layer": 15, "scores_head": 4, "effect_layer": 29, "effect_head": 3, "top": 5,
+           "generated_layers": (0, 29)}
+DEFAULT_INSPECT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden",
+                                   "smollm2_inspect.json")
 
 
 # ----------------------------------------------------------------------------- GGUF loading
@@ -161,8 +168,12 @@ class Llama:
         out[..., 1::2] = x0 * sin + x1 * cos
         return out
 
-    def forward(self, ids, want_attn=()):
-        """Returns log-probs (T, vocab) and {layer: attention probs (H, T, T)}."""
+    def forward(self, ids, want_attn=(), record=None):
+        """Returns log-probs (T, vocab) and {layer: attention probs (H, T, T)}.
+
+        With a `record` dict, also keeps per layer the scaled, masked scores (H, T, T), every
+        head's output before the output projection (T, H*hd) and the residual after the layer
+        (T, d), under "scores", "outputs" and "residual"."""
         T, H, KV, hd = len(ids), self.n_head, self.n_kv, self.hd
         x = self.emb[np.array(ids)]  # (T, d)
         mask = np.triu(np.full((T, T), -np.inf), k=1)
@@ -178,16 +189,22 @@ class Llama:
             v = np.repeat(v, rep, axis=1).transpose(1, 0, 2)
             q = q.transpose(1, 0, 2)
             s = q @ k.transpose(0, 2, 1) / np.sqrt(hd) + mask  # (H, T, T)
+            if record is not None:
+                record.setdefault("scores", []).append(s)
             s = s - s.max(axis=-1, keepdims=True)
             p = np.exp(s)
             p /= p.sum(axis=-1, keepdims=True)
             if l in want_attn:
                 attn_out[l] = p
             o = (p @ v).transpose(1, 0, 2).reshape(T, H * hd)
+            if record is not None:
+                record.setdefault("outputs", []).append(o)
             x = x + o @ w("attn_output").T
             h = self.rms(x, w("ffn_norm"))
             g = h @ w("ffn_gate").T
             x = x + ((g / (1.0 + np.exp(-g))) * (h @ w("ffn_up").T)) @ w("ffn_down").T
+            if record is not None:
+                record.setdefault("residual", []).append(x)
         logits = self.rms(x, self.w["output_norm.weight"]) @ self.emb.T  # (T, vocab)
         m = logits.max(axis=-1, keepdims=True)
         logp = logits - m - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
@@ -201,6 +218,47 @@ def topk(row, k=TOP_K):
 
 def rnd(a):
     return np.round(a, 6).tolist()
+
+
+def write_inspect(model, tok, chat_ids, gen):
+    """Golden data for the attention inspector (see INSPECT), in its own file."""
+    ids = tok.encode(dict(CASES)["paris"])
+    rec = {}
+    model.forward(ids, record=rec)
+    norm, emb, top = model.w["output_norm.weight"], model.emb, INSPECT["top"]
+
+    def log_softmax(z):
+        z = z - z.max()
+        return z - np.log(np.exp(z).sum())
+
+    lens = [topk(log_softmax(model.rms(rec["residual"][l][-1], norm) @ emb.T), top)
+            for l in range(model.n_layer)]
+    L, H = INSPECT["scores_layer"], INSPECT["scores_head"]
+    scores = rec["scores"][L][H, -1, :]
+    L, H, hd = INSPECT["effect_layer"], INSPECT["effect_head"], model.hd
+    z = np.zeros(model.n_head * hd)
+    z[H * hd:(H + 1) * hd] = rec["outputs"][L][-1, H * hd:(H + 1) * hd]
+    added = z @ model.w[f"blk.{L}.attn_output.weight"].T  # (d,)
+    final = rec["residual"][-1][-1]
+    delta = (added / np.sqrt(np.mean(final * final) + model.eps) * norm) @ emb.T  # (vocab,)
+    # Generated positions: the chat prompt and every greedy token fed back (all but the last).
+    seq = chat_ids + gen[:-1]
+    _, _, attn = model.forward(seq, INSPECT["generated_layers"])
+    P = len(chat_ids)
+    out = {
+        "script": "tests/reference/smollm2_reference.py", "case": "paris", "token_ids": ids,
+        "inspect": {k: v for k, v in INSPECT.items()},
+        "lens_last": lens,
+        "scores_last": np.round(scores, 6).tolist(),
+        "effect_last": {"promoted": topk(delta, top), "suppressed": [[i, -v] for i, v in topk(-delta, top)]},
+        "generated": {"prompt_ids": chat_ids, "generated_ids": gen[:-1],
+                      "layers": {str(l): np.round(attn[l][:, P:, :], 6).tolist()
+                                 for l in INSPECT["generated_layers"]}},
+    }
+    with open(DEFAULT_INSPECT_OUT, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"inspect: lens top1 per layer {[l[0][0] for l in lens]}", file=sys.stderr)
 
 
 def main():
@@ -242,6 +300,8 @@ def main():
         gen.append(int(np.argmax(logp[-1])))
     result["greedy"] = {"case": "chat", "token_ids": gen, "text": tok.decode(gen)}
     print(f"greedy: {gen} {tok.decode(gen)!r}", file=sys.stderr)
+
+    write_inspect(model, tok, ids, gen)
 
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     # Compact JSON, but one line per top-level key / case / attention layer for readability.

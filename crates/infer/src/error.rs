@@ -60,6 +60,8 @@ pub enum ModelError {
     PromptTooLong { tokens: usize, context: usize },
     #[error("{folder}: no weights (expected model.safetensors, model.safetensors.index.json or a .gguf file)")]
     NoWeights { folder: PathBuf },
+    #[error("{0}")]
+    Capture(String),
     #[error("tensor computation failed: {}", first_line(.0))]
     Candle(#[from] candle_core::Error),
 }

@@ -12,6 +12,7 @@ mod gguf_check;
 pub mod inspect;
 pub mod kernels;
 pub mod kv_cache;
+pub mod lens;
 pub mod prefix_cache;
 pub mod printable;
 pub mod sampling;
@@ -243,7 +244,12 @@ impl LoadedModel {
     }
 
     pub fn new_attention_maps(&self) -> AttentionMaps {
-        AttentionMaps::new(self.info.n_layers, self.info.n_heads)
+        match self.arch.vector_widths() {
+            Some(widths) => {
+                AttentionMaps::with_vectors(self.info.n_layers, self.info.n_heads, widths)
+            }
+            None => AttentionMaps::new(self.info.n_layers, self.info.n_heads),
+        }
     }
 
     /// Logits (t', vocab) for `tokens` appended to `cache`; see [`Logits`].

@@ -150,6 +150,9 @@ impl Gpt2 {
         let t = tokens.len();
         let offset = cache.len();
         check_fits(t, offset, self.cfg.context_length)?;
+        if let Some(maps) = capture.as_deref_mut() {
+            maps.begin_step(offset, t)?;
+        }
         let (nh, d) = (self.cfg.n_heads, self.cfg.d_model);
         let hd = d / nh;
         let ids = Tensor::new(tokens, &self.device)?;

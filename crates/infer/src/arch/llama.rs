@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
-use crate::attention::AttentionMaps;
+use crate::attention::{AttentionMaps, VectorWidths};
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::kernels::matmul::{matmul, GEMM_MIN_TOKENS};
@@ -259,6 +259,15 @@ impl Llama {
         })
     }
 
+    /// The vectors an attention capture keeps beside the probabilities.
+    pub fn vector_widths(&self) -> VectorWidths {
+        VectorWidths {
+            head_dim: self.cfg.head_dim,
+            n_kv_heads: self.cfg.n_kv_heads,
+            d_model: self.cfg.d_model,
+        }
+    }
+
     pub fn config(&self) -> &LlamaConfig {
         &self.cfg
     }
@@ -292,6 +301,9 @@ impl Llama {
                 id,
                 vocab: cfg.vocab_size,
             });
+        }
+        if let Some(maps) = capture.as_deref_mut() {
+            maps.begin_step(offset, t)?;
         }
         let (d, hd, dff) = (cfg.d_model, cfg.head_dim, cfg.d_ff);
         let (qd, kvd) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
@@ -371,6 +383,9 @@ impl Llama {
             }
             matmul(&block.down, &s.act, t, &mut s.tmp); // (t, d)
             s.x.iter_mut().zip(&s.tmp).for_each(|(x, m)| *x += m);
+            if let Some(maps) = capture.as_deref_mut() {
+                maps.push_vectors(layer, offset, t, &s.qkv, &s.att, &s.x);
+            }
         }
         cache.advance(t);
         let (first, rows) = match which {
@@ -388,6 +403,51 @@ impl Llama {
             (rows, cfg.vocab_size),
             &Device::Cpu,
         )?)
+    }
+
+    /// The logits (vocab) the model would give if the residual stream `x`
+    /// (d) were the last layer's: the final norm, then the unembedding. The
+    /// logit lens reads every layer's residual through this.
+    pub fn unembed_residual(&self, x: &[f32]) -> Vec<f32> {
+        let mut h = vec![0f32; x.len()];
+        ops::rms_norm(x, &self.final_norm, self.cfg.rms_eps, &mut h);
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed);
+        let mut logits = vec![0f32; self.cfg.vocab_size];
+        matmul(head, &h, 1, &mut logits); // (1, vocab)
+        logits
+    }
+
+    /// What one head's output adds to the logits (vocab) at a position, the
+    /// final norm's scale frozen at that position (direct logit
+    /// attribution): W_U · (γ ⊙ W_o[:, head]·z_head) / rms(x_final).
+    /// `head_outputs` holds every head's z (heads·hd) at the position and
+    /// `final_residual` (d) the residual stream after the last layer.
+    pub fn head_logits(
+        &self,
+        layer: usize,
+        head: usize,
+        head_outputs: &[f32],
+        final_residual: &[f32],
+    ) -> Vec<f32> {
+        let (d, hd) = (self.cfg.d_model, self.cfg.head_dim);
+        let mut z = vec![0f32; head_outputs.len()];
+        z[head * hd..(head + 1) * hd].copy_from_slice(&head_outputs[head * hd..(head + 1) * hd]);
+        let mut added = vec![0f32; d];
+        matmul(&self.blocks[layer].wo, &z, 1, &mut added); // (1, d)
+        let mean_sq = final_residual
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            / d as f64;
+        let scale = (1.0 / (mean_sq + f64::from(self.cfg.rms_eps)).sqrt()) as f32;
+        added
+            .iter_mut()
+            .zip(&self.final_norm)
+            .for_each(|(a, &g)| *a *= scale * g);
+        let head_matrix = self.lm_head.as_ref().unwrap_or(&self.embed);
+        let mut logits = vec![0f32; self.cfg.vocab_size];
+        matmul(head_matrix, &added, 1, &mut logits); // (1, vocab)
+        logits
     }
 
     /// softmax(q·kᵀ/√hd + causal mask)·v for the `t` queries in `qkv`

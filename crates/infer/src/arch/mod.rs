@@ -10,7 +10,7 @@ pub use llama::Logits;
 
 use candle_core::Tensor;
 
-use super::attention::AttentionMaps;
+use super::attention::{AttentionMaps, VectorWidths};
 use super::error::Result;
 use super::kv_cache::KvCache;
 
@@ -45,6 +45,40 @@ impl Architecture {
         match self {
             Architecture::Llama(m) => m.weight_bytes(),
             Architecture::Gpt2(m) => m.weight_bytes(),
+        }
+    }
+
+    /// The per-position vectors an attention capture can keep (queries,
+    /// keys, head outputs, residual stream); GPT-2 keeps probabilities only.
+    pub fn vector_widths(&self) -> Option<VectorWidths> {
+        match self {
+            Architecture::Llama(m) => Some(m.vector_widths()),
+            Architecture::Gpt2(_) => None,
+        }
+    }
+
+    /// See [`llama::Llama::unembed_residual`]; `None` for GPT-2, whose
+    /// capture keeps no residual stream.
+    pub fn unembed_residual(&self, x: &[f32]) -> Option<Vec<f32>> {
+        match self {
+            Architecture::Llama(m) => Some(m.unembed_residual(x)),
+            Architecture::Gpt2(_) => None,
+        }
+    }
+
+    /// See [`llama::Llama::head_logits`].
+    pub fn head_logits(
+        &self,
+        layer: usize,
+        head: usize,
+        head_outputs: &[f32],
+        final_residual: &[f32],
+    ) -> Option<Vec<f32>> {
+        match self {
+            Architecture::Llama(m) => {
+                Some(m.head_logits(layer, head, head_outputs, final_residual))
+            }
+            Architecture::Gpt2(_) => None,
         }
     }
 
