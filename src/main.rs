@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use promptlab::cli::{
     self,
+    attention::AttentionArgs,
     bench::BenchArgs,
     generate::GenerateArgs,
     methods::{CompareArgs, MethodsCommand},
@@ -50,13 +51,22 @@ enum Command {
     Methods(MethodsCommand),
     /// Run one question through several prompting methods side by side
     Compare(Box<CompareArgs>),
+    /// What every layer and head attends to, over a prompt and an answer
+    Attention(Box<AttentionArgs>),
 }
 
 /// `--config FILE` may come before a subcommand as well as after it. The
 /// app's own flags conflict with subcommands, so clap refuses the first form;
 /// a leading `--config` is moved after the subcommand's name.
 fn config_after_subcommand(args: Vec<OsString>) -> Vec<OsString> {
-    const SUBCOMMANDS: &[&str] = &["generate", "bench", "models", "methods", "compare"];
+    const SUBCOMMANDS: &[&str] = &[
+        "generate",
+        "bench",
+        "models",
+        "methods",
+        "compare",
+        "attention",
+    ];
     let mut config = Vec::new();
     let mut i = 1;
     while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
@@ -122,6 +132,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => {
             cli::set_threads(args.model.threads)?;
             cli::generate::run(args, &config)
+        }
+        Command::Attention(args) => {
+            cli::set_threads(args.model.threads)?;
+            cli::attention::run(args, &config)
         }
         Command::Bench(args) => {
             cli::set_threads(args.model.threads)?;

@@ -399,3 +399,106 @@ fn a_config_nested_absurdly_deep_is_refused_at_once_naming_its_line() {
     assert!(!out.status.success());
     assert_one_line_error(&out, &["deep.yaml", "line 2", "nested deeper than 64"]);
 }
+
+#[test]
+fn attention_json_is_the_engines_capture_of_prompt_and_answer() {
+    let model = model_arg();
+    let out = promptlab(&[
+        "attention",
+        "--model",
+        &model,
+        "--prompt",
+        "The capital of France is",
+        "--generate",
+        "4",
+        "--logit-lens",
+        "--top",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<u32> = report["token_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
+    let prompt_tokens = report["prompt_tokens"].as_u64().unwrap() as usize;
+    assert_eq!(prompt_tokens, 5);
+    assert_eq!(
+        ids.len(),
+        prompt_tokens + 3,
+        "the last answer token is never fed back"
+    );
+    assert_eq!(report["tokens"].as_array().unwrap().len(), ids.len());
+    // The same positions captured in-process in one pass give the same rows.
+    let engine = common::default_model();
+    let mut maps = engine.new_attention_maps();
+    engine
+        .forward(
+            &ids,
+            &mut engine.new_cache(),
+            Some(&mut maps),
+            promptlab_infer::arch::Logits::Last,
+        )
+        .unwrap();
+    let layers = report["attention"].as_array().unwrap();
+    assert_eq!(layers.len(), 30);
+    for layer in layers {
+        let l = layer["layer"].as_u64().unwrap() as usize;
+        let heads = layer["rows"].as_array().unwrap();
+        assert_eq!(heads.len(), 9);
+        for (h, rows) in heads.iter().enumerate() {
+            for (q, row) in rows.as_array().unwrap().iter().enumerate() {
+                let row: Vec<f32> = row
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect();
+                assert_eq!(row.len(), q + 1, "causal: query {q} sees keys 0..={q}");
+                let sum: f32 = row.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-4, "L{l} H{h} q{q} sums to {sum}");
+                for (k, p) in row.iter().enumerate() {
+                    let diff = (p - maps.prob(l, h, q, k)).abs();
+                    assert!(
+                        diff < 1e-4,
+                        "L{l} H{h} q{q} k{k}: {p} vs {}",
+                        maps.prob(l, h, q, k)
+                    );
+                }
+            }
+        }
+    }
+    // The last layer's lens at the prompt's end is the model's answer.
+    let lens = &report["logit_lens"][29][prompt_tokens - 1];
+    assert_eq!(lens.as_array().unwrap().len(), 2);
+    assert_eq!(lens[0]["token"], " Paris");
+    assert_eq!(report["tokens"][prompt_tokens], " Paris");
+}
+
+#[test]
+fn attention_refuses_a_layer_or_head_the_model_lacks() {
+    let model = model_arg();
+    for (flag, value, needle) in [
+        ("--layer", "30", "layers 0..29"),
+        ("--head", "9", "heads 0..8"),
+    ] {
+        let out = promptlab(&[
+            "attention",
+            "--model",
+            &model,
+            "--prompt",
+            "hi",
+            flag,
+            value,
+        ]);
+        assert_one_line_error(&out, &[flag, needle]);
+    }
+}

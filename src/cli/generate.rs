@@ -56,28 +56,47 @@ pub struct GenerateArgs {
     pub format: OutputFormat,
 }
 
-pub fn run(args: &GenerateArgs, config: &Config) -> anyhow::Result<()> {
-    let sampling = args.sampling.resolve(config)?;
-    let user_text = match (&args.prompt, &args.prompt_file) {
+/// The text of `--prompt` or `--prompt-file`, refused when empty.
+pub(super) fn read_prompt(
+    prompt: &Option<String>,
+    file: &Option<PathBuf>,
+) -> anyhow::Result<String> {
+    let text = match (prompt, file) {
         (Some(text), _) => text.clone(),
         (None, Some(path)) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read prompt file {}", path.display()))?,
         (None, None) => anyhow::bail!("give --prompt TEXT or --prompt-file FILE"),
     };
-    if user_text.trim().is_empty() {
+    if text.trim().is_empty() {
         return Err(ModelError::EmptyPrompt.into());
     }
+    Ok(text)
+}
+
+/// The prompt as the model sees it: raw, or (with `chat`) one user turn
+/// through the model's chat template after an optional system message.
+pub(super) fn prompt_text(
+    model: &LoadedModel,
+    user_text: String,
+    chat: bool,
+    system: Option<&str>,
+) -> anyhow::Result<String> {
+    if !chat {
+        return Ok(user_text);
+    }
+    let mut messages = Vec::new();
+    if let Some(system) = system {
+        messages.push(Message::new("system", system));
+    }
+    messages.push(Message::new("user", &user_text));
+    Ok(model.render_chat(&messages)?)
+}
+
+pub fn run(args: &GenerateArgs, config: &Config) -> anyhow::Result<()> {
+    let sampling = args.sampling.resolve(config)?;
+    let user_text = read_prompt(&args.prompt, &args.prompt_file)?;
     let (model, load_ms) = load_model(&args.model, config)?;
-    let prompt_text = if args.chat {
-        let mut messages = Vec::new();
-        if let Some(system) = &args.system {
-            messages.push(Message::new("system", system));
-        }
-        messages.push(Message::new("user", &user_text));
-        model.render_chat(&messages)?
-    } else {
-        user_text
-    };
+    let prompt_text = prompt_text(&model, user_text, args.chat, args.system.as_deref())?;
     let prompt_ids = model.tokenizer.encode(&prompt_text)?;
     let request = GenerateRequest {
         prompt_ids,

@@ -1,6 +1,7 @@
 //! The headless commands (`generate`, `bench`) and the flags they share with
 //! the interactive app.
 
+pub mod attention;
 pub mod bench;
 pub mod generate;
 pub mod methods;
