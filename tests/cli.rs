@@ -502,3 +502,64 @@ fn attention_refuses_a_layer_or_head_the_model_lacks() {
         assert_one_line_error(&out, &[flag, needle]);
     }
 }
+
+#[test]
+fn attention_html_is_self_contained_and_draws_every_head_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("attention.html");
+    let model = model_arg();
+    let out = promptlab(&[
+        "attention",
+        "--model",
+        &model,
+        "--prompt",
+        "The capital of France is",
+        "--generate",
+        "3",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "the page fetches nothing"
+    );
+    // The embedded data are the capture's weights (rounded to 4 decimals).
+    let start = html.find(r#"type="application/json">"#).unwrap() + 24;
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: Value = serde_json::from_str(&html[start..end].replace("<\\/", "</")).unwrap();
+    let tokens = data["tokens"].as_array().unwrap().len();
+    assert_eq!(tokens, 7);
+    let row = &data["rows"][29][8][tokens - 1];
+    let sum: f64 = row
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-3, "L29 H8's last row sums to {sum}");
+    // A real browser runs the page: 30 × 9 heatmaps drawn, the head view shown.
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok())
+        .expect("Chromium is needed for this test (.ci/run installs the chromium package)");
+    let dom = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains(r#"<body data-ready="270">"#),
+        "the page did not draw its heads"
+    );
+    assert!(
+        dom.contains(r#"data-shown="0,0""#),
+        "the head view is not shown"
+    );
+}

@@ -57,6 +57,9 @@ pub struct AttentionArgs {
     /// Add the logit lens: what the residual stream after each layer predicts
     #[arg(long)]
     pub logit_lens: bool,
+    /// Also write a self-contained HTML page (model and head views)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = AttentionFormat::Text)]
     pub format: AttentionFormat,
 }
@@ -88,6 +91,18 @@ pub fn run(args: &AttentionArgs, config: &Config) -> anyhow::Result<()> {
         AttentionFormat::Text => text_report(&model, &capture, args),
         AttentionFormat::Json => json_report(&model, &capture, args).to_string() + "\n",
     };
+    if let Some(path) = &args.html {
+        let maps = &capture.maps;
+        let (layers, heads) = shown_layers_and_heads(maps, args);
+        super::attention_html::write(
+            path,
+            maps,
+            &capture.tokens,
+            capture.prompt_tokens,
+            &layers,
+            &heads,
+        )?;
+    }
     print!("{out}");
     Ok(())
 }
@@ -125,6 +140,15 @@ fn capture(model: &LoadedModel, text: &str, generate_n: usize) -> anyhow::Result
         tokens,
         prompt_tokens: prompt_ids.len(),
     })
+}
+
+/// The layers and heads `--layer` and `--head` select (all by default).
+fn shown_layers_and_heads(maps: &AttentionMaps, args: &AttentionArgs) -> (Vec<usize>, Vec<usize>) {
+    (
+        args.layer
+            .map_or((0..maps.n_layers()).collect(), |l| vec![l]),
+        args.head.map_or((0..maps.n_heads()).collect(), |h| vec![h]),
+    )
 }
 
 /// `key` weights of query `q`, strongest first.
@@ -192,10 +216,7 @@ fn text_report(model: &LoadedModel, c: &Capture, args: &AttentionArgs) -> String
                 "the last position {last} {}: its strongest keys per head",
                 shown(&c.tokens[last])
             );
-            let layers: Vec<usize> = args
-                .layer
-                .map_or((0..maps.n_layers()).collect(), |l| vec![l]);
-            let heads: Vec<usize> = args.head.map_or((0..maps.n_heads()).collect(), |h| vec![h]);
+            let (layers, heads) = shown_layers_and_heads(maps, args);
             for &layer in &layers {
                 for &head in &heads {
                     let _ = writeln!(out, "L{layer:<2} H{head:<2} ← {}", keys(layer, head, last));
@@ -248,10 +269,7 @@ fn clip(s: &str, width: usize) -> String {
 
 fn json_report(model: &LoadedModel, c: &Capture, args: &AttentionArgs) -> Value {
     let maps = &c.maps;
-    let layers: Vec<usize> = args
-        .layer
-        .map_or((0..maps.n_layers()).collect(), |l| vec![l]);
-    let heads: Vec<usize> = args.head.map_or((0..maps.n_heads()).collect(), |h| vec![h]);
+    let (layers, heads) = shown_layers_and_heads(maps, args);
     // attention[layer][head][query] = the query's weights over keys 0..=query.
     let attention: Vec<Value> = layers
         .iter()

@@ -2,6 +2,7 @@
 //! the interactive app.
 
 pub mod attention;
+mod attention_html;
 pub mod bench;
 pub mod generate;
 pub mod methods;
