@@ -10,6 +10,7 @@ mod common;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
+use common::golden::{floats, ids, pairs};
 use promptlab_infer::arch::Logits;
 use promptlab_infer::generate::{generate, GenerateRequest};
 use promptlab_infer::sampling::SamplingParams;
@@ -23,31 +24,6 @@ const PROB_TOL: f32 = 1e-4;
 fn golden() -> Value {
     let path = common::repo_path("tests/golden/smollm2_inspect.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-/// (id, value) pairs as the reference writes them.
-fn ranked(v: &Value) -> Vec<(u32, f32)> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p[0].as_u64().unwrap() as u32, p[1].as_f64().unwrap() as f32))
-        .collect()
 }
 
 fn capture_prompt(
@@ -145,7 +121,7 @@ fn the_logit_lens_of_every_layer_matches_the_reference() {
     let layers = g["lens_last"].as_array().unwrap();
     assert_eq!(layers.len(), maps.n_layers());
     for (layer, reference) in layers.iter().enumerate() {
-        let reference = ranked(reference);
+        let reference = pairs(reference);
         let ours: HashMap<u32, f32> = model
             .logit_lens(&maps, layer, last, vocab)
             .unwrap()
@@ -188,7 +164,7 @@ fn a_heads_effect_on_the_logits_matches_the_reference() {
         (&effect.promoted, &g["effect_last"]["promoted"]),
         (&effect.suppressed, &g["effect_last"]["suppressed"]),
     ] {
-        let reference = ranked(reference);
+        let reference = pairs(reference);
         assert_eq!(ours.len(), reference.len());
         for (r, (id, want)) in ours.iter().zip(&reference) {
             assert!(

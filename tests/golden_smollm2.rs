@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::golden::{ids, pairs};
 use promptlab_infer::arch::Logits;
 use promptlab_infer::generate::{generate, GenerateRequest, StopReason};
 use promptlab_infer::sampling::{log_softmax, SamplingParams};
@@ -39,22 +40,6 @@ fn golden() -> Value {
     let text =
         std::fs::read_to_string(common::repo_path("tests/golden/smollm2_reference.json")).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn pairs(v: &Value) -> Vec<(u32, f32)> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p[0].as_u64().unwrap() as u32, p[1].as_f64().unwrap() as f32))
-        .collect()
 }
 
 /// The largest |ours - reference| over the reference's top-k entries; also

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use super::generate::{prompt_text, read_prompt};
-use super::{load_model, ModelArgs};
+use super::generate::prompt_text;
+use super::{load_model, ModelArgs, PromptArgs};
 use crate::config::Config;
 use promptlab_infer::attention::AttentionMaps;
 use promptlab_infer::generate::{generate, GenerateRequest};
@@ -28,20 +28,8 @@ pub enum AttentionFormat {
 pub struct AttentionArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The prompt text
-    #[arg(
-        long,
-        value_name = "TEXT",
-        conflicts_with = "prompt_file",
-        required_unless_present = "prompt_file"
-    )]
-    pub prompt: Option<String>,
-    /// Read the prompt from a file
-    #[arg(long, value_name = "FILE")]
-    pub prompt_file: Option<PathBuf>,
-    /// Send the prompt as one user turn through the model's chat template
-    #[arg(long)]
-    pub chat: bool,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
     /// Generate up to N tokens greedily and capture them too
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub generate: usize,
@@ -73,7 +61,7 @@ struct Capture {
 }
 
 pub fn run(args: &AttentionArgs, config: &Config) -> anyhow::Result<()> {
-    let user_text = read_prompt(&args.prompt, &args.prompt_file)?;
+    let user_text = args.prompt.read()?;
     let (model, _) = load_model(&args.model, config)?;
     let info = &model.info;
     if let Some(layer) = args.layer.filter(|&l| l >= info.n_layers) {
@@ -85,7 +73,7 @@ pub fn run(args: &AttentionArgs, config: &Config) -> anyhow::Result<()> {
     if let Some(head) = args.head.filter(|&h| h >= info.n_heads) {
         anyhow::bail!("--head {head}: the model has heads 0..{}", info.n_heads - 1);
     }
-    let text = prompt_text(&model, user_text, args.chat, None)?;
+    let text = prompt_text(&model, user_text, args.prompt.chat, None)?;
     let capture = capture(&model, &text, args.generate)?;
     let out = match args.format {
         AttentionFormat::Text => text_report(&model, &capture, args),

@@ -9,10 +9,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{load_model, ModelArgs, SamplingArgs};
+use super::{load_model, ModelArgs, PromptArgs, SamplingArgs};
 use crate::config::Config;
 use promptlab_infer::chat_template::Message;
-use promptlab_infer::error::ModelError;
 use promptlab_infer::generate::{generate, Finished, GenerateRequest, TokenStep};
 use promptlab_infer::printable::printable_text;
 use promptlab_infer::LoadedModel;
@@ -27,20 +26,8 @@ pub enum OutputFormat {
 pub struct GenerateArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The prompt text
-    #[arg(
-        long,
-        value_name = "TEXT",
-        conflicts_with = "prompt_file",
-        required_unless_present = "prompt_file"
-    )]
-    pub prompt: Option<String>,
-    /// Read the prompt from a file
-    #[arg(long, value_name = "FILE")]
-    pub prompt_file: Option<PathBuf>,
-    /// Send the prompt as one user turn through the model's chat template
-    #[arg(long)]
-    pub chat: bool,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
     /// System message (with --chat)
     #[arg(long, value_name = "TEXT", requires = "chat")]
     pub system: Option<String>,
@@ -54,23 +41,6 @@ pub struct GenerateArgs {
     pub attention: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-}
-
-/// The text of `--prompt` or `--prompt-file`, refused when empty.
-pub(super) fn read_prompt(
-    prompt: &Option<String>,
-    file: &Option<PathBuf>,
-) -> anyhow::Result<String> {
-    let text = match (prompt, file) {
-        (Some(text), _) => text.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read prompt file {}", path.display()))?,
-        (None, None) => anyhow::bail!("give --prompt TEXT or --prompt-file FILE"),
-    };
-    if text.trim().is_empty() {
-        return Err(ModelError::EmptyPrompt.into());
-    }
-    Ok(text)
 }
 
 /// The prompt as the model sees it: raw, or (with `chat`) one user turn
@@ -94,9 +64,9 @@ pub(super) fn prompt_text(
 
 pub fn run(args: &GenerateArgs, config: &Config) -> anyhow::Result<()> {
     let sampling = args.sampling.resolve(config)?;
-    let user_text = read_prompt(&args.prompt, &args.prompt_file)?;
+    let user_text = args.prompt.read()?;
     let (model, load_ms) = load_model(&args.model, config)?;
-    let prompt_text = prompt_text(&model, user_text, args.chat, args.system.as_deref())?;
+    let prompt_text = prompt_text(&model, user_text, args.prompt.chat, args.system.as_deref())?;
     let prompt_ids = model.tokenizer.encode(&prompt_text)?;
     let request = GenerateRequest {
         prompt_ids,

@@ -11,11 +11,47 @@ pub mod tui;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
 use crate::config::Config;
 use promptlab_infer::sampling::{SamplingOverlay, SamplingParams};
 use promptlab_infer::{LoadedModel, Precision};
+
+/// The prompt: typed or read from a file, raw or as one chat turn.
+#[derive(Debug, Clone, Args)]
+pub struct PromptArgs {
+    /// The prompt text
+    #[arg(
+        long,
+        value_name = "TEXT",
+        conflicts_with = "prompt_file",
+        required_unless_present = "prompt_file"
+    )]
+    pub prompt: Option<String>,
+    /// Read the prompt from a file
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Send the prompt as one user turn through the model's chat template
+    #[arg(long)]
+    pub chat: bool,
+}
+
+impl PromptArgs {
+    /// The text of `--prompt` or `--prompt-file`, refused when empty.
+    pub fn read(&self) -> anyhow::Result<String> {
+        let text = match (&self.prompt, &self.prompt_file) {
+            (Some(text), _) => text.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read prompt file {}", path.display()))?,
+            (None, None) => anyhow::bail!("give --prompt TEXT or --prompt-file FILE"),
+        };
+        if text.trim().is_empty() {
+            return Err(promptlab_infer::error::ModelError::EmptyPrompt.into());
+        }
+        Ok(text)
+    }
+}
 
 /// Which model to run.
 #[derive(Debug, Clone, Args)]

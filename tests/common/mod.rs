@@ -3,6 +3,7 @@
 //! tiny GGUF files written on the fly, and a scripted method backend.
 #![allow(dead_code)]
 
+pub mod golden;
 pub mod scripted;
 pub mod tiny_gguf;
 

@@ -434,12 +434,7 @@ impl Llama {
         z[head * hd..(head + 1) * hd].copy_from_slice(&head_outputs[head * hd..(head + 1) * hd]);
         let mut added = vec![0f32; d];
         matmul(&self.blocks[layer].wo, &z, 1, &mut added); // (1, d)
-        let mean_sq = final_residual
-            .iter()
-            .map(|&v| f64::from(v) * f64::from(v))
-            .sum::<f64>()
-            / d as f64;
-        let scale = (1.0 / (mean_sq + f64::from(self.cfg.rms_eps)).sqrt()) as f32;
+        let scale = ops::rms_scale(final_residual, self.cfg.rms_eps);
         added
             .iter_mut()
             .zip(&self.final_norm)

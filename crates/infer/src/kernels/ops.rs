@@ -30,16 +30,22 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// 1/√(mean(x²) + eps): what RMS norm multiplies a row by (before its
+/// weights).
+pub fn rms_scale(row: &[f32], eps: f32) -> f32 {
+    let mean_sq = row
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        / row.len() as f64;
+    (1.0 / (mean_sq + f64::from(eps)).sqrt()) as f32
+}
+
 /// out = x / rms(x) · weight for each row of `x` (rows of `weight.len()`).
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     let d = weight.len();
     for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-        let mean_sq = row
-            .iter()
-            .map(|&v| f64::from(v) * f64::from(v))
-            .sum::<f64>()
-            / d as f64;
-        let scale = (1.0 / (mean_sq + f64::from(eps)).sqrt()) as f32;
+        let scale = rms_scale(row, eps);
         for ((o, &v), &w) in o.iter_mut().zip(row).zip(weight) {
             *o = v * scale * w;
         }
