@@ -433,8 +433,8 @@ fn attention_json_is_the_engines_capture_of_prompt_and_answer() {
     assert_eq!(prompt_tokens, 5);
     assert_eq!(
         ids.len(),
-        prompt_tokens + 3,
-        "the last answer token is never fed back"
+        prompt_tokens + 4,
+        "every answer token asked for is captured"
     );
     assert_eq!(report["tokens"].as_array().unwrap().len(), ids.len());
     // The same positions captured in-process in one pass give the same rows.

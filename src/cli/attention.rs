@@ -13,9 +13,8 @@ use super::generate::prompt_text;
 use super::{load_model, ModelArgs, PromptArgs};
 use crate::config::Config;
 use promptlab_infer::attention::AttentionMaps;
-use promptlab_infer::generate::{generate, GenerateRequest};
+use promptlab_infer::capture::{capture, Capture};
 use promptlab_infer::printable::printable;
-use promptlab_infer::sampling::SamplingParams;
 use promptlab_infer::LoadedModel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,7 +29,7 @@ pub struct AttentionArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub prompt: PromptArgs,
-    /// Generate up to N tokens greedily and capture them too
+    /// Generate up to N answer tokens greedily and capture them too
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub generate: usize,
     /// Only this layer (0-based)
@@ -52,14 +51,6 @@ pub struct AttentionArgs {
     pub format: AttentionFormat,
 }
 
-/// A capture and the tokens it ran over.
-struct Capture {
-    maps: AttentionMaps,
-    ids: Vec<u32>,
-    tokens: Vec<String>,
-    prompt_tokens: usize,
-}
-
 pub fn run(args: &AttentionArgs, config: &Config) -> anyhow::Result<()> {
     let user_text = args.prompt.read()?;
     let (model, _) = load_model(&args.model, config)?;
@@ -74,7 +65,10 @@ pub fn run(args: &AttentionArgs, config: &Config) -> anyhow::Result<()> {
         anyhow::bail!("--head {head}: the model has heads 0..{}", info.n_heads - 1);
     }
     let text = prompt_text(&model, user_text, args.prompt.chat, None)?;
-    let capture = capture(&model, &text, args.generate)?;
+    let prompt_ids = model.tokenizer.encode(&text)?;
+    let capture = capture(&model, prompt_ids, args.generate, |_| {
+        ControlFlow::Continue(())
+    })?;
     let out = match args.format {
         AttentionFormat::Text => text_report(&model, &capture, args),
         AttentionFormat::Json => json_report(&model, &capture, args).to_string() + "\n",
@@ -93,41 +87,6 @@ pub fn run(args: &AttentionArgs, config: &Config) -> anyhow::Result<()> {
     }
     print!("{out}");
     Ok(())
-}
-
-/// Runs the prompt (and a greedy answer of up to `generate` tokens) with
-/// capture on. The last generated token is never fed back, so it has no row.
-fn capture(model: &LoadedModel, text: &str, generate_n: usize) -> anyhow::Result<Capture> {
-    let prompt_ids = model.tokenizer.encode(text)?;
-    let request = GenerateRequest {
-        prompt_ids: prompt_ids.clone(),
-        sampling: SamplingParams {
-            max_tokens: generate_n.max(1),
-            ..SamplingParams::greedy()
-        },
-        top_logprobs: 0,
-        capture_attention: true,
-    };
-    let done = generate(model, &request, |_| ControlFlow::Continue(()))?;
-    let maps = done
-        .attention
-        .ok_or_else(|| anyhow::anyhow!("the engine captured no attention"))?;
-    let ids: Vec<u32> = prompt_ids
-        .iter()
-        .chain(&done.token_ids)
-        .copied()
-        .take(maps.n_queries())
-        .collect();
-    let tokens = ids
-        .iter()
-        .map(|&id| model.tokenizer.token_text(id))
-        .collect();
-    Ok(Capture {
-        maps,
-        ids,
-        tokens,
-        prompt_tokens: prompt_ids.len(),
-    })
 }
 
 /// The layers and heads `--layer` and `--head` select (all by default).

@@ -9,11 +9,13 @@
 //! - `cancel`: a [`CancelToken`] per request.
 //! - `job`: the [`Job`] trait for long work with progress.
 //! - `worker`: the thread's loop, which catches a panic per request.
-//! - `chat`, `compare`: the two built-in kinds of work.
+//! - `chat`, `compare`, `inspect`: the built-in kinds of work (a chat turn,
+//!   a comparison of methods, an attention capture and its readouts).
 
 mod cancel;
 mod chat;
 mod compare;
+mod inspect;
 mod job;
 mod protocol;
 mod worker;
@@ -26,6 +28,7 @@ use promptlab_infer::error::ModelError;
 use promptlab_infer::{LoadedModel, Precision};
 
 pub use cancel::CancelToken;
+pub use inspect::{InspectRequest, Readout, ReadoutRequest, TokenValue};
 pub use job::{Job, JobContext, JobEnd, JobError};
 pub use promptlab_backend::{Capabilities, ChatCall};
 pub use promptlab_infer::generate::StopReason;
@@ -135,6 +138,8 @@ impl Drop for EngineHandle {
 /// What a UI needs of the inference crate, as plain data, so it can depend
 /// on the engine alone (and never on candle).
 pub mod plain {
+    pub use promptlab_infer::attention::{AttentionMaps, Scores};
+    pub use promptlab_infer::capture::Capture;
     pub use promptlab_infer::chat_template::Message;
     pub use promptlab_infer::fsutil::write_atomic;
     pub use promptlab_infer::sampling::{SamplingError, SamplingOverlay, SamplingParams};

@@ -12,7 +12,9 @@ use promptlab_methods::runner::{MethodRun, RunEvent, RunOptions};
 use promptlab_methods::spec::MethodSpec;
 use promptlab_methods::MethodError;
 
+use crate::inspect::{InspectRequest, Readout, ReadoutRequest};
 use crate::job::Job;
+use promptlab_infer::capture::Capture;
 
 /// Names one request; chosen by the sender, unique among its requests.
 pub type RequestId = u64;
@@ -51,6 +53,10 @@ impl PartialEq for CompareRequest {
 pub enum Command {
     Chat(ChatRequest),
     Compare(CompareRequest),
+    /// Capture attention over a prompt and an answer (the attention pane).
+    Inspect(InspectRequest),
+    /// Read a capture's logit lens and a head's effect.
+    Readout(ReadoutRequest),
     /// A long job (a batch evaluation, a training run) with progress.
     Job {
         id: RequestId,
@@ -63,6 +69,8 @@ impl Command {
         match self {
             Command::Chat(r) => r.id,
             Command::Compare(r) => r.id,
+            Command::Inspect(r) => r.id,
+            Command::Readout(r) => r.id,
             Command::Job { id, .. } => *id,
         }
     }
@@ -73,6 +81,8 @@ impl std::fmt::Debug for Command {
         match self {
             Command::Chat(r) => f.debug_tuple("Chat").field(r).finish(),
             Command::Compare(r) => f.debug_tuple("Compare").field(&r.id).finish(),
+            Command::Inspect(r) => f.debug_tuple("Inspect").field(r).finish(),
+            Command::Readout(r) => f.debug_tuple("Readout").field(&r.id).finish(),
             Command::Job { id, job } => f
                 .debug_struct("Job")
                 .field("id", id)
@@ -119,6 +129,9 @@ pub enum RequestError {
     /// Cancelled while it waited in the queue: it did no work.
     #[error("cancelled before it started")]
     Cancelled,
+    /// The model cannot do what was asked (its capture lacks vectors).
+    #[error("{0}")]
+    Unsupported(String),
     /// A long job's own failure.
     #[error(transparent)]
     Job(Arc<dyn std::error::Error + Send + Sync>),
@@ -194,6 +207,21 @@ pub enum Event {
     CompareFinished {
         id: RequestId,
         stopped: bool,
+    },
+    /// Inspection `id` generated a token (its text).
+    InspectToken {
+        id: RequestId,
+        text: String,
+    },
+    /// Inspection `id` is captured.
+    Inspected {
+        id: RequestId,
+        capture: Arc<Capture>,
+    },
+    /// Readout `id` is ready.
+    ReadOut {
+        id: RequestId,
+        readout: Readout,
     },
     /// A long job made progress.
     JobProgress {

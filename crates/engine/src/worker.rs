@@ -14,6 +14,7 @@ use promptlab_infer::LoadedModel;
 use crate::cancel::CancelToken;
 use crate::chat::chat;
 use crate::compare::compare;
+use crate::inspect::{inspect, read_out};
 use crate::job::{JobContext, JobEnd};
 use crate::protocol::{Command, Event, RequestError, RequestId};
 
@@ -88,6 +89,8 @@ fn serve(
             compare(backend, &request, cancel, sink);
             Ok(())
         }
+        Command::Inspect(request) => inspect(backend.model, request, cancel, sink),
+        Command::Readout(request) => read_out(backend.model, request, cancel, sink),
         Command::Job { id, job } => {
             let progress = |progress| sink(Event::JobProgress { id, progress });
             let mut ctx = JobContext {

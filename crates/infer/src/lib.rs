@@ -3,6 +3,7 @@
 
 pub mod arch;
 pub mod attention;
+pub mod capture;
 pub mod chat_template;
 pub mod error;
 pub mod fsutil;

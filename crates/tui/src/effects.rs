@@ -32,6 +32,8 @@ pub(crate) fn apply(effect: Effect, state: &mut State, engine: &EngineHandle) ->
     match effect {
         Effect::Chat(request) => send(state, engine, Command::Chat(request)),
         Effect::Compare(request) => send(state, engine, Command::Compare(request)),
+        Effect::Inspect(request) => send(state, engine, Command::Inspect(request)),
+        Effect::Readout(request) => send(state, engine, Command::Readout(request)),
         Effect::Cancel(id) => engine.cancel(id),
         Effect::Save(path) => match save(conversation, &path) {
             Ok(()) => notice(state, format!("saved to {}", path.display())),

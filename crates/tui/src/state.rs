@@ -12,12 +12,15 @@ use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::conversation::Conversation;
 use crate::keymap::{GlobalAction, Keymap};
+use crate::panes::attention::{self, AttentionState};
 use crate::panes::chat::{self, ChatState};
 use crate::panes::compare::{self, CompareState};
 use crate::panes::{Cx, ModelStatus, ViewCx};
 use crate::settings::Settings;
 use crate::theme::Theme;
-use promptlab_engine::{ChatRequest, CompareRequest, Event, RequestId};
+use promptlab_engine::{
+    ChatRequest, CompareRequest, Event, InspectRequest, ReadoutRequest, RequestId,
+};
 
 /// Everything that can happen to the app.
 #[derive(Debug, Clone)]
@@ -44,7 +47,11 @@ pub enum Action {
 pub enum Effect {
     Chat(ChatRequest),
     Compare(CompareRequest),
-    /// Stop request `id` (a chat turn or a comparison).
+    /// Capture attention (the attention pane).
+    Inspect(InspectRequest),
+    /// Read a capture's lens and a head's effect.
+    Readout(ReadoutRequest),
+    /// Stop request `id` (a chat turn, a comparison, a capture).
     Cancel(RequestId),
     Save(PathBuf),
     /// Read the conversations folder for the list.
@@ -85,12 +92,16 @@ pub enum Overlay {
 pub enum Screen {
     Chat,
     Compare,
+    Attention,
 }
 
 pub struct State {
     pub screen: Screen,
     pub chat: ChatState,
     pub compare: CompareState,
+    pub attention: AttentionState,
+    /// The pane the attention key came from (it goes back there).
+    pub(crate) attention_from: Screen,
     pub settings: Settings,
     pub(crate) keymap: Keymap,
     pub overlay: Option<Overlay>,
@@ -119,6 +130,8 @@ impl State {
             screen: Screen::Chat,
             chat: ChatState::new(conversation, save_path.clone()),
             compare: CompareState::from_catalog(),
+            attention: AttentionState::default(),
+            attention_from: Screen::Chat,
             settings,
             keymap,
             overlay: None,
@@ -149,12 +162,20 @@ impl State {
         match self.screen {
             Screen::Chat => self.compare.running(),
             Screen::Compare => self.chat.generating.is_some(),
+            Screen::Attention => self.chat.generating.is_some() || self.compare.running(),
         }
     }
 }
 
 /// The panes and what the active one's update may use.
-fn pane_cx(state: &mut State) -> (&mut ChatState, &mut CompareState, Cx<'_>) {
+fn pane_cx(
+    state: &mut State,
+) -> (
+    &mut ChatState,
+    &mut CompareState,
+    &mut AttentionState,
+    Cx<'_>,
+) {
     let other_busy = state.other_busy();
     let cx = Cx::new(
         &state.keymap,
@@ -165,7 +186,12 @@ fn pane_cx(state: &mut State) -> (&mut ChatState, &mut CompareState, Cx<'_>) {
         &mut state.next_id,
         other_busy,
     );
-    (&mut state.chat, &mut state.compare, cx)
+    (
+        &mut state.chat,
+        &mut state.compare,
+        &mut state.attention,
+        cx,
+    )
 }
 
 /// Applies one action; returns what the runner must do.
@@ -180,6 +206,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 (Some(_), _) => {}
                 (None, Screen::Compare) => compare::update::paste(&mut state.compare, &text),
                 (None, Screen::Chat) => chat::update::paste(&mut state.chat, &text),
+                (None, Screen::Attention) => attention::update::paste(&mut state.attention, &text),
             }
             vec![]
         }
@@ -189,6 +216,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                     compare::update::on_mouse(&mut state.compare, state.overlay, mouse)
                 }
                 Screen::Chat => chat::update::on_mouse(&mut state.chat, mouse),
+                Screen::Attention => {}
             }
             vec![]
         }
@@ -267,7 +295,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         }
         Some(Overlay::Palette) => {
             use crate::palette::PaletteOutcome;
-            let commands = state.keymap.commands(state.screen == Screen::Chat);
+            let commands = state.keymap.commands(state.screen);
             match state.palette.handle_key(&key, &commands, &state.keymap) {
                 PaletteOutcome::Open => return vec![],
                 PaletteOutcome::Close => {
@@ -281,7 +309,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             }
         }
         Some(Overlay::Step) => {
-            let (_, c, mut cx) = pane_cx(state);
+            let (_, c, _, mut cx) = pane_cx(state);
             return compare::update::on_detail_key(c, &mut cx, key);
         }
         None => {}
@@ -312,32 +340,95 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             vec![]
         }
         Some(GlobalAction::SwitchPane) => {
-            state.screen = match state.screen {
+            let to = match state.screen {
                 Screen::Chat => Screen::Compare,
-                Screen::Compare => Screen::Chat,
+                Screen::Compare | Screen::Attention => Screen::Chat,
             };
-            // The notice was about the pane left behind.
-            state.notice = match state.hidden_notice.take() {
-                Some((screen, text)) if screen == state.screen => Some(text),
-                other => {
-                    state.hidden_notice = other;
-                    None
-                }
-            };
-            state.chat.busy_notice = false;
+            show_screen(state, to);
             vec![]
         }
+        Some(GlobalAction::Attention) => open_attention(state),
         Some(GlobalAction::Quit) | None => match state.screen {
             Screen::Chat => {
-                let (chat, _, mut cx) = pane_cx(state);
+                let (chat, _, _, mut cx) = pane_cx(state);
                 chat::update::on_key(chat, &mut cx, key)
             }
             Screen::Compare => {
-                let (_, c, mut cx) = pane_cx(state);
+                let (_, c, _, mut cx) = pane_cx(state);
                 compare::update::on_key(c, &mut cx, key)
+            }
+            Screen::Attention => {
+                let (_, _, a, mut cx) = pane_cx(state);
+                attention::update::on_key(a, &mut cx, key)
             }
         },
     }
+}
+
+/// Puts `screen` up; the notice was about the pane left behind.
+fn show_screen(state: &mut State, screen: Screen) {
+    state.screen = screen;
+    state.notice = match state.hidden_notice.take() {
+        Some((hidden, text)) if hidden == state.screen => Some(text),
+        other => {
+            state.hidden_notice = other;
+            None
+        }
+    };
+    state.chat.busy_notice = false;
+}
+
+/// The attention key: from the attention pane, back to the pane before;
+/// from the chat, the pane capturing the selected (or last) answer (unless
+/// that is what it shows already); from elsewhere, the pane as it was.
+fn open_attention(state: &mut State) -> Vec<Effect> {
+    if state.screen == Screen::Attention {
+        show_screen(state, state.attention_from);
+        return vec![];
+    }
+    state.attention_from = state.screen;
+    let from = state.screen;
+    show_screen(state, Screen::Attention);
+    if from != Screen::Chat || state.chat.generating.is_some() {
+        return vec![];
+    }
+    let Some((messages, answer, source)) = chat_inspection(&state.chat) else {
+        return vec![];
+    };
+    let asked = (messages.clone(), answer.clone());
+    if state.attention.last_asked.as_ref() == Some(&asked) {
+        return vec![];
+    }
+    let (_, _, a, mut cx) = pane_cx(state);
+    let effects = attention::update::start(a, &mut cx, messages, answer, 0, source);
+    if !effects.is_empty() {
+        state.attention.last_asked = Some(asked);
+    }
+    effects
+}
+
+/// The conversation up to the chat's selected (or last) turn, as the
+/// attention pane captures it: the messages before an answer and the
+/// answer itself, or the messages through a question.
+fn chat_inspection(
+    chat: &ChatState,
+) -> Option<(Vec<promptlab_engine::plain::Message>, String, String)> {
+    use crate::conversation::Role;
+    let i = chat.focused_turn()?;
+    let turn = chat.conversation.turn(i);
+    let number = chat.conversation.path().iter().position(|&t| t == i)? + 1;
+    Some(match (turn.role, turn.parent) {
+        (Role::Assistant, Some(parent)) => (
+            chat.conversation.messages(Some(parent)),
+            turn.content.clone(),
+            format!("chat message {number} (answer)"),
+        ),
+        _ => (
+            chat.conversation.messages(Some(i)),
+            String::new(),
+            format!("chat message {number} (question)"),
+        ),
+    })
 }
 
 fn quit(state: &mut State) -> Vec<Effect> {
@@ -353,6 +444,7 @@ fn quit(state: &mut State) -> Vec<Effect> {
     if let Some(id) = state.compare.in_flight() {
         effects.push(Effect::Cancel(id));
     }
+    effects.extend(state.attention.in_flight().into_iter().map(Effect::Cancel));
     effects.push(Effect::Autosave);
     effects.push(Effect::Quit);
     effects
@@ -413,6 +505,12 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
             put_notice(state, Screen::Chat, notice, shown);
             effects
         }
+        event @ (Event::InspectToken { .. } | Event::Inspected { .. } | Event::ReadOut { .. }) => {
+            on_attention_event(state, event)
+        }
+        event @ Event::Failed { id, .. } if state.attention.owns(id) => {
+            on_attention_event(state, event)
+        }
         // Long jobs have no pane yet.
         Event::JobProgress { .. } | Event::JobFinished { .. } => vec![],
         event @ (Event::Failed { .. }
@@ -426,4 +524,21 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+fn on_attention_event(state: &mut State, event: Event) -> Vec<Effect> {
+    let (mut notice, shown) = take_notice(state, Screen::Attention);
+    let other_busy = state.chat.generating.is_some() || state.compare.running();
+    let mut cx = Cx::new(
+        &state.keymap,
+        &state.settings,
+        &state.model,
+        &mut notice,
+        &mut state.overlay,
+        &mut state.next_id,
+        other_busy,
+    );
+    let effects = attention::update::on_engine(&mut state.attention, &mut cx, event);
+    put_notice(state, Screen::Attention, notice, shown);
+    effects
 }

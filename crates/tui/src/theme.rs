@@ -1,6 +1,7 @@
-//! Colours, chosen for what the terminal can show: 256 colours where TERM
-//! or COLORTERM says so, the 16 basic ANSI colours otherwise, and none at
-//! all under NO_COLOR. True colour is never assumed. Owns every style the
+//! Colours, chosen for what the terminal can show: true colour where
+//! COLORTERM says so, 256 colours where TERM does, the 16 basic ANSI
+//! colours otherwise, and none at all under NO_COLOR. Only the attention
+//! heatmaps use true colour; everything else keeps to 256. Owns every style the
 //! views use, the Markdown renderer's included.
 
 use ratatui::style::{Color, Modifier, Style};
@@ -10,6 +11,7 @@ pub enum Palette {
     Mono,
     Basic16,
     Indexed256,
+    TrueColor,
 }
 
 impl Palette {
@@ -18,9 +20,9 @@ impl Palette {
         let var = |k: &str| std::env::var(k).unwrap_or_default();
         if !var("NO_COLOR").is_empty() {
             Palette::Mono
-        } else if var("TERM").contains("256")
-            || matches!(var("COLORTERM").as_str(), "truecolor" | "24bit")
-        {
+        } else if matches!(var("COLORTERM").as_str(), "truecolor" | "24bit") {
+            Palette::TrueColor
+        } else if var("TERM").contains("256") {
             Palette::Indexed256
         } else {
             Palette::Basic16
@@ -113,7 +115,7 @@ impl Theme {
             } else {
                 Color::Red
             }),
-            Palette::Indexed256 => {
+            Palette::Indexed256 | Palette::TrueColor => {
                 // The 256-colour cube's red→yellow→green ramp (indices 196..46).
                 const RAMP: [u8; 8] = [196, 202, 208, 214, 220, 190, 118, 46];
                 let i = ((p.clamp(0.0, 1.0) * (RAMP.len() - 1) as f32).round()) as usize;

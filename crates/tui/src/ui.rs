@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::keymap::GlobalAction;
-use crate::panes::{chat, compare};
+use crate::panes::{attention, chat, compare};
 use crate::state::{Overlay, Screen, State};
 use crate::theme::Theme;
 use crate::widgets::status::{self, Status};
@@ -38,6 +38,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
             spans.extend(compare::view::status_spans(&state.compare));
             "chat"
         }
+        Screen::Attention => "chat",
     };
     let status = Status {
         model: state.model.label(),
@@ -57,11 +58,15 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
     match state.screen {
         Screen::Chat => chat::view::render(frame, &state.chat, v, pane, status_area),
         Screen::Compare => compare::view::render(frame, &state.compare, v, pane),
+        Screen::Attention => attention::view::render(frame, &state.attention, v, pane),
     }
     status::render(frame, status, theme, status_area);
     match state.overlay {
         Some(Overlay::Help) if state.screen == Screen::Compare => {
             compare::view::render_help(frame, v, area)
+        }
+        Some(Overlay::Help) if state.screen == Screen::Attention => {
+            attention::view::render_help(frame, v, area)
         }
         Some(Overlay::Help) => chat::view::render_help(frame, v, area),
         Some(Overlay::Settings) => {
@@ -89,7 +94,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
             crate::widgets::conversations::render(frame, &state.conversations, theme, area)
         }
         Some(Overlay::Palette) => {
-            let commands = state.keymap.commands(state.screen == Screen::Chat);
+            let commands = state.keymap.commands(state.screen);
             crate::widgets::palette::render(frame, &state.palette, &commands, theme, area)
         }
         None => {}

@@ -32,10 +32,11 @@ pub(crate) enum ConfigKey {
     NewConversation,
     Palette,
     Conversations,
+    Attention,
 }
 
 impl ConfigKey {
-    pub(crate) const ALL: [ConfigKey; 24] = [
+    pub(crate) const ALL: [ConfigKey; 25] = [
         ConfigKey::Send,
         ConfigKey::Newline,
         ConfigKey::Stop,
@@ -60,6 +61,7 @@ impl ConfigKey {
         ConfigKey::NewConversation,
         ConfigKey::Palette,
         ConfigKey::Conversations,
+        ConfigKey::Attention,
     ];
 
     /// The name used in `config.yaml`'s `keys` section.
@@ -89,6 +91,7 @@ impl ConfigKey {
             ConfigKey::NewConversation => "new_conversation",
             ConfigKey::Palette => "palette",
             ConfigKey::Conversations => "conversations",
+            ConfigKey::Attention => "attention",
         }
     }
 
@@ -119,6 +122,9 @@ impl ConfigKey {
             ConfigKey::NewConversation => "start a new conversation (this one stays saved)",
             ConfigKey::Palette => "every command, to find and run by name",
             ConfigKey::Conversations => "saved conversations: search, open, rename, delete",
+            ConfigKey::Attention => {
+                "attention pane (from the chat: inspect the selected or last answer; again: back)"
+            }
         }
     }
 }
@@ -135,6 +141,8 @@ pub(crate) enum GlobalAction {
     ToggleMouse,
     /// The command palette.
     Palette,
+    /// The attention pane, and back.
+    Attention,
 }
 
 /// The chat pane's actions.
@@ -193,6 +201,7 @@ impl ConfigKey {
             ConfigKey::Compare => GlobalAction::SwitchPane,
             ConfigKey::Mouse => GlobalAction::ToggleMouse,
             ConfigKey::Palette => GlobalAction::Palette,
+            ConfigKey::Attention => GlobalAction::Attention,
             _ => return None,
         })
     }

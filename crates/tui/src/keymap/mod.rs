@@ -123,16 +123,19 @@ impl Keymap {
             .map(|(k, _)| crossterm::event::KeyEvent::new(k.code, k.modifiers))
     }
 
-    /// Every bound command of the chat pane (`chat`) or the compare pane,
-    /// the global ones included, the palette itself left out.
-    pub(crate) fn commands(&self, chat: bool) -> Vec<ConfigKeyInfo> {
+    /// Every bound command of `screen`'s pane, the global ones included,
+    /// the palette itself left out (the attention pane's own keys are
+    /// fixed, so it lists the global ones only).
+    pub(crate) fn commands(&self, screen: crate::state::Screen) -> Vec<ConfigKeyInfo> {
+        use crate::state::Screen;
+        let (chat, compare) = (screen == Screen::Chat, screen == Screen::Compare);
         ConfigKey::ALL
             .into_iter()
             .filter(|&e| e != ConfigKey::Palette)
             .filter(|&e| {
                 e.global().is_some()
                     || (chat && e.chat().is_some())
-                    || (!chat && e.compare().is_some())
+                    || (compare && e.compare().is_some())
             })
             .filter_map(|entry| {
                 Some(ConfigKeyInfo {

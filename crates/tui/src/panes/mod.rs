@@ -3,6 +3,7 @@
 //! what a pane gets of the app's shared state ([`Cx`] to update, [`ViewCx`]
 //! to draw). Room for more panes (attention, eval, images) beside these.
 
+pub mod attention;
 pub mod chat;
 pub mod compare;
 
