@@ -1,6 +1,7 @@
 //! The chat pane driven by scripted actions and fake engine events: every
 //! behaviour of `update`, and snapshots of the rendered screen (ratatui's
-//! TestBackend), with no model and no terminal.
+//! TestBackend), with no model and no terminal — except the attention
+//! pane's, which need real captures of the default model.
 
 mod common;
 
@@ -2052,5 +2053,371 @@ fn a_long_message_wraps_in_the_input_instead_of_scrolling_sideways() {
     // Every word is on screen: the first and the last both.
     for w in ["word0 ", "word15", "word29"] {
         assert!(text.contains(w), "{w} not shown:\n{text}");
+    }
+}
+
+/// The attention pane over real captures: requests the pane asks for are
+/// served by the engine on the default model, and what the pane shows is
+/// checked against a capture made here in one forward pass.
+mod attention {
+    use std::sync::mpsc::{channel, Receiver};
+    use std::time::Duration;
+
+    use super::*;
+    use promptlab_engine::plain::{Message, Precision};
+    use promptlab_engine::{Command, EngineHandle};
+    use promptlab_infer::arch::Logits;
+    use promptlab_infer::attention::AttentionMaps;
+    use promptlab_tui::panes::attention::{View, ANSWER_TOKENS};
+    use promptlab_tui::state::Screen;
+
+    /// The engine on the default model, its events on a channel.
+    fn engine() -> (EngineHandle, Receiver<Event>) {
+        let (tx, rx) = channel();
+        let handle =
+            EngineHandle::spawn(common::default_model_path(), Precision::Stored, move |e| {
+                let _ = tx.send(e);
+            });
+        (handle, rx)
+    }
+
+    /// Sends what `effects` ask of the engine and feeds its events to the
+    /// app until the request ends (returns every event seen, in order).
+    fn serve(
+        state: &mut State,
+        engine: &(EngineHandle, Receiver<Event>),
+        effects: Vec<Effect>,
+        mut each: impl FnMut(&State),
+    ) -> Vec<Event> {
+        serve_then(state, engine, effects, false, &mut each)
+    }
+
+    /// As [`serve`]; with `cancel`, a capture is cancelled when its first
+    /// token arrives.
+    fn serve_then(
+        state: &mut State,
+        engine: &(EngineHandle, Receiver<Event>),
+        effects: Vec<Effect>,
+        cancel: bool,
+        each: &mut dyn FnMut(&State),
+    ) -> Vec<Event> {
+        let mut seen = Vec::new();
+        let mut pending = effects;
+        while let Some(effect) = pending.pop() {
+            let command = match effect {
+                Effect::Inspect(r) => Command::Inspect(r),
+                Effect::Readout(r) => Command::Readout(r),
+                other => panic!("unexpected effect {other:?}"),
+            };
+            let id = command.id();
+            engine.0.send(command).unwrap();
+            loop {
+                let event = engine.1.recv_timeout(Duration::from_secs(120)).unwrap();
+                if cancel && matches!(event, Event::InspectToken { .. }) {
+                    engine.0.cancel(id);
+                }
+                let done = match &event {
+                    Event::Inspected { id: e, .. }
+                    | Event::ReadOut { id: e, .. }
+                    | Event::Failed { id: e, .. } => *e == id,
+                    _ => false,
+                };
+                seen.push(event.clone());
+                pending.extend(update(state, Action::Engine(event)));
+                each(state);
+                if done {
+                    break;
+                }
+            }
+        }
+        seen
+    }
+
+    /// The same positions captured here in one forward pass.
+    fn reference_maps(messages: &[Message], answer: &str) -> (Vec<u32>, AttentionMaps) {
+        let model = common::default_model();
+        let text = model.render_chat(messages).unwrap() + answer;
+        let ids = model.tokenizer.encode(&text).unwrap();
+        let mut maps = model.new_attention_maps();
+        model
+            .forward(&ids, &mut model.new_cache(), Some(&mut maps), Logits::Last)
+            .unwrap();
+        (ids, maps)
+    }
+
+    fn press(state: &mut State, code: KeyCode) -> Vec<Effect> {
+        key(state, code, KeyModifiers::NONE)
+    }
+
+    /// The head view's list of the cursor query's strongest keys, as shown:
+    /// (key, weight).
+    fn shown_top_keys(text: &str) -> Vec<(usize, f32)> {
+        let start = text
+            .find("attends most to:")
+            .expect("the head view's key list");
+        text[start..]
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                // The list is the last 27 columns of an 80-column screen.
+                let panel: String = line.chars().skip(80 - 27).collect();
+                let words: Vec<&str> = panel.split_whitespace().collect();
+                Some((words.first()?.parse().ok()?, words.last()?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_attention_key_in_the_chat_captures_the_answer_and_every_view_shows_the_models_numbers() {
+        let engine = engine();
+        let mut state = new_state();
+        answer(&mut state, "What is the capital of France?", PARIS);
+        let effects = press(&mut state, KeyCode::F(5));
+        assert_eq!(state.screen, Screen::Attention);
+        let [Effect::Inspect(request)] = effects.as_slice() else {
+            panic!("expected one capture, got {effects:?}")
+        };
+        let request = request.clone();
+        let messages = vec![Message::new("user", "What is the capital of France?")];
+        assert_eq!(request.messages, messages);
+        assert_eq!(request.answer, "The capital is **Paris**.");
+        assert_eq!(request.generate, 0);
+        serve(&mut state, &engine, effects, |_| {});
+        let capture = state.attention.capture.clone().expect("captured");
+        let (ids, reference) = reference_maps(&messages, &request.answer);
+        assert_eq!(capture.ids, ids);
+        assert!(capture.prompt_tokens < ids.len(), "the answer is marked");
+        assert_eq!(
+            capture.tokens[capture.prompt_tokens..].concat(),
+            "The capital is **Paris**."
+        );
+        // The cursor starts on the answer's first token.
+        assert_eq!(state.attention.token, capture.prompt_tokens);
+        // Without colour the thumbnails are shade glyphs: the snapshot
+        // shows their patterns.
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        insta::assert_snapshot!("attention_model_view", text);
+
+        // The head view lists the keys the model weighed most, with the
+        // weights of the reference capture.
+        for (layer, head) in [(0, 0), (3, 4), (29, 8)] {
+            state.attention.layer = layer;
+            state.attention.head = head;
+            press(&mut state, KeyCode::Char('h'));
+            let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+            let shown = shown_top_keys(&text);
+            assert!(shown.len() >= 8, "{text}");
+            let q = state.attention.token;
+            let mut row: Vec<(usize, f32)> = (0..=q)
+                .map(|k| (k, reference.prob(layer, head, q, k)))
+                .collect();
+            row.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (i, (k, w)) in shown.iter().enumerate() {
+                assert!(
+                    (w - reference.prob(layer, head, q, *k)).abs() < 6e-4,
+                    "L{layer} H{head}: key {k} shown {w}"
+                );
+                assert!((w - row[i].1).abs() < 6e-4, "L{layer} H{head}: rank {i}");
+            }
+        }
+        state.attention.layer = 0;
+        state.attention.head = 0;
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        insta::assert_snapshot!("attention_head_view", text);
+
+        // Moving: ↑↓ layer, ←→ head, [ ] and Home/End the token.
+        press(&mut state, KeyCode::Down);
+        press(&mut state, KeyCode::Down);
+        press(&mut state, KeyCode::Right);
+        press(&mut state, KeyCode::Char(']'));
+        let a = &state.attention;
+        assert_eq!(
+            (a.layer, a.head, a.token),
+            (2, 1, capture.prompt_tokens + 1)
+        );
+        press(&mut state, KeyCode::End);
+        assert_eq!(state.attention.token, capture.len() - 1);
+        press(&mut state, KeyCode::Home);
+        assert_eq!(state.attention.token, 0);
+        press(&mut state, KeyCode::Char('a'));
+        press(&mut state, KeyCode::Up);
+        press(&mut state, KeyCode::Up);
+        press(&mut state, KeyCode::Up);
+        press(&mut state, KeyCode::Left);
+        press(&mut state, KeyCode::Left);
+        let a = &state.attention;
+        assert_eq!((a.layer, a.head, a.token), (0, 0, capture.prompt_tokens));
+
+        press(&mut state, KeyCode::Char('t'));
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        insta::assert_snapshot!("attention_token_view", text);
+        press(&mut state, KeyCode::Char('n'));
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        let scores = reference.scores(0, 0, capture.prompt_tokens).unwrap();
+        let best = (0..scores.values.len())
+            .max_by(|&x, &y| scores.values[x].total_cmp(&scores.values[y]))
+            .unwrap();
+        assert!(
+            text.contains(&format!("{best:>5}  "))
+                && text.contains(&format!("{:.3}", scores.values[best])),
+            "the highest score {} of key {best} is listed:\n{text}",
+            scores.values[best]
+        );
+        insta::assert_snapshot!("attention_neuron_view", text);
+
+        // The lens asks the engine; its last layer is the model's own
+        // prediction.
+        let effects = press(&mut state, KeyCode::Char('l'));
+        assert!(
+            matches!(effects.as_slice(), [Effect::Readout(_)]),
+            "{effects:?}"
+        );
+        serve(&mut state, &engine, effects, |_| {});
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        insta::assert_snapshot!("attention_lens_view", text);
+        let model = common::default_model();
+        let p = capture.prompt_tokens;
+        let next = model.logit_lens(&capture.maps, 29, p, 1).unwrap();
+        let expected = format!(
+            "“{}” {:.0}%",
+            model.tokenizer.token_text(next[0].id),
+            next[0].value.exp() * 100.0
+        );
+        assert!(
+            text.contains(&format!("next after {p}: {expected}")),
+            "{expected}:\n{text}"
+        );
+
+        // The effect view reads the same readout: nothing more to ask.
+        let effects = press(&mut state, KeyCode::Char('e'));
+        assert!(effects.is_empty(), "{effects:?}");
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        let effect = model.head_effect(&capture.maps, 0, 0, p, 8).unwrap();
+        let top = &effect.promoted[0];
+        assert!(
+            text.contains(&format!(
+                "{:+7.3}  “{}”",
+                top.value,
+                model.tokenizer.token_text(top.id)
+            )),
+            "{text}"
+        );
+        insta::assert_snapshot!("attention_effect_view", text);
+
+        // Every view fits the smallest screen and a wide one.
+        for view in [
+            View::Model,
+            View::Head,
+            View::Token,
+            View::Neuron,
+            View::Lens,
+            View::Effect,
+        ] {
+            state.attention.view = view;
+            for (w, h) in [(30, 8), (80, 24), (200, 60)] {
+                let (text, _) = screen(&state, w, h, Palette::Mono);
+                assert!(!text.contains("too small"), "{view:?} at {w}×{h}");
+            }
+        }
+        // The same key goes back to the chat; again, nothing is captured
+        // twice.
+        press(&mut state, KeyCode::F(5));
+        assert_eq!(state.screen, Screen::Chat);
+        assert!(press(&mut state, KeyCode::F(5)).is_empty());
+        assert_eq!(state.screen, Screen::Attention);
+    }
+
+    #[test]
+    fn a_typed_prompt_streams_its_answer_then_shows_it_and_esc_stops_a_capture() {
+        let engine = engine();
+        let mut state = new_state();
+        assert!(
+            press(&mut state, KeyCode::F(5)).is_empty(),
+            "an empty chat captures nothing"
+        );
+        assert!(state.attention.editing);
+        let (text, _) = screen(&state, 80, 24, Palette::Basic16);
+        assert!(text.contains("No capture yet"), "{text}");
+        type_text(&mut state, "What is the capital of France?");
+        let effects = press(&mut state, KeyCode::Enter);
+        let [Effect::Inspect(request)] = effects.as_slice() else {
+            panic!("expected one capture, got {effects:?}")
+        };
+        let request = request.clone();
+        assert_eq!(request.generate, ANSWER_TOKENS);
+        assert_eq!(request.answer, "");
+        let mut streamed = Vec::new();
+        serve(&mut state, &engine, effects, |state| {
+            if state.attention.capture.is_none() {
+                streamed.push(screen(state, 80, 24, Palette::Mono).0);
+            }
+        });
+        assert!(
+            streamed
+                .iter()
+                .any(|s| s.contains("capturing… The capital of France")),
+            "the answer streams in: {:?}",
+            streamed.last()
+        );
+        let capture = state.attention.capture.clone().unwrap();
+        let answer = capture.tokens[capture.prompt_tokens..].concat();
+        assert!(
+            answer.starts_with("The capital of France is Paris"),
+            "{answer}"
+        );
+
+        // A second capture, stopped at once: what was captured is shown.
+        press(&mut state, KeyCode::Char('i'));
+        let effects = press(&mut state, KeyCode::Enter);
+        let id = match effects.as_slice() {
+            [Effect::Inspect(r)] => r.id,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(press(&mut state, KeyCode::Esc), vec![Effect::Cancel(id)]);
+        serve_then(&mut state, &engine, effects, true, &mut |_| {});
+        assert!(!state.attention.running());
+        let again = state.attention.capture.clone().unwrap();
+        assert!(again.len() < capture.len(), "stopped early");
+        assert!(state.notice.as_deref().unwrap().starts_with("captured"));
+    }
+
+    #[test]
+    fn heatmaps_use_the_colours_the_terminal_has() {
+        let engine = engine();
+        let mut state = new_state();
+        press(&mut state, KeyCode::F(5));
+        type_text(&mut state, "Hi");
+        let effects = press(&mut state, KeyCode::Enter);
+        serve(&mut state, &engine, effects, |_| {});
+        for palette in [
+            Palette::Basic16,
+            Palette::Indexed256,
+            Palette::TrueColor,
+            Palette::Mono,
+        ] {
+            for view in [View::Model, View::Head] {
+                state.attention.view = view;
+                let (text, terminal) = screen(&state, 80, 24, palette);
+                let buffer = terminal.backend().buffer();
+                let mut colours = std::collections::BTreeSet::new();
+                for y in 3..20 {
+                    for x in 4..60 {
+                        let cell = &buffer[(x, y)];
+                        colours.insert(format!("{:?}{:?}", cell.fg, cell.bg));
+                        match palette {
+                            Palette::Basic16 | Palette::Mono => assert!(
+                                promptlab_tui::theme::is_basic(cell.fg)
+                                    && promptlab_tui::theme::is_basic(cell.bg)
+                            ),
+                            _ => {}
+                        }
+                    }
+                }
+                match palette {
+                    Palette::Mono => assert!(text.contains('░'), "shade glyphs: {text}"),
+                    _ => assert!(colours.len() > 3, "{palette:?} {view:?}: {colours:?}"),
+                }
+            }
+        }
     }
 }

@@ -185,26 +185,22 @@ pub(crate) fn on_engine(a: &mut AttentionState, cx: &mut Cx, event: Event) -> Ve
                 c.answer.push_str(&text);
             }
         }
-        Event::Inspected { id, capture } => {
-            if a.capturing.as_ref().is_some_and(|c| c.id == id) {
-                a.capturing = None;
-                let source = std::mem::take(&mut a.source);
-                let bytes = capture.maps.bytes() as f64 / f64::from(1 << 20);
-                *cx.notice = Some(format!(
-                    "captured {} positions ({} prompt), {bytes:.0} MiB",
-                    capture.len(),
-                    capture.prompt_tokens
-                ));
-                a.show(capture, source);
-                return want_readout(a, cx);
-            }
+        Event::Inspected { id, capture } if a.capturing.as_ref().is_some_and(|c| c.id == id) => {
+            a.capturing = None;
+            let source = std::mem::take(&mut a.source);
+            let bytes = capture.maps.bytes() as f64 / f64::from(1 << 20);
+            *cx.notice = Some(format!(
+                "captured {} positions ({} prompt), {bytes:.0} MiB",
+                capture.len(),
+                capture.prompt_tokens
+            ));
+            a.show(capture, source);
+            return want_readout(a, cx);
         }
-        Event::ReadOut { id, readout } => {
-            if a.readout_in_flight == Some(id) {
-                a.readout_in_flight = None;
-                a.readout = Some(readout);
-                return want_readout(a, cx);
-            }
+        Event::ReadOut { id, readout } if a.readout_in_flight == Some(id) => {
+            a.readout_in_flight = None;
+            a.readout = Some(readout);
+            return want_readout(a, cx);
         }
         Event::Failed { id, error } => {
             if a.capturing.as_ref().is_some_and(|c| c.id == id) {

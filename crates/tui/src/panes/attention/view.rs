@@ -254,7 +254,7 @@ fn head_lines(a: &AttentionState, capture: &Capture, v: ViewCx, body: Rect) -> V
             Style::default()
         };
         let mut spans = vec![Span::styled(
-            format!("{q:>4} {}", fit(&label(&capture.tokens[q]), LABEL - 5)),
+            format!("{q:>4} {} ", fit(&label(&capture.tokens[q]), LABEL - 6)),
             label_style,
         )];
         for k in keys.clone() {

@@ -100,6 +100,11 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
             "earlier / later prompt from history",
         ),
         (
+            ConfigKey::Compare,
+            ConfigKey::Attention,
+            "compare pane / attention pane (inspects this answer)",
+        ),
+        (
             ConfigKey::NewConversation,
             ConfigKey::Conversations,
             "new conversation / the saved ones (search, open, rename)",
