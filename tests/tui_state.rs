@@ -2421,3 +2421,176 @@ mod attention {
         }
     }
 }
+
+/// The attention pane's views over fixed attention data (no model): the
+/// heatmaps with their colours, and every view's layout.
+mod attention_fixed {
+    use std::sync::Arc;
+
+    use super::*;
+    use promptlab_engine::plain::{AttentionMaps, Capture};
+    use promptlab_engine::Readout;
+    use promptlab_tui::panes::attention::View;
+    use ratatui::style::Color;
+
+    const TOKENS: [&str; 12] = [
+        "<s>", "Q", ":", " What", " is", " 2", "+", "2", "?", "\n", "A", ":",
+    ];
+
+    /// 2 layers × 3 heads: head 0 looks at the first token, head 1 at
+    /// itself (layer 0) or the token before (layer 1), head 2 evenly.
+    fn fixed_capture() -> Capture {
+        let maps = AttentionMaps::from_fn(2, 3, TOKENS.len(), |l, h, q, k| match (l, h) {
+            (_, 0) => f32::from(k == 0),
+            (0, 1) => f32::from(k == q),
+            (_, 1) => f32::from(k == q.saturating_sub(1)),
+            _ => 1.0 / (q + 1) as f32,
+        });
+        Capture {
+            maps,
+            ids: (0..TOKENS.len() as u32).collect(),
+            tokens: TOKENS.iter().map(|t| t.to_string()).collect(),
+            prompt_tokens: 10,
+        }
+    }
+
+    /// The app on the attention pane showing the fixed capture.
+    fn showing_fixed() -> State {
+        let mut state = new_state();
+        key(&mut state, KeyCode::F(5), KeyModifiers::NONE);
+        type_text(&mut state, "What is 2+2?");
+        let effects = key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+        let [Effect::Inspect(request)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        let id = request.id;
+        update(
+            &mut state,
+            Action::Engine(Event::Inspected {
+                id,
+                capture: Arc::new(fixed_capture()),
+            }),
+        );
+        state
+    }
+
+    /// One character per cell for a colour of the heat ramp (16 colours).
+    fn code(color: Color) -> char {
+        match color {
+            Color::Black => '0',
+            Color::Blue => '1',
+            Color::Magenta => '2',
+            Color::Red => '3',
+            Color::LightRed => '4',
+            Color::Yellow => '5',
+            Color::LightYellow => '6',
+            Color::White => '7',
+            Color::Reset => ' ',
+            _ => '.',
+        }
+    }
+
+    /// The screen's symbols, then the foreground and the background of
+    /// each cell as [`code`]s, rows `rows`.
+    fn styled(state: &State, w: u16, h: u16, rows: std::ops::Range<u16>) -> String {
+        let (mut text, terminal) = screen(state, w, h, Palette::Basic16);
+        let buffer = terminal.backend().buffer();
+        for (name, pick) in [("fg", true), ("bg", false)] {
+            text.push_str(&format!("-- {name}\n"));
+            for y in rows.clone() {
+                for x in 0..w {
+                    let cell = &buffer[(x, y)];
+                    text.push(code(if pick { cell.fg } else { cell.bg }));
+                }
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn the_model_view_draws_each_head_in_half_blocks_with_its_colours() {
+        let state = showing_fixed();
+        insta::assert_snapshot!("fixed_model_view", styled(&state, 40, 12, 3..10));
+    }
+
+    #[test]
+    fn the_head_view_draws_a_query_per_row_with_its_colours() {
+        let mut state = showing_fixed();
+        key(&mut state, KeyCode::Char('h'), KeyModifiers::NONE);
+        key(&mut state, KeyCode::Right, KeyModifiers::NONE);
+        key(&mut state, KeyCode::Down, KeyModifiers::NONE);
+        // Layer 1, head 1: every query on the token before it.
+        let text = styled(&state, 80, 20, 3..15);
+        assert!(text.contains("9 “↵”          1.000"), "the cursor's list: {text}");
+        insta::assert_snapshot!("fixed_head_view", text);
+    }
+
+    #[test]
+    fn the_token_neuron_lens_and_effect_views_over_fixed_data() {
+        let mut state = showing_fixed();
+        key(&mut state, KeyCode::Char('t'), KeyModifiers::NONE);
+        let (text, _) = screen(&state, 80, 12, Palette::Mono);
+        insta::assert_snapshot!("fixed_token_view", text);
+        key(&mut state, KeyCode::Char('n'), KeyModifiers::NONE);
+        let (text, _) = screen(&state, 80, 12, Palette::Mono);
+        assert!(text.contains("keeps no query and key vectors"), "{text}");
+        // The lens asks for the positions around the cursor; a readout
+        // for them fills the table and the effect view.
+        let effects = key(&mut state, KeyCode::Char('l'), KeyModifiers::NONE);
+        let [Effect::Readout(request)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(request.positions, (6..12).collect::<Vec<_>>());
+        assert_eq!((request.cursor, request.layer, request.head), (10, 0, 0));
+        let (text, _) = screen(&state, 80, 12, Palette::Mono);
+        assert!(text.contains("reading the residual stream"), "{text}");
+        let tokens = |words: &[&str], p: f32| -> Vec<(String, f32)> {
+            words.iter().map(|w| (w.to_string(), p)).collect()
+        };
+        let readout = Readout {
+            lens: request
+                .positions
+                .iter()
+                .map(|&p| {
+                    (
+                        p,
+                        vec![tokens(&[" two"], 0.2), tokens(&[" 4", " four"], 0.9)],
+                    )
+                })
+                .collect(),
+            cursor: 10,
+            layer: 0,
+            head: 0,
+            promoted: tokens(&[" 4", " four"], 1.5),
+            suppressed: tokens(&[" 5"], -0.75),
+        };
+        let id = request.id;
+        let more = update(&mut state, Action::Engine(Event::ReadOut { id, readout }));
+        assert!(more.is_empty(), "the readout is the selection's: {more:?}");
+        let (text, _) = screen(&state, 80, 12, Palette::Mono);
+        insta::assert_snapshot!("fixed_lens_view", text);
+        key(&mut state, KeyCode::Char('e'), KeyModifiers::NONE);
+        let (text, _) = screen(&state, 80, 12, Palette::Mono);
+        insta::assert_snapshot!("fixed_effect_view", text);
+        // Moving the cursor makes the readout stale: one new request.
+        let effects = key(&mut state, KeyCode::Char(']'), KeyModifiers::NONE);
+        assert!(matches!(effects.as_slice(), [Effect::Readout(r)] if r.cursor == 11));
+        assert!(
+            key(&mut state, KeyCode::Char('['), KeyModifiers::NONE).is_empty(),
+            "one in flight at a time"
+        );
+    }
+
+    #[test]
+    fn every_view_renders_from_30_by_8_up() {
+        let mut state = showing_fixed();
+        for view in View::ALL_VIEWS {
+            state.attention.view = view;
+            for (w, h) in [(30, 8), (31, 9), (40, 10), (80, 24), (120, 40)] {
+                let (text, _) = screen(&state, w, h, Palette::Basic16);
+                assert!(text.contains("Attention"), "{view:?} at {w}×{h}:\n{text}");
+            }
+        }
+    }
+}

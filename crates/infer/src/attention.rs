@@ -121,6 +121,32 @@ impl AttentionMaps {
         self.bytes_for(self.n_queries)
     }
 
+    /// Maps over `n_queries` positions with the given probabilities
+    /// (`prob(layer, head, q, k)` for each key `k ≤ q`) and no vectors: fixed
+    /// data for fixtures and tests.
+    pub fn from_fn(
+        n_layers: usize,
+        n_heads: usize,
+        n_queries: usize,
+        prob: impl Fn(usize, usize, usize, usize) -> f32,
+    ) -> Self {
+        let mut maps = Self::new(n_layers, n_heads);
+        maps.limit_bytes = usize::MAX;
+        maps.begin_step(0, n_queries)
+            .expect("a capture from position 0 with no limit");
+        for layer in 0..n_layers {
+            for head in 0..n_heads {
+                for q in 0..n_queries {
+                    let start = maps.row_start(layer, head, q);
+                    for k in 0..=q {
+                        maps.probs[start + k] = prob(layer, head, q, k);
+                    }
+                }
+            }
+        }
+        maps
+    }
+
     /// Makes room for `t` new query positions at `offset`, before a forward
     /// pass writes them. Fails when the capture does not start at position
     /// 0 or would pass the limit.

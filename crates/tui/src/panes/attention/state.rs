@@ -42,7 +42,7 @@ pub enum View {
 }
 
 impl View {
-    pub(crate) const ALL: [View; 6] = [
+    pub const ALL_VIEWS: [View; 6] = [
         View::Model,
         View::Head,
         View::Token,

@@ -50,16 +50,19 @@ pub(crate) fn on_key(a: &mut AttentionState, cx: &mut Cx, key: KeyEvent) -> Vec<
         KeyCode::Char('i') | KeyCode::Char('/') => a.editing = true,
         KeyCode::Tab | KeyCode::BackTab => {
             let back = key.code == KeyCode::BackTab;
-            let i = View::ALL.iter().position(|&v| v == a.view).unwrap_or(0);
-            let len = View::ALL.len();
-            a.view = View::ALL[if back {
+            let i = View::ALL_VIEWS
+                .iter()
+                .position(|&v| v == a.view)
+                .unwrap_or(0);
+            let len = View::ALL_VIEWS.len();
+            a.view = View::ALL_VIEWS[if back {
                 (i + len - 1) % len
             } else {
                 (i + 1) % len
             }];
         }
-        KeyCode::Char(c) if View::ALL.iter().any(|v| v.key_and_name().0 == c) => {
-            a.view = View::ALL
+        KeyCode::Char(c) if View::ALL_VIEWS.iter().any(|v| v.key_and_name().0 == c) => {
+            a.view = View::ALL_VIEWS
                 .into_iter()
                 .find(|v| v.key_and_name().0 == c)
                 .unwrap_or(View::Model);

@@ -112,7 +112,7 @@ fn title_line(a: &AttentionState, theme: &Theme) -> Line<'static> {
 
 fn tab_line(a: &AttentionState, theme: &Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    for view in View::ALL {
+    for view in View::ALL_VIEWS {
         let (key, name) = view.key_and_name();
         let style = if view == a.view {
             theme.title.add_modifier(Modifier::REVERSED)
