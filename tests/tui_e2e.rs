@@ -705,3 +705,89 @@ fn a_long_message_wraps_in_the_input_at_80_columns() {
     let rows = screen.lines().filter(|l| l.contains("word")).count();
     assert!(rows >= 3, "{screen}");
 }
+
+#[test]
+fn attention_pane_in_tmux_inspects_an_answer_and_every_key_moves_the_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("{} --max-tokens 40; sleep 60", app_command(dir.path()));
+    let tmux = Tmux::start("attention", 80, 24, &script);
+    tmux.wait_for_model();
+    tmux.keys(&["-l", "What is the capital of France?"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the answer", Duration::from_secs(120), |s| {
+        !s.contains("generating") && s.contains("tok/s") && s.contains("Paris")
+    });
+
+    // The attention key captures the last answer: the grid of every head.
+    tmux.keys(&["F5"]);
+    let (screen, _) = tmux.wait_for("the capture", Duration::from_secs(60), |s| {
+        s.contains("captured") && s.contains("L0  [")
+    });
+    assert!(
+        screen.contains("(answer) · chat message 2 (answer)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("H8"),
+        "all nine heads fit 80 columns: {screen}"
+    );
+    let title = |s: &str| s.lines().next().unwrap_or("").to_string();
+    let first = title(&screen);
+    let token: usize = first
+        .split("token ")
+        .nth(1)
+        .and_then(|t| t.split('/').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{first}"));
+
+    // ↓ a layer, → a head, ] a token; the head view shows the selection.
+    tmux.keys(&["Down", "Down", "Right", "h", "]"]);
+    let want = format!("L2 H1 · token {}/", token + 1);
+    let (screen, _) = tmux.wait_for("the selection to move", Duration::from_secs(10), |s| {
+        title(s).contains(&want) && s.contains("attends most to:")
+    });
+    assert!(screen.contains(&format!("query {}", token + 1)), "{screen}");
+    tmux.keys(&["Home"]);
+    tmux.wait_for("the first token", Duration::from_secs(10), |s| {
+        title(s).contains("token 0/")
+    });
+    tmux.keys(&["a", "t"]);
+    tmux.wait_for("the token view", Duration::from_secs(10), |s| {
+        s.contains("in layer 2, every head") && s.contains("attended to by")
+    });
+    tmux.keys(&["n"]);
+    tmux.wait_for("the neuron view", Duration::from_secs(10), |s| {
+        s.contains("scale 1/√d = 0.1250")
+    });
+    tmux.keys(&["l"]);
+    tmux.wait_for("the lens", Duration::from_secs(60), |s| {
+        s.contains("next after")
+    });
+    tmux.keys(&["e"]);
+    tmux.wait_for("the head's effect", Duration::from_secs(60), |s| {
+        s.contains("promotes (logit +)") && s.contains("L2 H1 at token")
+    });
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("Tab back to the model view", Duration::from_secs(10), |s| {
+        s.contains("L2  [") || s.contains("L0   ")
+    });
+
+    // A typed prompt: captured with a greedy answer that streams in.
+    tmux.keys(&["i"]);
+    tmux.keys(&["-l", "Name a colour."]);
+    tmux.keys(&["Enter"]);
+    let (screen, _) = tmux.wait_for("the typed capture", Duration::from_secs(120), |s| {
+        s.contains("captured") && s.contains("prompt “Name a colour.”")
+    });
+    assert!(!screen.contains("capturing"), "{screen}");
+
+    // The pane's own help, then the same key back to the chat.
+    tmux.keys(&["F1"]);
+    tmux.wait_for("the help", Duration::from_secs(10), |s| {
+        s.contains("attention pane keys")
+    });
+    tmux.keys(&["x", "F5"]);
+    tmux.wait_for("the chat again", Duration::from_secs(10), |s| {
+        s.contains("┌ chat") && s.contains("Paris")
+    });
+}

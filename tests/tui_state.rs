@@ -2522,7 +2522,10 @@ mod attention_fixed {
         key(&mut state, KeyCode::Down, KeyModifiers::NONE);
         // Layer 1, head 1: every query on the token before it.
         let text = styled(&state, 80, 20, 3..15);
-        assert!(text.contains("9 “↵”          1.000"), "the cursor's list: {text}");
+        assert!(
+            text.contains("9 “↵”          1.000"),
+            "the cursor's list: {text}"
+        );
         insta::assert_snapshot!("fixed_head_view", text);
     }
 
