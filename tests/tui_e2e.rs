@@ -767,6 +767,10 @@ fn attention_pane_in_tmux_inspects_an_answer_and_every_key_moves_the_selection()
     tmux.wait_for("the head's effect", Duration::from_secs(60), |s| {
         s.contains("promotes (logit +)") && s.contains("L2 H1 at token")
     });
+    tmux.keys(&["s"]);
+    tmux.wait_for("the spans view", Duration::from_secs(10), |s| {
+        s.contains("› ") && s.contains("answer: ") && s.contains("system You are")
+    });
     tmux.keys(&["Tab"]);
     tmux.wait_for("Tab back to the model view", Duration::from_secs(10), |s| {
         s.contains("L2  [") || s.contains("L0   ")

@@ -2576,7 +2576,20 @@ mod attention_fixed {
         key(&mut state, KeyCode::Char('e'), KeyModifiers::NONE);
         let (text, _) = screen(&state, 80, 12, Palette::Mono);
         insta::assert_snapshot!("fixed_effect_view", text);
-        // Moving the cursor makes the readout stale: one new request.
+        // The answer's two tokens: head 0 all on <s>, head 1 on itself
+        // (layer 0), head 2 evenly — so the prompt's span holds
+        // (1 + 0 + 10/11 + 1 + 0 + 10/12) / 6 of layer 0's attention.
+        key(&mut state, KeyCode::Char('s'), KeyModifiers::NONE);
+        let (text, _) = screen(&state, 80, 12, Palette::Mono);
+        let prompt_share = (2.0 + 10.0 / 11.0 + 10.0 / 12.0) / 6.0 * 100.0;
+        assert!(
+            text.contains(&format!("{prompt_share:.1}%")),
+            "{prompt_share}:\n{text}"
+        );
+        insta::assert_snapshot!("fixed_spans_view", text);
+        // Back on the lens (nothing to ask), moving the cursor makes the
+        // readout stale: one new request.
+        assert!(key(&mut state, KeyCode::Char('l'), KeyModifiers::NONE).is_empty());
         let effects = key(&mut state, KeyCode::Char(']'), KeyModifiers::NONE);
         assert!(matches!(effects.as_slice(), [Effect::Readout(r)] if r.cursor == 11));
         assert!(

@@ -111,10 +111,163 @@ impl Thumbnails {
 mod tests {
     use super::*;
 
+    fn capture(tokens: &[&str], prompt_tokens: usize) -> Capture {
+        let n = tokens.len();
+        Capture {
+            // Every query spreads its attention evenly over its keys.
+            maps: AttentionMaps::from_fn(1, 2, n, |_, _, q, _| 1.0 / (q + 1) as f32),
+            ids: (0..n as u32).collect(),
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            prompt_tokens,
+        }
+    }
+
+    #[test]
+    fn spans_split_at_markers_blank_lines_and_the_answer() {
+        let c = capture(
+            &[
+                "<|im_start|>",
+                "user",
+                "\n",
+                "Q",
+                ":",
+                " 1",
+                "\n\n",
+                "Q",
+                ":",
+                " 2",
+                "<|im_end|>",
+                "\n",
+                "<|im_start|>",
+                "assistant",
+                "\n",
+                "A",
+                " 3",
+            ],
+            15,
+        );
+        let spans = spans(&c);
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["user Q: 1", "Q: 2", "assistant", "answer: A 3"]);
+        assert_eq!(
+            (spans[2].start, spans[2].end),
+            (10, 15),
+            "the blank span joins"
+        );
+        assert_eq!((spans[0].start, spans[0].end), (0, 7));
+        assert_eq!((spans[3].start, spans[3].end), (15, 17));
+        // The spans cover every position once, so the shares sum to 1.
+        let shares = span_shares(&c.maps, 0, answer_queries(&c), &spans);
+        assert!(
+            (shares.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+            "{shares:?}"
+        );
+        // Query 15 spreads over 16 keys, query 16 over 17: the first span
+        // holds 7 keys of each.
+        let first = (7.0 / 16.0 + 7.0 / 17.0) / 2.0;
+        assert!((shares[0] - first).abs() < 1e-5, "{shares:?}");
+    }
+
     #[test]
     fn labels_are_one_line_and_never_escapes() {
         assert_eq!(label("a\nb\tc\u{1b}[2J"), "a↵b→c?[2J");
         assert_eq!(fit("Paris", 3), "Par");
         assert_eq!(fit("é", 3), "é  ");
     }
+}
+
+/// A stretch of the captured text the spans view attributes attention to:
+/// positions `start..end`, named by its first words.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) name: String,
+}
+
+/// Whether a token is a chat template's marker (`<|im_start|>` and kin).
+fn is_marker(token: &str) -> bool {
+    token.starts_with("<|") && token.ends_with("|>") || token == "<s>" || token == "</s>"
+}
+
+/// Splits the capture into spans: a new one at each template marker, after
+/// each blank line (so a few-shot prompt's exemplars, its instruction and
+/// its question come apart), and where the answer begins. A span of
+/// markers and white space alone joins the one after it.
+pub(crate) fn spans(capture: &Capture) -> Vec<Span> {
+    let tokens = &capture.tokens;
+    let mut cuts = vec![0];
+    for (i, token) in tokens.iter().enumerate().skip(1) {
+        let before = &tokens[i - 1];
+        let blank_line = before.contains("\n\n")
+            || (before.ends_with('\n') && i >= 2 && tokens[i - 2].ends_with('\n'));
+        if is_marker(token) || blank_line || i == capture.prompt_tokens {
+            cuts.push(i);
+        }
+    }
+    cuts.push(tokens.len());
+    cuts.dedup();
+    let mut out: Vec<Span> = Vec::new();
+    let mut start = 0;
+    for &end in &cuts[1..] {
+        let text: String = tokens[start..end]
+            .iter()
+            .filter(|t| !is_marker(t))
+            .map(String::as_str)
+            .collect();
+        let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Markers and blanks alone join the next span (the last one stays).
+        if words.is_empty() && end < tokens.len() && end != capture.prompt_tokens {
+            continue;
+        }
+        let name = if start >= capture.prompt_tokens && capture.prompt_tokens < tokens.len() {
+            format!("answer: {words}")
+        } else {
+            words
+        };
+        out.push(Span {
+            start,
+            end,
+            name: label(&name),
+        });
+        start = end;
+    }
+    out
+}
+
+/// The queries whose attention the spans view sums: the answer's tokens,
+/// or the last position when there is no answer.
+pub(crate) fn answer_queries(capture: &Capture) -> std::ops::Range<usize> {
+    let n = capture.len();
+    if capture.prompt_tokens < n {
+        capture.prompt_tokens..n
+    } else {
+        n.saturating_sub(1)..n
+    }
+}
+
+/// The share of `queries`' attention in `layer` that goes to each span,
+/// averaged over the queries and the heads (each row sums to 1, so the
+/// shares of all spans sum to 1).
+pub(crate) fn span_shares(
+    maps: &AttentionMaps,
+    layer: usize,
+    queries: std::ops::Range<usize>,
+    spans: &[Span],
+) -> Vec<f32> {
+    let mut shares = vec![0f32; spans.len()];
+    let count = (queries.len() * maps.n_heads()).max(1) as f32;
+    for q in queries {
+        for head in 0..maps.n_heads() {
+            let row = maps.row(layer, head, q);
+            for (share, span) in shares.iter_mut().zip(spans) {
+                let end = span.end.min(row.len());
+                if span.start < end {
+                    *share += row[span.start..end].iter().sum::<f32>();
+                }
+            }
+        }
+    }
+    shares.iter_mut().for_each(|s| *s /= count);
+    shares
 }

@@ -9,7 +9,7 @@ use promptlab_engine::plain::{Capture, Message};
 use promptlab_engine::{Readout, RequestId};
 use tui_textarea::TextArea;
 
-use super::data::Thumbnails;
+use super::data::{answer_queries, span_shares, spans, Span, Thumbnails};
 
 /// The model view's thumbnail of one head: characters wide and tall (two
 /// pixels a character row).
@@ -39,16 +39,19 @@ pub enum View {
     Lens,
     /// What the head's output adds to the logits.
     Effect,
+    /// How the answer's attention splits over the prompt's parts.
+    Spans,
 }
 
 impl View {
-    pub const ALL_VIEWS: [View; 6] = [
+    pub const ALL_VIEWS: [View; 7] = [
         View::Model,
         View::Head,
         View::Token,
         View::Neuron,
         View::Lens,
         View::Effect,
+        View::Spans,
     ];
 
     /// The key that shows this view, and its name.
@@ -60,6 +63,7 @@ impl View {
             View::Neuron => ('n', "neuron"),
             View::Lens => ('l', "lens"),
             View::Effect => ('e', "effect"),
+            View::Spans => ('s', "spans"),
         }
     }
 
@@ -92,6 +96,9 @@ pub struct AttentionState {
     /// Where the capture came from, for the title.
     pub(crate) source: String,
     pub(crate) thumbnails: Option<Thumbnails>,
+    /// The capture's spans and, per layer, the answer's share in each.
+    pub(crate) spans: Vec<Span>,
+    pub(crate) span_shares: Vec<Vec<f32>>,
     pub(crate) capturing: Option<Capturing>,
     pub(crate) readout: Option<Readout>,
     pub(crate) readout_in_flight: Option<RequestId>,
@@ -114,6 +121,8 @@ impl Default for AttentionState {
             capture: None,
             source: String::new(),
             thumbnails: None,
+            spans: Vec::new(),
+            span_shares: Vec::new(),
             capturing: None,
             readout: None,
             readout_in_flight: None,
@@ -154,6 +163,11 @@ impl AttentionState {
             capture.len().saturating_sub(1)
         };
         self.thumbnails = Some(Thumbnails::new(&capture, THUMB_ROWS * 2, THUMB_COLS));
+        self.spans = spans(&capture);
+        let queries = answer_queries(&capture);
+        self.span_shares = (0..maps.n_layers())
+            .map(|layer| span_shares(maps, layer, queries.clone(), &self.spans))
+            .collect();
         self.capture = Some(capture);
         self.source = source;
         self.readout = None;

@@ -119,7 +119,10 @@ fn capture_typed(a: &mut AttentionState, cx: &mut Cx) -> Vec<Effect> {
         messages.push(Message::new("system", &cx.settings.system));
     }
     messages.push(Message::new("user", &text));
-    let source = format!("prompt “{}”", crate::text::clip_end(&text, 40));
+    let source = format!(
+        "prompt “{}”",
+        crate::text::clip_end(&super::data::label(&text), 40)
+    );
     start(a, cx, messages, String::new(), ANSWER_TOKENS, source)
 }
 

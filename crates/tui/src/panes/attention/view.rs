@@ -77,6 +77,7 @@ pub(crate) fn render(frame: &mut Frame, a: &AttentionState, v: ViewCx, area: Rec
         View::Neuron => neuron_lines(a, capture, body),
         View::Lens => lens_lines(a, capture, theme, body),
         View::Effect => effect_lines(a, capture, theme),
+        View::Spans => span_lines(a, capture, theme, body),
     };
     frame.render_widget(Paragraph::new(lines), body);
 }
@@ -501,6 +502,89 @@ fn effect_lines(a: &AttentionState, capture: &Capture, theme: &Theme) -> Vec<Lin
             fit(&cell(&r.promoted), 38),
             cell(&r.suppressed)
         )));
+    }
+    lines
+}
+
+/// How the answer's attention splits over the prompt's spans (its
+/// exemplars, instruction and question in a few-shot prompt): the share
+/// per span in the selected layer, in groups of layers (as many as fit),
+/// and over all.
+fn span_lines(
+    a: &AttentionState,
+    capture: &Capture,
+    theme: &Theme,
+    body: Rect,
+) -> Vec<Line<'static>> {
+    const COL: usize = 7;
+    let n_layers = a.span_shares.len();
+    let queries = super::data::answer_queries(capture);
+    let width = usize::from(body.width);
+    // The selected layer, groups of five (where they fit), all layers.
+    let mut columns: Vec<(String, Vec<usize>)> = vec![(format!("L{}", a.layer), vec![a.layer])];
+    let groups = (width.saturating_sub(30) / COL).saturating_sub(2).min(6);
+    if groups >= 2 {
+        let size = n_layers.div_ceil(groups);
+        for start in (0..n_layers).step_by(size.max(1)) {
+            let end = (start + size).min(n_layers);
+            let title = match end - start {
+                1 => format!("L{start}"),
+                _ => format!("L{start}–{}", end - 1),
+            };
+            columns.push((title, (start..end).collect()));
+        }
+    }
+    columns.push(("all".into(), (0..n_layers).collect()));
+    let name_width = width.saturating_sub(2 + columns.len() * COL).max(8);
+    let share = |span: usize, layers: &[usize]| -> f32 {
+        layers.iter().map(|&l| a.span_shares[l][span]).sum::<f32>() / layers.len().max(1) as f32
+    };
+    let mut lines = vec![Line::from(format!(
+        "share of the attention of tokens {}–{} (mean over heads and tokens), per span",
+        queries.start,
+        queries.end - 1
+    ))];
+    let mut header = vec![Span::styled(fit("  span", name_width + 2), theme.dim)];
+    for (title, _) in &columns {
+        header.push(Span::styled(format!("{title:>COL$}"), theme.dim));
+    }
+    lines.push(Line::from(header));
+    let rows = usize::from(body.height).saturating_sub(2).max(1);
+    let current = a
+        .spans
+        .iter()
+        .position(|s| (s.start..s.end).contains(&a.token))
+        .unwrap_or(0);
+    let first = page_start(current, rows);
+    let best: Vec<usize> = columns
+        .iter()
+        .map(|(_, layers)| {
+            (0..a.spans.len())
+                .max_by(|&x, &y| share(x, layers).total_cmp(&share(y, layers)))
+                .unwrap_or(0)
+        })
+        .collect();
+    for (i, span) in a.spans.iter().enumerate().skip(first).take(rows) {
+        let marker = if i == current { "› " } else { "  " };
+        let mut spans = vec![Span::raw(format!(
+            "{marker}{}",
+            fit(
+                &format!("{}–{} {}", span.start, span.end - 1, span.name),
+                name_width
+            )
+        ))];
+        for (c, (_, layers)) in columns.iter().enumerate() {
+            let style = if best[c] == i {
+                theme.title
+            } else {
+                Style::default()
+            };
+            spans.push(Span::styled(
+                format!("{:>w$.1}%", share(i, layers) * 100.0, w = COL - 1),
+                style,
+            ));
+        }
+        lines.push(Line::from(spans));
     }
     lines
 }
