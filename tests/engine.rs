@@ -49,6 +49,7 @@ fn request(id: u64, messages: Vec<Message>, max_tokens: usize) -> ChatRequest {
                 ..SamplingParams::greedy()
             },
             top_logprobs: 3,
+            capture_attention: false,
         },
     }
 }

@@ -22,6 +22,7 @@ fn call(messages: &[(&str, &str)]) -> ChatCall {
             ..SamplingParams::greedy()
         },
         top_logprobs: 0,
+        capture_attention: false,
     }
 }
 

@@ -124,6 +124,7 @@ fn stream(state: &mut State, id: u64, tokens: &[(&str, f32)], reason: &str) {
                     text: text.to_string(),
                     logprob: *logprob,
                     top: vec![(text.to_string(), *logprob), ("Lyon".into(), -2.5)],
+                    attention: None,
                 },
             }),
         );
@@ -2107,6 +2108,8 @@ mod attention {
             let command = match effect {
                 Effect::Inspect(r) => Command::Inspect(r),
                 Effect::Readout(r) => Command::Readout(r),
+                Effect::Chat(r) => Command::Chat(r),
+                Effect::Autosave => continue,
                 other => panic!("unexpected effect {other:?}"),
             };
             let id = command.id();
@@ -2119,6 +2122,7 @@ mod attention {
                 let done = match &event {
                     Event::Inspected { id: e, .. }
                     | Event::ReadOut { id: e, .. }
+                    | Event::Finished { id: e, .. }
                     | Event::Failed { id: e, .. } => *e == id,
                     _ => false,
                 };
@@ -2379,6 +2383,81 @@ mod attention {
         let again = state.attention.capture.clone().unwrap();
         assert!(again.len() < capture.len(), "stopped early");
         assert!(state.notice.as_deref().unwrap().starts_with("captured"));
+    }
+
+    #[test]
+    fn live_on_the_chat_answer_streams_a_row_per_token_that_is_the_models_own() {
+        let engine = engine();
+        let mut state = new_state();
+        press(&mut state, KeyCode::F(5));
+        press(&mut state, KeyCode::Esc);
+        press(&mut state, KeyCode::Char('v'));
+        assert!(state.attention.live_on);
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains("no answer yet"), "{text}");
+        press(&mut state, KeyCode::F(5));
+        assert_eq!(state.screen, Screen::Chat);
+        type_text(&mut state, "What is the capital of France?");
+        let effects = press(&mut state, KeyCode::Enter);
+        let [Effect::Chat(request)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        assert!(request.call.capture_attention, "live on: the chat captures");
+        let messages = request.call.messages.clone();
+        let mut rows_seen = Vec::new();
+        serve(&mut state, &engine, effects, |state| {
+            rows_seen.push(state.attention.live.steps.len());
+        });
+        assert!(
+            rows_seen.windows(2).any(|w| w[1] == w[0] + 1),
+            "one step per token"
+        );
+        let live = &state.attention.live;
+        let answer: String = live.steps.iter().map(|s| s.text.as_str()).collect();
+        assert!(answer.contains("Paris"), "{answer}");
+        // Every row is what one forward pass over the same tokens gives.
+        let (ids, reference) = reference_maps(&messages, &answer);
+        let model = common::default_model();
+        let texts: Vec<String> = ids
+            .iter()
+            .map(|&id| model.tokenizer.token_text(id))
+            .collect();
+        let prompt = live.steps[0].row.as_ref().unwrap().query + 1;
+        let mut checked = 0;
+        for (i, step) in live.steps.iter().enumerate() {
+            let row = step.row.as_ref().expect("every token has its row");
+            let q = prompt - 1 + i;
+            assert_eq!(row.query, q);
+            if live.keys[..=q] != texts[..=q] {
+                break; // the answer re-encoded differently from here
+            }
+            for layer in 0..row.n_layers {
+                for head in 0..row.n_heads {
+                    for (k, w) in row.row(layer, head).iter().enumerate() {
+                        let r = reference.prob(layer, head, q, k);
+                        assert!(
+                            (w - r).abs() < 1e-4,
+                            "token {i} L{layer} H{head} k{k}: {w} vs {r}"
+                        );
+                    }
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked >= 5, "only {checked} rows compared");
+        // The live view shows the newest token and its strongest keys.
+        let n = live.steps.len();
+        press(&mut state, KeyCode::F(5));
+        assert_eq!(state.attention.view, View::Live);
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains(&format!("token {n} of {n}")), "{text}");
+        assert!(text.contains("L0 H0 (position"), "{text}");
+        press(&mut state, KeyCode::Home);
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains(&format!("token 1 of {n}")), "{text}");
+        // v again turns live off: the next answer does not capture.
+        press(&mut state, KeyCode::Char('v'));
+        assert!(!state.attention.live_on);
     }
 
     #[test]

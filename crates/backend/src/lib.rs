@@ -9,6 +9,7 @@ mod local;
 
 use std::ops::ControlFlow;
 
+pub use promptlab_infer::attention::QueryAttention;
 use promptlab_infer::chat_template::Message;
 use promptlab_infer::error::ModelError;
 use promptlab_infer::generate::StopReason;
@@ -102,6 +103,10 @@ pub struct ChatCall {
     pub sampling: SamplingParams,
     /// How many alternatives to report per token (0: none).
     pub top_logprobs: usize,
+    /// Report what each token's position attended to (a backend with
+    /// attention only; the local one then prefills the whole prompt, and
+    /// skips capture for a prompt too long to capture).
+    pub capture_attention: bool,
 }
 
 /// One generated token.
@@ -112,6 +117,18 @@ pub struct TokenOut {
     pub logprob: f32,
     /// The most likely tokens at this step: (text, logprob), best first.
     pub top: Vec<(String, f32)>,
+    /// With `capture_attention`: what the position that predicted this
+    /// token attended to.
+    pub attention: Option<LiveAttention>,
+}
+
+/// One streamed token's attention: the query's weights in every layer and
+/// head, and the text of the keys this row adds to the previous token's
+/// (every prompt token for the first; the token before, after that).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveAttention {
+    pub row: QueryAttention,
+    pub new_keys: Vec<String>,
 }
 
 /// What a chat call reports as it goes.

@@ -13,8 +13,8 @@ use promptlab_infer::prefix_cache::PrefixCache;
 use promptlab_infer::LoadedModel;
 
 use crate::{
-    Backend, BackendError, Call, Capabilities, ChatBackend, ChatCall, ChatEnd, ChatProgress, Reply,
-    TokenOut,
+    Backend, BackendError, Call, Capabilities, ChatBackend, ChatCall, ChatEnd, ChatProgress,
+    LiveAttention, Reply, TokenOut,
 };
 
 /// The local engine: the prompt is one user turn through the chat template
@@ -99,15 +99,34 @@ impl ChatBackend for LocalBackend<'_> {
                 decode_tok_s: 0.0,
             });
         }
+        // Capture only what fits the capture's memory limit.
+        let capture_attention = call.capture_attention && {
+            let maps = self.model.new_attention_maps();
+            maps.bytes_for(prompt_tokens + call.sampling.max_tokens) <= maps.limit_bytes()
+        };
         let request = GenerateRequest {
             prompt_ids,
             sampling: call.sampling.clone(),
             top_logprobs: call.top_logprobs,
-            capture_attention: false,
+            capture_attention,
         };
         let tokenizer = &self.model.tokenizer;
+        let mut previous: Option<u32> = None;
         let done = generate_reusing(self.model, &request, &mut self.prefixes, |step| {
+            let attention = step.attention.clone().map(|row| {
+                let new_keys = match previous {
+                    None => request
+                        .prompt_ids
+                        .iter()
+                        .map(|&id| tokenizer.token_text(id))
+                        .collect(),
+                    Some(id) => vec![tokenizer.token_text(id)],
+                };
+                LiveAttention { row, new_keys }
+            });
+            previous = Some(step.token_id);
             on_progress(ChatProgress::Token(TokenOut {
+                attention,
                 text: step.visible.clone(),
                 logprob: step.logprob,
                 top: step

@@ -30,7 +30,7 @@ use promptlab_infer::{LoadedModel, Precision};
 pub use cancel::CancelToken;
 pub use inspect::{InspectRequest, Readout, ReadoutRequest, TokenValue};
 pub use job::{Job, JobContext, JobEnd, JobError};
-pub use promptlab_backend::{Capabilities, ChatCall};
+pub use promptlab_backend::{Capabilities, ChatCall, LiveAttention};
 pub use promptlab_infer::generate::StopReason;
 pub use protocol::{
     ChatRequest, Command, CompareRequest, Event, FinishedEvent, Progress, RequestError, RequestId,
@@ -138,7 +138,7 @@ impl Drop for EngineHandle {
 /// What a UI needs of the inference crate, as plain data, so it can depend
 /// on the engine alone (and never on candle).
 pub mod plain {
-    pub use promptlab_infer::attention::{AttentionMaps, Scores};
+    pub use promptlab_infer::attention::{AttentionMaps, QueryAttention, Scores};
     pub use promptlab_infer::capture::Capture;
     pub use promptlab_infer::chat_template::Message;
     pub use promptlab_infer::fsutil::write_atomic;

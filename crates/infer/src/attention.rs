@@ -40,6 +40,26 @@ pub struct Vectors {
     residual: Vec<f32>,
 }
 
+/// What one query attended to in every layer and head: its weights over
+/// the keys `0..=query`, (layer, head, key) flat. The row a streaming
+/// front-end gets for each new token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryAttention {
+    pub query: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub weights: Vec<f32>,
+}
+
+impl QueryAttention {
+    /// The weights of one head over keys `0..=query`.
+    pub fn row(&self, layer: usize, head: usize) -> &[f32] {
+        let keys = self.query + 1;
+        let start = (layer * self.n_heads + head) * keys;
+        &self.weights[start..start + keys]
+    }
+}
+
 /// Softmax probabilities of every query position over the keys, per layer
 /// and head, plus (where the architecture provides them) the vectors behind
 /// them. Positions start at 0: capture runs over a whole sequence.
@@ -224,6 +244,18 @@ impl AttentionMaps {
             v.keys[slot * kvd..(slot + 1) * kvd].copy_from_slice(&row[qd..qd + kvd]);
             v.head_outputs[slot * qd..(slot + 1) * qd].copy_from_slice(&att[i * qd..(i + 1) * qd]);
             v.residual[slot * d..(slot + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
+        }
+    }
+
+    /// Everything query `q` attended to, copied out (every layer and head).
+    pub fn query_attention(&self, q: usize) -> QueryAttention {
+        let (l, h) = (self.n_layers, self.n_heads);
+        let start = l * h * q * (q + 1) / 2;
+        QueryAttention {
+            query: q,
+            n_layers: l,
+            n_heads: h,
+            weights: self.probs[start..start + l * h * (q + 1)].to_vec(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use super::arch::Logits;
-use super::attention::AttentionMaps;
+use super::attention::{AttentionMaps, QueryAttention};
 use super::error::{ModelError, Result};
 use super::prefix_cache::{PrefixCache, Reuse};
 use super::sampling::{log_sum_exp, top_k, Sampler, SamplingParams};
@@ -39,6 +39,9 @@ pub struct TokenStep {
     pub logprob: f32,
     /// The most likely tokens at this step: (id, logprob), best first.
     pub top: Vec<(u32, f32)>,
+    /// With capture on: what the position that predicted this token (the
+    /// last one fed) attended to, in every layer and head.
+    pub attention: Option<QueryAttention>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +203,9 @@ fn run(
                 .into_iter()
                 .map(|(id, _)| (id, logprob(id)))
                 .collect(),
+            attention: attention
+                .as_ref()
+                .map(|maps| maps.query_attention(maps.n_queries() - 1)),
         };
         if on_token(&step).is_break() {
             stop_reason = StopReason::Cancelled;

@@ -197,7 +197,18 @@ fn pane_cx(
 /// Applies one action; returns what the runner must do.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
-        Action::Key(key) => on_key(state, key),
+        Action::Key(key) => {
+            let mut effects = on_key(state, key);
+            // The attention pane's live switch: chat answers capture.
+            if state.attention.live_on {
+                for effect in &mut effects {
+                    if let Effect::Chat(request) = effect {
+                        request.call.capture_attention = true;
+                    }
+                }
+            }
+            effects
+        }
         Action::Paste(text) => {
             // Terminals send pasted line breaks as CR.
             let text = text.replace("\r\n", "\n").replace('\r', "\n");
@@ -492,6 +503,15 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
             state.notice = Some(format!("model failed to load: {error}"));
             state.model.error = Some(error.to_string());
             vec![]
+        }
+        Event::Token { id, ref token }
+            if state.chat.owns(id) && (state.attention.live_on || token.attention.is_some()) =>
+        {
+            state.attention.live_token(id, token);
+            let (mut notice, shown) = take_notice(state, Screen::Chat);
+            let effects = chat::update::on_engine(&mut state.chat, &mut notice, event);
+            put_notice(state, Screen::Chat, notice, shown);
+            effects
         }
         event @ (Event::Started { .. } | Event::Token { .. } | Event::Finished { .. }) => {
             let (mut notice, shown) = take_notice(state, Screen::Chat);

@@ -10,6 +10,7 @@ use promptlab_engine::{Readout, RequestId};
 use tui_textarea::TextArea;
 
 use super::data::{answer_queries, span_shares, spans, Span, Thumbnails};
+use super::live::Live;
 
 /// The model view's thumbnail of one head: characters wide and tall (two
 /// pixels a character row).
@@ -41,10 +42,12 @@ pub enum View {
     Effect,
     /// How the answer's attention splits over the prompt's parts.
     Spans,
+    /// The chat's answer as it streams, a row per token.
+    Live,
 }
 
 impl View {
-    pub const ALL_VIEWS: [View; 7] = [
+    pub const ALL_VIEWS: [View; 8] = [
         View::Model,
         View::Head,
         View::Token,
@@ -52,6 +55,7 @@ impl View {
         View::Lens,
         View::Effect,
         View::Spans,
+        View::Live,
     ];
 
     /// The key that shows this view, and its name.
@@ -64,6 +68,7 @@ impl View {
             View::Lens => ('l', "lens"),
             View::Effect => ('e', "effect"),
             View::Spans => ('s', "spans"),
+            View::Live => ('v', "live"),
         }
     }
 
@@ -105,6 +110,9 @@ pub struct AttentionState {
     /// The chat messages and answer last captured from the chat, so the
     /// attention key does not capture the same again.
     pub(crate) last_asked: Option<(Vec<Message>, String)>,
+    /// Chat answers are captured as they stream (the live view shows them).
+    pub live_on: bool,
+    pub live: Live,
 }
 
 impl Default for AttentionState {
@@ -127,6 +135,8 @@ impl Default for AttentionState {
             readout: None,
             readout_in_flight: None,
             last_asked: None,
+            live_on: false,
+            live: Live::default(),
         }
     }
 }
@@ -149,6 +159,11 @@ impl AttentionState {
     /// Whether `id` is one of this pane's requests.
     pub fn owns(&self, id: RequestId) -> bool {
         self.in_flight().contains(&id)
+    }
+
+    /// A token of chat answer `id`, for the live view.
+    pub fn live_token(&mut self, id: RequestId, token: &promptlab_engine::TokenEvent) {
+        self.live.push(id, token);
     }
 
     /// Shows `capture` from `source`, the selection kept where it fits.

@@ -36,8 +36,17 @@ pub(crate) fn on_key(a: &mut AttentionState, cx: &mut Cx, key: KeyEvent) -> Vec<
             }
         };
     }
+    if let Some(effects) = view_key(a, cx, key) {
+        return effects;
+    }
+    if a.view == View::Live {
+        live_key(a, key);
+        return vec![];
+    }
     let Some(capture) = a.capture.clone() else {
+        // Nothing to look at: keys start a prompt.
         a.editing = true;
+        crate::widgets::text_input::type_key(&mut a.prompt, key);
         return vec![];
     };
     let maps = &capture.maps;
@@ -86,24 +95,91 @@ pub(crate) fn on_key(a: &mut AttentionState, cx: &mut Cx, key: KeyEvent) -> Vec<
     want_readout(a, cx)
 }
 
+/// The keys of every view: the prompt field, the view switches and the
+/// live switch. `None` passes the key on.
+fn view_key(a: &mut AttentionState, cx: &mut Cx, key: KeyEvent) -> Option<Vec<Effect>> {
+    match key.code {
+        KeyCode::Char('i') | KeyCode::Char('/') => a.editing = true,
+        KeyCode::Char('v') => {
+            if a.view == View::Live || !a.live_on {
+                a.live_on = !a.live_on;
+                *cx.notice = Some(if a.live_on {
+                    "live on: the chat's next answers are captured as they stream".into()
+                } else {
+                    "live off: the chat reuses what it computed before".into()
+                });
+            }
+            a.view = View::Live;
+        }
+        KeyCode::Tab | KeyCode::BackTab => {
+            let back = key.code == KeyCode::BackTab;
+            let i = View::ALL_VIEWS
+                .iter()
+                .position(|&v| v == a.view)
+                .unwrap_or(0);
+            let len = View::ALL_VIEWS.len();
+            a.view = View::ALL_VIEWS[if back {
+                (i + len - 1) % len
+            } else {
+                (i + 1) % len
+            }];
+        }
+        KeyCode::Char(c) => {
+            a.view = View::ALL_VIEWS
+                .into_iter()
+                .find(|v| v.key_and_name().0 == c)?;
+        }
+        _ => return None,
+    }
+    Some(want_readout(a, cx))
+}
+
+/// The live view's keys: the token shown, the layer and the head.
+fn live_key(a: &mut AttentionState, key: KeyEvent) {
+    let dims = a
+        .live
+        .steps
+        .iter()
+        .rev()
+        .find_map(|s| s.row.as_ref())
+        .map(|r| (r.n_layers, r.n_heads))
+        .unwrap_or((1, 1));
+    let step = |value: usize, delta: isize, len: usize| -> usize {
+        (value as isize + delta).clamp(0, len.saturating_sub(1) as isize) as usize
+    };
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    match key.code {
+        KeyCode::Up => a.layer = step(a.layer, -1, dims.0),
+        KeyCode::Down => a.layer = step(a.layer, 1, dims.0),
+        KeyCode::Left if shift => a.live.step(-1),
+        KeyCode::Right if shift => a.live.step(1),
+        KeyCode::Left => a.head = step(a.head, -1, dims.1),
+        KeyCode::Right => a.head = step(a.head, 1, dims.1),
+        KeyCode::Char('[') => a.live.step(-1),
+        KeyCode::Char(']') => a.live.step(1),
+        KeyCode::PageUp => a.live.step(-10),
+        KeyCode::PageDown => a.live.step(10),
+        KeyCode::Home => a.live.step(isize::MIN / 2),
+        KeyCode::End => a.live.selected = None,
+        _ => {}
+    }
+}
+
 pub(crate) fn paste(a: &mut AttentionState, text: &str) {
     if a.editing {
         a.prompt.insert_str(text);
     }
 }
 
-/// Esc: stops a capture in flight, else leaves the prompt field (when
-/// there is a capture to look at).
+/// Esc: stops a capture in flight, else leaves the prompt field.
 fn stop(a: &mut AttentionState, cx: &mut Cx) -> Vec<Effect> {
     if let Some(c) = &mut a.capturing {
         c.stopping = true;
         *cx.notice = Some("stopping the answer; the capture so far is shown".into());
         return vec![Effect::Cancel(c.id)];
     }
-    if a.capture.is_some() {
-        a.editing = false;
-        *cx.notice = None;
-    }
+    a.editing = false;
+    *cx.notice = None;
     vec![]
 }
 
@@ -224,15 +300,19 @@ pub(crate) fn on_engine(a: &mut AttentionState, cx: &mut Cx, event: Event) -> Ve
 }
 
 /// The view switch and selection keys the help lists.
-pub(crate) const KEYS: [(&str, &str); 9] = [
+pub(crate) const KEYS: [(&str, &str); 10] = [
     (
         "i or /",
         "edit the prompt (Enter captures it and a greedy answer)",
     ),
     ("Esc", "stop a capture / leave the prompt field"),
     (
-        "m h t n l e",
-        "model · head · token · neuron · lens · effect view",
+        "m h t n l e s",
+        "model · head · token · neuron · lens · effect · spans view",
+    ),
+    (
+        "v",
+        "live view: the chat's answers as they stream (v again: off)",
     ),
     ("Tab", "next view (Shift+Tab the one before)"),
     ("↑ ↓", "layer"),

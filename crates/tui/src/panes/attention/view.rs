@@ -44,6 +44,11 @@ pub(crate) fn render(frame: &mut Frame, a: &AttentionState, v: ViewCx, area: Rec
             field,
         );
     }
+    if a.view == View::Live {
+        let lines = live_lines(a, v, body);
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        return;
+    }
     if let Some(c) = &a.capturing {
         let text = format!(
             "capturing{}… {}",
@@ -78,6 +83,7 @@ pub(crate) fn render(frame: &mut Frame, a: &AttentionState, v: ViewCx, area: Rec
         View::Lens => lens_lines(a, capture, theme, body),
         View::Effect => effect_lines(a, capture, theme),
         View::Spans => span_lines(a, capture, theme, body),
+        View::Live => vec![],
     };
     frame.render_widget(Paragraph::new(lines), body);
 }
@@ -586,6 +592,117 @@ fn span_lines(
         }
         lines.push(Line::from(spans));
     }
+    lines
+}
+
+/// The chat's answer as it streams: its tokens (the shown one marked),
+/// the shown token's alternatives and strongest keys in the selected head,
+/// and its attention over the newest keys in every head of the layer.
+fn live_lines(a: &AttentionState, v: ViewCx, body: Rect) -> Vec<Line<'static>> {
+    let theme = v.theme;
+    let live = &a.live;
+    let switch = v.keymap.key_name(crate::keymap::GlobalAction::Attention);
+    let mut lines = vec![Line::from(if a.live_on {
+        format!("live on: chat answers are captured as they stream ({switch}: chat, v: off)")
+    } else {
+        "live off: v turns it on for the chat's next answers".to_string()
+    })];
+    let Some(shown) = live.shown() else {
+        lines.push(Line::from(Span::styled(
+            "no answer yet: ask in the chat, then come back to watch it stream",
+            theme.dim,
+        )));
+        return lines;
+    };
+    // The answer's tail, as many tokens as fit two rows, the shown one marked.
+    let width = usize::from(body.width).max(1);
+    let mut budget = 2 * width;
+    let mut first = shown.min(live.steps.len() - 1);
+    while first > 0 && budget > live.steps[first - 1].text.chars().count() + 2 {
+        budget -= live.steps[first - 1].text.chars().count();
+        first -= 1;
+    }
+    let mut answer = Vec::new();
+    for (i, step) in live.steps.iter().enumerate().skip(first) {
+        let text = label(&step.text);
+        let text = if text.is_empty() {
+            "·".to_string()
+        } else {
+            text
+        };
+        let style = if i == shown {
+            theme.title.add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default()
+        };
+        answer.push(Span::styled(text, style));
+    }
+    lines.push(Line::from(answer));
+    let step = &live.steps[shown];
+    let alternatives: Vec<String> = step
+        .top
+        .iter()
+        .take(4)
+        .map(|(t, lp)| format!("{} {:.0}%", quoted_text(t), lp.exp() * 100.0))
+        .collect();
+    lines.push(Line::from(format!(
+        "token {} of {} {} p {:.0}% · also: {}",
+        shown + 1,
+        live.steps.len(),
+        quoted_text(&step.text),
+        step.logprob.exp() * 100.0,
+        alternatives.join("  ")
+    )));
+    let Some(row) = &step.row else {
+        lines.push(Line::from(Span::styled(
+            if shown + super::live::KEEP_ROWS < live.steps.len() {
+                "this token's attention is no longer kept (the newest 64 are)"
+            } else {
+                "not captured: live was off, or the prompt was too long to capture"
+            },
+            theme.dim,
+        )));
+        return lines;
+    };
+    let (layer, head) = (a.layer.min(row.n_layers - 1), a.head.min(row.n_heads - 1));
+    let key_text = |k: usize| quoted_text(live.keys.get(k).map_or("", String::as_str));
+    let weights = row.row(layer, head);
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|&x, &y| weights[y].total_cmp(&weights[x]).then(x.cmp(&y)));
+    let strongest: Vec<String> = order
+        .iter()
+        .take(3)
+        .map(|&k| format!("{k} {} {:.2}", key_text(k), weights[k]))
+        .collect();
+    lines.push(Line::from(format!(
+        "L{layer} H{head} (position {}) attends to: {}",
+        row.query,
+        strongest.join("  ")
+    )));
+    // Every head of the layer over the newest keys, a key per column.
+    let cols = width.saturating_sub(5).max(1);
+    let keys = weights.len();
+    let from = keys.saturating_sub(cols);
+    for h in 0..row.n_heads {
+        let style = if h == head {
+            theme.title.add_modifier(Modifier::REVERSED)
+        } else {
+            theme.dim
+        };
+        let mut spans = vec![
+            Span::styled(format!("{:<4}", format!("H{h}")), style),
+            Span::raw(" "),
+        ];
+        for &w in &row.row(layer, h)[from..] {
+            let (glyph, style) = heat::full(w, theme.palette);
+            spans.push(Span::styled(glyph, style));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::from(Span::styled(
+        format!("keys {from}–{} (the newest at the right)", keys - 1),
+        theme.dim,
+    )));
     lines
 }
 

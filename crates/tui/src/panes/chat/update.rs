@@ -298,6 +298,8 @@ fn request(
             assistant_prefix,
             sampling,
             top_logprobs: chat.top_logprobs,
+            // The attention pane's live switch sets it (see the app's update).
+            capture_attention: false,
         },
     })]
 }
