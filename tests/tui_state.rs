@@ -830,7 +830,7 @@ not_runnable: Needs a pool of questions the runner does not have.
     }
 
     /// The app on the compare pane over a small fixed catalogue.
-    fn compare_state() -> State {
+    pub(super) fn compare_state() -> State {
         let mut state = new_state();
         state.compare =
             CompareState::new([ZERO_SHOT, UNRUNNABLE, VOTING, READER].map(spec).to_vec());
@@ -845,7 +845,7 @@ not_runnable: Needs a pool of questions the runner does not have.
 
     /// Selects the methods at `rows` of the list, types the question (and
     /// reference), and runs: returns the request.
-    fn start(
+    pub(super) fn start(
         state: &mut State,
         rows: &[usize],
         question: &str,
@@ -874,7 +874,7 @@ not_runnable: Needs a pool of questions the runner does not have.
 
     /// Every event the engine would send for method `method` of `request`
     /// answering with `replies`, ending with its `MethodDone`.
-    fn events(
+    pub(super) fn events(
         request: &promptlab_engine::CompareRequest,
         method: usize,
         replies: &[&str],
@@ -919,13 +919,13 @@ not_runnable: Needs a pool of questions the runner does not have.
         log.take()
     }
 
-    fn feed(state: &mut State, events: Vec<Event>) {
+    pub(super) fn feed(state: &mut State, events: Vec<Event>) {
         for event in events {
             update(state, Action::Engine(event));
         }
     }
 
-    fn finish(state: &mut State, id: u64, stopped: bool) {
+    pub(super) fn finish(state: &mut State, id: u64, stopped: bool) {
         update(
             state,
             Action::Engine(Event::CompareFinished { id, stopped }),
@@ -2458,6 +2458,85 @@ mod attention {
         // v again turns live off: the next answer does not capture.
         press(&mut state, KeyCode::Char('v'));
         assert!(!state.attention.live_on);
+    }
+
+    #[test]
+    fn in_the_compare_pane_the_key_captures_two_methods_and_the_pair_view_aligns_them() {
+        use super::compare::{compare_state, events, feed, finish, start};
+        let engine = engine();
+        let mut state = compare_state();
+        let request = start(&mut state, &[0, 2], "What is 2 + 3?", "");
+        feed(
+            &mut state,
+            events(&request, 0, &["2 + 3 = 5. The answer is 5."]),
+        );
+        feed(&mut state, events(&request, 1, &["5", "5", "6"]));
+        finish(&mut state, request.id, false);
+        // The selected column first, then the next.
+        state.compare.column = 0;
+        let effects = press(&mut state, KeyCode::F(5));
+        assert_eq!(state.screen, Screen::Attention);
+        let [Effect::Inspect(first)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(
+            first.messages,
+            [Message::new("user", "Q: What is 2 + 3?\nA:")]
+        );
+        assert_eq!(first.answer, "2 + 3 = 5. The answer is 5.");
+        let first = first.clone();
+        let seen = serve(&mut state, &engine, effects, |_| {});
+        assert_eq!(
+            seen.iter()
+                .filter(|e| matches!(e, Event::Inspected { .. }))
+                .count(),
+            2,
+            "the second call is captured after the first"
+        );
+        assert_eq!(state.attention.view, View::Pair);
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(
+            text.contains("A Zero-shot · B Self-Consistency (test)"),
+            "{text}"
+        );
+        assert!(text.contains("(whole question)"), "{text}");
+        for token in ["“ What”", "“ is”", "“?”"] {
+            assert!(text.contains(token), "{token} aligned:\n{text}");
+        }
+        // The first capture's column equals the one-pass reference: the
+        // whole question's share in layer 0.
+        let capture = state.attention.capture.clone().unwrap();
+        let (_, reference) = reference_maps(&first.messages, &first.answer);
+        let prompt: String = capture.tokens[..capture.prompt_tokens].concat();
+        let at = prompt.rfind("What is 2 + 3?").unwrap();
+        let mut chars = 0;
+        let mut share = 0.0;
+        let n = capture.len();
+        for (pos, token) in capture.tokens[..capture.prompt_tokens].iter().enumerate() {
+            let (s, e) = (chars, chars + token.chars().count());
+            chars = e;
+            if e > at && s < at + "What is 2 + 3?".len() {
+                for head in 0..reference.n_heads() {
+                    for q in capture.prompt_tokens..n {
+                        share += reference.prob(0, head, q, pos);
+                    }
+                }
+            }
+        }
+        let share = share / (reference.n_heads() * (n - capture.prompt_tokens)) as f32 * 100.0;
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("(whole question)"))
+            .unwrap();
+        let shown: f32 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!(
+            (shown - share).abs() < 0.06,
+            "shown {shown}, reference {share:.2}: {row}"
+        );
+        // Asked again with nothing new: no second capture.
+        press(&mut state, KeyCode::F(5));
+        assert_eq!(state.screen, Screen::Compare);
+        assert!(press(&mut state, KeyCode::F(5)).is_empty());
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct InspectRequest {
     pub id: RequestId,
     /// System (optional) and turns, oldest first; the last is the user's.
     pub messages: Vec<Message>,
+    /// A raw prompt used as it is instead of `messages` (a completion
+    /// call of a method).
+    pub raw: Option<String>,
     /// Text after the prompt captured too (the answer being inspected).
     pub answer: String,
     /// Greedy tokens to generate after all that and capture (0: none).
@@ -91,7 +94,10 @@ pub(crate) fn inspect(
     sink: &dyn Fn(Event),
 ) -> Result<(), RequestError> {
     let id = request.id;
-    let prompt = model.render_chat(&request.messages)?;
+    let prompt = match request.raw {
+        Some(raw) => raw,
+        None => model.render_chat(&request.messages)?,
+    };
     let prompt_ids = model.tokenizer.encode(&prompt)?;
     let ids = if request.answer.is_empty() {
         prompt_ids.clone()

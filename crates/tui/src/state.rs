@@ -400,6 +400,9 @@ fn open_attention(state: &mut State) -> Vec<Effect> {
     state.attention_from = state.screen;
     let from = state.screen;
     show_screen(state, Screen::Attention);
+    if from == Screen::Compare {
+        return compare_inspection(state);
+    }
     if from != Screen::Chat || state.chat.generating.is_some() {
         return vec![];
     }
@@ -411,7 +414,43 @@ fn open_attention(state: &mut State) -> Vec<Effect> {
         return vec![];
     }
     let (_, _, a, mut cx) = pane_cx(state);
-    let effects = attention::update::start(a, &mut cx, messages, answer, 0, source);
+    a.pair = None;
+    let effects = attention::update::start(a, &mut cx, messages, None, answer, 0, source);
+    if !effects.is_empty() {
+        state.attention.last_asked = Some(asked);
+    }
+    effects
+}
+
+/// From the compare pane: the last calls of the selected column and the
+/// one after it, captured as a pair (unless already shown, or running).
+fn compare_inspection(state: &mut State) -> Vec<Effect> {
+    let Some(run) = state
+        .compare
+        .run
+        .as_ref()
+        .filter(|_| !state.compare.running())
+    else {
+        return vec![];
+    };
+    let n = run.columns.len();
+    let calls: Vec<_> = (0..n.min(2))
+        .filter_map(|i| run.columns[(state.compare.column + i) % n].last_call())
+        .collect();
+    let question = run.question().to_string();
+    let asked = (
+        vec![promptlab_engine::plain::Message::new("compare", &question)],
+        calls
+            .iter()
+            .map(|c| c.prompt.as_str())
+            .collect::<Vec<_>>()
+            .join("\u{0}"),
+    );
+    if calls.is_empty() || state.attention.last_asked.as_ref() == Some(&asked) {
+        return vec![];
+    }
+    let (_, _, a, mut cx) = pane_cx(state);
+    let effects = attention::update::start_calls(a, &mut cx, &calls, &question);
     if !effects.is_empty() {
         state.attention.last_asked = Some(asked);
     }

@@ -169,6 +169,28 @@ mod tests {
     }
 
     #[test]
+    fn a_question_tokenized_differently_aligns_on_its_characters() {
+        // A: "Q: What is 2+2?" as ["Q", ":", " What", " is", " 2+2", "?"];
+        // B has an exemplar first and splits "2+2" in three.
+        let a = capture(&["Q", ":", " What", " is", " 2+2", "?", "A"], 6);
+        let b = capture(
+            &[
+                "Q", ": 1", "\n\n", "Q", ":", " What", " is", " 2", "+", "2", "?", "A",
+            ],
+            11,
+        );
+        let tokens = aligned_question([&a, &b], "What is 2+2?", &[0]).unwrap();
+        let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, [" What", " is", " 2+2", "?"]);
+        // Every key gets 1/7 of A's answer query and 1/12 of B's.
+        let (ka, kb) = (1.0 / 7.0, 1.0 / 12.0);
+        assert!((tokens[2].shares[0] - ka).abs() < 1e-6);
+        assert!((tokens[2].shares[1] - 3.0 * kb).abs() < 1e-6, "{tokens:?}");
+        assert!((tokens[0].shares[1] - kb).abs() < 1e-6);
+        assert!(aligned_question([&a, &b], "not there", &[0]).is_none());
+    }
+
+    #[test]
     fn labels_are_one_line_and_never_escapes() {
         assert_eq!(label("a\nb\tc\u{1b}[2J"), "a↵b→c?[2J");
         assert_eq!(fit("Paris", 3), "Par");
@@ -270,4 +292,99 @@ pub(crate) fn span_shares(
     }
     shares.iter_mut().for_each(|s| *s /= count);
     shares
+}
+
+/// Where each token starts and ends in the concatenated token texts.
+fn char_ranges(tokens: &[String]) -> Vec<(usize, usize)> {
+    let mut at = 0;
+    tokens
+        .iter()
+        .map(|t| {
+            let start = at;
+            at += t.chars().count();
+            (start, at)
+        })
+        .collect()
+}
+
+/// The question's tokens in a capture's prompt (its last occurrence), with
+/// each token's characters relative to the question's start.
+pub(crate) fn question_tokens(
+    capture: &Capture,
+    question: &str,
+) -> Option<Vec<(usize, usize, usize)>> {
+    let prompt: String = capture.tokens[..capture.prompt_tokens].concat();
+    let question = question.trim();
+    if question.is_empty() {
+        return None;
+    }
+    let byte = prompt.rfind(question)?;
+    let start = prompt[..byte].chars().count();
+    let end = start + question.chars().count();
+    Some(
+        char_ranges(&capture.tokens[..capture.prompt_tokens])
+            .into_iter()
+            .enumerate()
+            .filter(|&(_, (s, e))| e > start && s < end)
+            .map(|(pos, (s, e))| (pos, s.saturating_sub(start), e.min(end) - start))
+            .collect(),
+    )
+}
+
+/// The mean (over heads and the answer's tokens) of the weight on `key`
+/// in `layers`.
+fn key_share(
+    maps: &AttentionMaps,
+    layers: &[usize],
+    queries: std::ops::Range<usize>,
+    key: usize,
+) -> f32 {
+    let mut sum = 0.0;
+    for &layer in layers {
+        for head in 0..maps.n_heads() {
+            for q in queries.clone() {
+                sum += maps.prob(layer, head, q, key);
+            }
+        }
+    }
+    sum / (layers.len() * maps.n_heads() * queries.len()).max(1) as f32
+}
+
+/// One question token of the pair view: its text (from the first
+/// capture) and the share of each capture's answer attention it gets.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AlignedToken {
+    /// Its position in the first capture.
+    pub(crate) pos: usize,
+    pub(crate) text: String,
+    pub(crate) shares: [f32; 2],
+}
+
+/// The two captures' attention on the question, aligned on its
+/// characters: each of the second capture's question tokens counts for
+/// the first capture's token its first character falls in. `None` when
+/// the question is not in both prompts.
+pub(crate) fn aligned_question(
+    pair: [&Capture; 2],
+    question: &str,
+    layers: &[usize],
+) -> Option<Vec<AlignedToken>> {
+    let a = question_tokens(pair[0], question)?;
+    let b = question_tokens(pair[1], question)?;
+    let share = |c: &Capture, key: usize| key_share(&c.maps, layers, answer_queries(c), key);
+    let mut out: Vec<AlignedToken> = a
+        .iter()
+        .map(|&(pos, _, _)| AlignedToken {
+            pos,
+            text: pair[0].tokens[pos].clone(),
+            shares: [share(pair[0], pos), 0.0],
+        })
+        .collect();
+    for &(pos, start, _) in &b {
+        let slot = a.iter().rposition(|&(_, s, _)| s <= start).unwrap_or(0);
+        if let Some(token) = out.get_mut(slot) {
+            token.shares[1] += share(pair[1], pos);
+        }
+    }
+    Some(out)
 }

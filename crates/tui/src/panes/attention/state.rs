@@ -44,10 +44,12 @@ pub enum View {
     Spans,
     /// The chat's answer as it streams, a row per token.
     Live,
+    /// Two methods' prompts for one question, side by side on its tokens.
+    Pair,
 }
 
 impl View {
-    pub const ALL_VIEWS: [View; 8] = [
+    pub const ALL_VIEWS: [View; 9] = [
         View::Model,
         View::Head,
         View::Token,
@@ -56,6 +58,7 @@ impl View {
         View::Effect,
         View::Spans,
         View::Live,
+        View::Pair,
     ];
 
     /// The key that shows this view, and its name.
@@ -69,6 +72,7 @@ impl View {
             View::Effect => ('e', "effect"),
             View::Spans => ('s', "spans"),
             View::Live => ('v', "live"),
+            View::Pair => ('c', "pair"),
         }
     }
 
@@ -85,6 +89,19 @@ pub(crate) struct Capturing {
     /// The answer so far, as it streams.
     pub(crate) answer: String,
     pub(crate) stopping: bool,
+    /// It is the second capture of a pair.
+    pub(crate) second: bool,
+}
+
+/// Two methods' calls for one question, captured one after the other: the
+/// first is the pane's capture, the second is kept here.
+#[derive(Debug, Clone)]
+pub(crate) struct Pair {
+    pub(crate) names: [String; 2],
+    pub(crate) question: String,
+    pub(crate) second: Option<Arc<Capture>>,
+    /// The second capture's request, sent when the first is in.
+    pub(crate) pending: Option<promptlab_engine::InspectRequest>,
 }
 
 pub struct AttentionState {
@@ -113,6 +130,7 @@ pub struct AttentionState {
     /// Chat answers are captured as they stream (the live view shows them).
     pub live_on: bool,
     pub live: Live,
+    pub(crate) pair: Option<Pair>,
 }
 
 impl Default for AttentionState {
@@ -137,6 +155,7 @@ impl Default for AttentionState {
             last_asked: None,
             live_on: false,
             live: Live::default(),
+            pair: None,
         }
     }
 }

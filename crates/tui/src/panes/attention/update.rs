@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::state::{AttentionState, Capturing, View, ANSWER_TOKENS, READOUT_K};
+use super::state::{AttentionState, Capturing, Pair, View, ANSWER_TOKENS, READOUT_K};
 use crate::keymap::CompareAction;
+use crate::panes::compare::CallToInspect;
 use crate::panes::Cx;
 use crate::state::Effect;
 use promptlab_engine::plain::Message;
@@ -199,14 +200,17 @@ fn capture_typed(a: &mut AttentionState, cx: &mut Cx) -> Vec<Effect> {
         "prompt “{}”",
         crate::text::clip_end(&super::data::label(&text), 40)
     );
-    start(a, cx, messages, String::new(), ANSWER_TOKENS, source)
+    a.pair = None;
+    start(a, cx, messages, None, String::new(), ANSWER_TOKENS, source)
 }
 
-/// Starts a capture of `messages`, `answer` and `generate` greedy tokens.
+/// Starts a capture of `messages` (or the `raw` prompt), `answer` and
+/// `generate` greedy tokens.
 pub(crate) fn start(
     a: &mut AttentionState,
     cx: &mut Cx,
     messages: Vec<Message>,
+    raw: Option<String>,
     answer: String,
     generate: usize,
     source: String,
@@ -225,6 +229,7 @@ pub(crate) fn start(
         id,
         answer: String::new(),
         stopping: false,
+        second: false,
     });
     a.source = source;
     a.editing = false;
@@ -232,9 +237,61 @@ pub(crate) fn start(
     vec![Effect::Inspect(InspectRequest {
         id,
         messages,
+        raw,
         answer,
         generate,
     })]
+}
+
+/// The request that captures `call` (its prompt as the method sent it,
+/// its output as the answer).
+fn call_request(call: &CallToInspect) -> InspectRequest {
+    let (messages, raw) = if call.completion {
+        (vec![], Some(call.prompt.clone()))
+    } else {
+        (vec![Message::new("user", &call.prompt)], None)
+    };
+    InspectRequest {
+        id: 0,
+        messages,
+        raw,
+        answer: call.output.clone(),
+        generate: 0,
+    }
+}
+
+/// Captures two methods' last calls for `question`, one after the other;
+/// the pair view shows them side by side. One call is captured alone.
+pub(crate) fn start_calls(
+    a: &mut AttentionState,
+    cx: &mut Cx,
+    calls: &[CallToInspect],
+    question: &str,
+) -> Vec<Effect> {
+    let Some(first) = calls.first() else {
+        return vec![];
+    };
+    let request = call_request(first);
+    let source = format!("compare: {}", first.method);
+    let effects = start(
+        a,
+        cx,
+        request.messages,
+        request.raw,
+        request.answer,
+        0,
+        source,
+    );
+    a.pair = match (calls.get(1), effects.is_empty()) {
+        (Some(second), false) => Some(Pair {
+            names: [first.method.clone(), second.method.clone()],
+            question: question.to_string(),
+            second: None,
+            pending: Some(call_request(second)),
+        }),
+        _ => None,
+    };
+    effects
 }
 
 /// Asks for the readout the view needs, unless one is in flight (its
@@ -268,7 +325,13 @@ pub(crate) fn on_engine(a: &mut AttentionState, cx: &mut Cx, event: Event) -> Ve
             }
         }
         Event::Inspected { id, capture } if a.capturing.as_ref().is_some_and(|c| c.id == id) => {
-            a.capturing = None;
+            let second = a.capturing.take().is_some_and(|c| c.second);
+            if let Some(pair) = a.pair.as_mut().filter(|_| second) {
+                pair.second = Some(capture);
+                a.view = View::Pair;
+                *cx.notice = Some(format!("captured {} and {}", pair.names[0], pair.names[1]));
+                return vec![];
+            }
             let source = std::mem::take(&mut a.source);
             let bytes = capture.maps.bytes() as f64 / f64::from(1 << 20);
             *cx.notice = Some(format!(
@@ -277,6 +340,16 @@ pub(crate) fn on_engine(a: &mut AttentionState, cx: &mut Cx, event: Event) -> Ve
                 capture.prompt_tokens
             ));
             a.show(capture, source);
+            if let Some(mut request) = a.pair.as_mut().and_then(|p| p.pending.take()) {
+                request.id = cx.take_id();
+                a.capturing = Some(Capturing {
+                    id: request.id,
+                    answer: String::new(),
+                    stopping: false,
+                    second: true,
+                });
+                return vec![Effect::Inspect(request)];
+            }
             return want_readout(a, cx);
         }
         Event::ReadOut { id, readout } if a.readout_in_flight == Some(id) => {
@@ -300,7 +373,7 @@ pub(crate) fn on_engine(a: &mut AttentionState, cx: &mut Cx, event: Event) -> Ve
 }
 
 /// The view switch and selection keys the help lists.
-pub(crate) const KEYS: [(&str, &str); 10] = [
+pub(crate) const KEYS: [(&str, &str); 11] = [
     (
         "i or /",
         "edit the prompt (Enter captures it and a greedy answer)",
@@ -309,6 +382,10 @@ pub(crate) const KEYS: [(&str, &str); 10] = [
     (
         "m h t n l e s",
         "model · head · token · neuron · lens · effect · spans view",
+    ),
+    (
+        "c",
+        "pair view (F5 in the compare pane: two methods side by side)",
     ),
     (
         "v",

@@ -84,6 +84,7 @@ pub(crate) fn render(frame: &mut Frame, a: &AttentionState, v: ViewCx, area: Rec
         View::Effect => effect_lines(a, capture, theme),
         View::Spans => span_lines(a, capture, theme, body),
         View::Live => vec![],
+        View::Pair => pair_lines(a, capture, theme, body),
     };
     frame.render_widget(Paragraph::new(lines), body);
 }
@@ -128,7 +129,7 @@ fn tab_line(a: &AttentionState, theme: &Theme) -> Line<'static> {
         };
         spans.push(Span::styled(format!("{key}"), theme.title));
         spans.push(Span::styled(format!(" {name}"), style));
-        spans.push(Span::raw("  "));
+        spans.push(Span::raw(" "));
     }
     spans.push(Span::styled("i prompt", theme.dim));
     Line::from(spans)
@@ -703,6 +704,109 @@ fn live_lines(a: &AttentionState, v: ViewCx, body: Rect) -> Vec<Line<'static>> {
         format!("keys {from}–{} (the newest at the right)", keys - 1),
         theme.dim,
     )));
+    lines
+}
+
+/// Two methods' prompts for one question: how much of each answer's
+/// attention (mean over heads and answer tokens) each question token gets,
+/// in the selected layer and over all layers, and the difference.
+fn pair_lines(
+    a: &AttentionState,
+    first: &Capture,
+    theme: &Theme,
+    body: Rect,
+) -> Vec<Line<'static>> {
+    let Some(pair) = &a.pair else {
+        return vec![Line::from(
+            "no pair: in the compare pane, after a run, the attention key captures the selected method's last call and the next one's",
+        )];
+    };
+    let Some(second) = &pair.second else {
+        return vec![Line::from("capturing the second method's call…")];
+    };
+    let layers_all: Vec<usize> = (0..first.maps.n_layers()).collect();
+    let (Some(layer), Some(all)) = (
+        super::data::aligned_question([first, second], &pair.question, &[a.layer]),
+        super::data::aligned_question([first, second], &pair.question, &layers_all),
+    ) else {
+        return vec![Line::from(
+            "the question's text is not in both prompts: nothing to align",
+        )];
+    };
+    let pct = |v: f32| format!("{:>6.1}", v * 100.0);
+    let total =
+        |t: &[super::data::AlignedToken], i: usize| t.iter().map(|x| x.shares[i]).sum::<f32>();
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("A ", theme.title),
+            Span::raw(format!("{} · ", pair.names[0])),
+            Span::styled("B ", theme.title),
+            Span::raw(format!("{} · % of the answer's attention", pair.names[1])),
+        ]),
+        Line::from(Span::styled(
+            format!(
+                "{:<18}{:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                "question token",
+                format!("L{} A", a.layer),
+                "B",
+                "B−A",
+                "all A",
+                "B",
+                "B−A"
+            ),
+            theme.dim,
+        )),
+        Line::from(format!(
+            "{:<18}{} {} {:>+6.1} {} {} {:>+6.1}",
+            "(whole question)",
+            pct(total(&layer, 0)),
+            pct(total(&layer, 1)),
+            (total(&layer, 1) - total(&layer, 0)) * 100.0,
+            pct(total(&all, 0)),
+            pct(total(&all, 1)),
+            (total(&all, 1) - total(&all, 0)) * 100.0
+        )),
+    ];
+    let rows = usize::from(body.height).saturating_sub(3).max(1);
+    let widest = layer
+        .iter()
+        .enumerate()
+        .max_by(|x, y| {
+            (x.1.shares[1] - x.1.shares[0])
+                .abs()
+                .total_cmp(&(y.1.shares[1] - y.1.shares[0]).abs())
+        })
+        .map(|(i, _)| i);
+    // The page holding the first question token at or after the cursor.
+    let at = layer.iter().position(|t| t.pos >= a.token).unwrap_or(0);
+    let first_row = page_start(at, rows);
+    for (i, (l, t)) in layer
+        .iter()
+        .zip(&all)
+        .enumerate()
+        .skip(first_row)
+        .take(rows)
+    {
+        let d = (l.shares[1] - l.shares[0]) * 100.0;
+        let style = if Some(i) == widest {
+            theme.title
+        } else {
+            Style::default()
+        };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{}{} {} {:>+6.1} {} {} {:>+6.1}",
+                fit(&quoted_text(&l.text), 18),
+                pct(l.shares[0]),
+                pct(l.shares[1]),
+                d,
+                pct(t.shares[0]),
+                pct(t.shares[1]),
+                (t.shares[1] - t.shares[0]) * 100.0
+            ),
+            style,
+        )));
+    }
     lines
 }
 

@@ -12,5 +12,7 @@ pub(crate) mod update;
 pub(crate) mod view;
 
 pub(crate) use detail::render as render_detail;
-pub use run::{tally_text, CallView, Column, ColumnStatus, CompareRun, Entry, StepView};
+pub use run::{
+    tally_text, CallToInspect, CallView, Column, ColumnStatus, CompareRun, Entry, StepView,
+};
 pub use state::{CompareFocus, CompareState, SelectError};

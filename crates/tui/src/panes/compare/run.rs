@@ -410,3 +410,51 @@ pub(crate) fn output_summary(output: &Output) -> String {
             .join("\n"),
     }
 }
+
+/// A method's last finished model call, as the attention pane captures it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallToInspect {
+    pub method: String,
+    pub prompt: String,
+    /// The prompt went to the model as raw text (not a chat turn).
+    pub completion: bool,
+    pub output: String,
+}
+
+impl Column {
+    /// This column's last finished call that has a prompt.
+    pub fn last_call(&self) -> Option<CallToInspect> {
+        use promptlab_methods::spec::StepKind;
+        self.steps.iter().rev().find_map(|step| {
+            let call = step
+                .calls
+                .iter()
+                .rev()
+                .find(|c| c.done && c.prompt.is_some())?;
+            let completion = self
+                .spec
+                .steps
+                .iter()
+                .find(|s| s.id == step.id)
+                .is_some_and(|s| match &s.kind {
+                    StepKind::Generate(g) => g.completion,
+                    StepKind::SampleN(g) => g.completion,
+                    StepKind::LoopUntil(g) => g.completion,
+                    _ => false,
+                });
+            Some(CallToInspect {
+                method: self.spec.name.clone(),
+                prompt: call.prompt.clone()?,
+                completion,
+                output: call.text.clone(),
+            })
+        })
+    }
+}
+
+impl CompareRun {
+    /// The question asked.
+    pub fn question(&self) -> &str {
+        &self.question
+    }
+}
