@@ -563,3 +563,119 @@ fn attention_html_is_self_contained_and_draws_every_head_in_chromium() {
         "the head view is not shown"
     );
 }
+
+/// The pixels of a PNG `promptlab attention --png` wrote: (width, height,
+/// RGB rows).
+fn read_png(path: &std::path::Path) -> (usize, usize, Vec<u8>) {
+    use std::io::Read as _;
+    let png = std::fs::read(path).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG signature");
+    let (mut at, mut idat, mut size) = (8, Vec::new(), (0, 0));
+    while at < png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let kind = &png[at + 4..at + 8];
+        let data = &png[at + 8..at + 8 + len];
+        match kind {
+            b"IHDR" => {
+                let word = |i: usize| u32::from_be_bytes(data[i..i + 4].try_into().unwrap());
+                size = (word(0) as usize, word(4) as usize);
+                assert_eq!(&data[8..10], &[8, 2], "8-bit RGB");
+            }
+            b"IDAT" => idat.extend_from_slice(data),
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let (w, h) = size;
+    let rows: Vec<u8> = raw
+        .chunks(1 + 3 * w)
+        .flat_map(|row| {
+            assert_eq!(row[0], 0, "filter none");
+            row[1..].to_vec()
+        })
+        .collect();
+    assert_eq!(rows.len(), w * h * 3);
+    (w, h, rows)
+}
+
+#[test]
+fn attention_png_draws_each_weight_of_the_head_in_its_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("head.png");
+    let model = model_arg();
+    let out = promptlab(&[
+        "attention",
+        "--model",
+        &model,
+        "--prompt",
+        "The capital of France is",
+        "--generate",
+        "3",
+        "--layer",
+        "3",
+        "--head",
+        "4",
+        "--format",
+        "json",
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = report["attention"][0]["rows"][0]
+        .as_array()
+        .unwrap()
+        .clone();
+    let n = rows.len();
+    let (w, h, rgb) = read_png(&png);
+    // Labels take 14 characters of 6 pixels and a gap; cells are 12
+    // pixels for a short prompt; the title takes a line above the labels.
+    let (margin, cell) = (14 * 6 + 6, 12);
+    let top = margin + 9;
+    assert_eq!((w, h), (margin + cell * n + 4, top + cell * n + 4));
+    let pixel = |x: usize, y: usize| -> [u8; 3] {
+        let i = (y * w + x) * 3;
+        [rgb[i], rgb[i + 1], rgb[i + 2]]
+    };
+    for (q, row) in rows.iter().enumerate() {
+        for k in 0..n {
+            let (x, y) = (margin + k * cell + cell / 2, top + q * cell + cell / 2);
+            let want = match row.as_array().unwrap().get(k) {
+                Some(p) => promptlab_tui::panes::attention::heat_rgb(p.as_f64().unwrap() as f32),
+                None => [48, 48, 48],
+            };
+            assert_eq!(pixel(x, y), want, "query {q} key {k}");
+        }
+    }
+    // Labels are drawn: dark ink in the left margin on the first row.
+    assert!((0..margin).any(|x| pixel(x, top + cell / 2) == [20, 20, 20]));
+
+    // Without --head: the grid of every head of layer 3.
+    let grid = dir.path().join("grid.png");
+    let out = promptlab(&[
+        "attention",
+        "--model",
+        &model,
+        "--prompt",
+        "Hi",
+        "--layer",
+        "3",
+        "--png",
+        grid.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (w, h, _) = read_png(&grid);
+    assert!(w > h * 5, "one row of nine maps: {w}×{h}");
+}

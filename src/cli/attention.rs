@@ -47,6 +47,10 @@ pub struct AttentionArgs {
     /// Also write a self-contained HTML page (model and head views)
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Also write a PNG: one head with token labels (with --layer and
+    /// --head), else the grid of every layer and head shown
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = AttentionFormat::Text)]
     pub format: AttentionFormat,
 }
@@ -84,6 +88,24 @@ pub fn run(args: &AttentionArgs, config: &Config) -> anyhow::Result<()> {
             &layers,
             &heads,
         )?;
+    }
+    if let Some(path) = &args.png {
+        let maps = &capture.maps;
+        match (args.layer, args.head) {
+            (Some(layer), Some(head)) => super::attention_png::write_head(
+                path,
+                maps,
+                &capture.tokens,
+                capture.prompt_tokens,
+                layer,
+                head,
+            ),
+            _ => {
+                let (layers, heads) = shown_layers_and_heads(maps, args);
+                super::attention_png::write_grid(path, maps, &layers, &heads)
+            }
+        }
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     print!("{out}");
     Ok(())

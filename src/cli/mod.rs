@@ -3,6 +3,7 @@
 
 pub mod attention;
 mod attention_html;
+mod attention_png;
 pub mod bench;
 pub mod generate;
 pub mod methods;

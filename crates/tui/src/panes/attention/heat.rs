@@ -51,17 +51,24 @@ pub(crate) fn color(weight: f32, palette: Palette) -> Option<Color> {
         Palette::Basic16 => Some(BASIC[pick(BASIC.len())]),
         Palette::Indexed256 => Some(Color::Indexed(INDEXED[pick(INDEXED.len())])),
         Palette::TrueColor => {
-            let i = STOPS
-                .windows(2)
-                .position(|w| v <= w[1].0)
-                .unwrap_or(STOPS.len() - 2);
-            let ((a, ca), (b, cb)) = (STOPS[i], STOPS[i + 1]);
-            let t = ((v - a) / (b - a)).clamp(0.0, 1.0);
-            let mix =
-                |k: usize| (f32::from(ca[k]) + t * (f32::from(cb[k]) - f32::from(ca[k]))) as u8;
-            Some(Color::Rgb(mix(0), mix(1), mix(2)))
+            let [r, g, b] = rgb(weight);
+            Some(Color::Rgb(r, g, b))
         }
     }
+}
+
+/// The true colour of `weight` on the inferno-like ramp (the attention
+/// pictures use it too).
+pub fn rgb(weight: f32) -> [u8; 3] {
+    let v = level(weight);
+    let i = STOPS
+        .windows(2)
+        .position(|w| v <= w[1].0)
+        .unwrap_or(STOPS.len() - 2);
+    let ((a, ca), (b, cb)) = (STOPS[i], STOPS[i + 1]);
+    let t = ((v - a) / (b - a)).clamp(0.0, 1.0);
+    let mix = |k: usize| (f32::from(ca[k]) + t * (f32::from(cb[k]) - f32::from(ca[k]))) as u8;
+    [mix(0), mix(1), mix(2)]
 }
 
 /// A glyph for `weight` where there is no colour: blank to full block.

@@ -14,5 +14,6 @@ mod state;
 pub(crate) mod update;
 pub(crate) mod view;
 
+pub use heat::rgb as heat_rgb;
 pub use live::{Live, LiveStep};
 pub use state::{AttentionState, View, ANSWER_TOKENS};
