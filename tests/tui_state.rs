@@ -2622,11 +2622,14 @@ mod attention_fixed {
             panic!("{effects:?}")
         };
         let id = request.id;
+        let capture = fixed_capture();
+        let overview = Arc::new(promptlab_engine::overview::Overview::new(&capture));
         update(
             &mut state,
             Action::Engine(Event::Inspected {
                 id,
-                capture: Arc::new(fixed_capture()),
+                capture: Arc::new(capture),
+                overview,
             }),
         );
         state

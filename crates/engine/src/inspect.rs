@@ -11,6 +11,7 @@ use promptlab_infer::lens::Ranked;
 use promptlab_infer::LoadedModel;
 
 use crate::cancel::CancelToken;
+use crate::overview::Overview;
 use crate::protocol::{Event, RequestError, RequestId};
 
 /// What to capture: a conversation through the model's chat template, an
@@ -122,9 +123,11 @@ pub(crate) fn inspect(
         }
     })?;
     captured.prompt_tokens = prompt_tokens;
+    let overview = Arc::new(Overview::new(&captured));
     sink(Event::Inspected {
         id,
         capture: Arc::new(captured),
+        overview,
     });
     Ok(())
 }

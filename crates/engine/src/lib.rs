@@ -17,6 +17,7 @@ mod chat;
 mod compare;
 mod inspect;
 mod job;
+pub mod overview;
 mod protocol;
 mod worker;
 

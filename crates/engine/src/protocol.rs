@@ -14,6 +14,7 @@ use promptlab_methods::MethodError;
 
 use crate::inspect::{InspectRequest, Readout, ReadoutRequest};
 use crate::job::Job;
+use crate::overview::Overview;
 use promptlab_infer::capture::Capture;
 
 /// Names one request; chosen by the sender, unique among its requests.
@@ -213,10 +214,12 @@ pub enum Event {
         id: RequestId,
         text: String,
     },
-    /// Inspection `id` is captured.
+    /// Inspection `id` is captured (with its overview, computed here so
+    /// the UI never walks the whole capture).
     Inspected {
         id: RequestId,
         capture: Arc<Capture>,
+        overview: Arc<Overview>,
     },
     /// Readout `id` is ready.
     ReadOut {

@@ -5,17 +5,17 @@
 
 use std::sync::Arc;
 
+use promptlab_engine::overview::Overview;
 use promptlab_engine::plain::{Capture, Message};
 use promptlab_engine::{Readout, RequestId};
 use tui_textarea::TextArea;
 
-use super::data::{answer_queries, span_shares, spans, Span, Thumbnails};
 use super::live::Live;
 
 /// The model view's thumbnail of one head: characters wide and tall (two
 /// pixels a character row).
-pub(crate) const THUMB_COLS: usize = 7;
-pub(crate) const THUMB_ROWS: usize = 3;
+pub(crate) const THUMB_COLS: usize = promptlab_engine::overview::THUMB_COLS;
+pub(crate) const THUMB_ROWS: usize = promptlab_engine::overview::THUMB_ROWS / 2;
 
 /// The greedy tokens a typed prompt gets, answered and captured.
 pub const ANSWER_TOKENS: usize = 24;
@@ -117,10 +117,8 @@ pub struct AttentionState {
     pub capture: Option<Arc<Capture>>,
     /// Where the capture came from, for the title.
     pub(crate) source: String,
-    pub(crate) thumbnails: Option<Thumbnails>,
-    /// The capture's spans and, per layer, the answer's share in each.
-    pub(crate) spans: Vec<Span>,
-    pub(crate) span_shares: Vec<Vec<f32>>,
+    /// The capture's thumbnails and spans (computed by the engine).
+    pub(crate) overview: Option<Arc<Overview>>,
     pub(crate) capturing: Option<Capturing>,
     pub(crate) readout: Option<Readout>,
     pub(crate) readout_in_flight: Option<RequestId>,
@@ -146,9 +144,7 @@ impl Default for AttentionState {
             token: 0,
             capture: None,
             source: String::new(),
-            thumbnails: None,
-            spans: Vec::new(),
-            span_shares: Vec::new(),
+            overview: None,
             capturing: None,
             readout: None,
             readout_in_flight: None,
@@ -186,7 +182,7 @@ impl AttentionState {
     }
 
     /// Shows `capture` from `source`, the selection kept where it fits.
-    pub fn show(&mut self, capture: Arc<Capture>, source: String) {
+    pub fn show(&mut self, capture: Arc<Capture>, overview: Arc<Overview>, source: String) {
         let maps = &capture.maps;
         self.layer = self.layer.min(maps.n_layers().saturating_sub(1));
         self.head = self.head.min(maps.n_heads().saturating_sub(1));
@@ -196,12 +192,7 @@ impl AttentionState {
         } else {
             capture.len().saturating_sub(1)
         };
-        self.thumbnails = Some(Thumbnails::new(&capture, THUMB_ROWS * 2, THUMB_COLS));
-        self.spans = spans(&capture);
-        let queries = answer_queries(&capture);
-        self.span_shares = (0..maps.n_layers())
-            .map(|layer| span_shares(maps, layer, queries.clone(), &self.spans))
-            .collect();
+        self.overview = Some(overview);
         self.capture = Some(capture);
         self.source = source;
         self.readout = None;

@@ -324,7 +324,11 @@ pub(crate) fn on_engine(a: &mut AttentionState, cx: &mut Cx, event: Event) -> Ve
                 c.answer.push_str(&text);
             }
         }
-        Event::Inspected { id, capture } if a.capturing.as_ref().is_some_and(|c| c.id == id) => {
+        Event::Inspected {
+            id,
+            capture,
+            overview,
+        } if a.capturing.as_ref().is_some_and(|c| c.id == id) => {
             let second = a.capturing.take().is_some_and(|c| c.second);
             if let Some(pair) = a.pair.as_mut().filter(|_| second) {
                 pair.second = Some(capture);
@@ -339,7 +343,7 @@ pub(crate) fn on_engine(a: &mut AttentionState, cx: &mut Cx, event: Event) -> Ve
                 capture.len(),
                 capture.prompt_tokens
             ));
-            a.show(capture, source);
+            a.show(capture, overview, source);
             if let Some(mut request) = a.pair.as_mut().and_then(|p| p.pending.take()) {
                 request.id = cx.take_id();
                 a.capturing = Some(Capturing {

@@ -9,13 +9,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::data::{fit, label, top_keys, top_queries, Thumbnails};
+use super::data::{fit, label, top_keys, top_queries};
 use super::heat;
 use super::state::{AttentionState, View, THUMB_COLS, THUMB_ROWS};
 use super::update::KEYS;
 use crate::panes::ViewCx;
 use crate::theme::Theme;
 use crate::widgets::overlay::{draw, help_row};
+use promptlab_engine::overview::{Overview, Thumbnails};
 use promptlab_engine::plain::Capture;
 
 pub(crate) fn render(frame: &mut Frame, a: &AttentionState, v: ViewCx, area: Rect) {
@@ -73,8 +74,8 @@ pub(crate) fn render(frame: &mut Frame, a: &AttentionState, v: ViewCx, area: Rec
         return;
     };
     let lines = match a.view {
-        View::Model => match &a.thumbnails {
-            Some(t) => model_lines(a, t, capture, v, body),
+        View::Model => match &a.overview {
+            Some(o) => model_lines(a, &o.thumbnails, capture, v, body),
             None => vec![],
         },
         View::Head => head_lines(a, capture, v, body),
@@ -82,7 +83,10 @@ pub(crate) fn render(frame: &mut Frame, a: &AttentionState, v: ViewCx, area: Rec
         View::Neuron => neuron_lines(a, capture, body),
         View::Lens => lens_lines(a, capture, theme, body),
         View::Effect => effect_lines(a, capture, theme),
-        View::Spans => span_lines(a, capture, theme, body),
+        View::Spans => match &a.overview {
+            Some(o) => span_lines(a, o, capture, theme, body),
+            None => vec![],
+        },
         View::Live => vec![],
         View::Pair => pair_lines(a, capture, theme, body),
     };
@@ -519,12 +523,13 @@ fn effect_lines(a: &AttentionState, capture: &Capture, theme: &Theme) -> Vec<Lin
 /// and over all.
 fn span_lines(
     a: &AttentionState,
+    o: &Overview,
     capture: &Capture,
     theme: &Theme,
     body: Rect,
 ) -> Vec<Line<'static>> {
     const COL: usize = 7;
-    let n_layers = a.span_shares.len();
+    let n_layers = o.span_shares.len();
     let queries = super::data::answer_queries(capture);
     let width = usize::from(body.width);
     // The selected layer, groups of five (where they fit), all layers.
@@ -544,7 +549,7 @@ fn span_lines(
     columns.push(("all".into(), (0..n_layers).collect()));
     let name_width = width.saturating_sub(2 + columns.len() * COL).max(8);
     let share = |span: usize, layers: &[usize]| -> f32 {
-        layers.iter().map(|&l| a.span_shares[l][span]).sum::<f32>() / layers.len().max(1) as f32
+        layers.iter().map(|&l| o.span_shares[l][span]).sum::<f32>() / layers.len().max(1) as f32
     };
     let mut lines = vec![Line::from(format!(
         "share of the attention of tokens {}–{} (mean over heads and tokens), per span",
@@ -557,7 +562,7 @@ fn span_lines(
     }
     lines.push(Line::from(header));
     let rows = usize::from(body.height).saturating_sub(2).max(1);
-    let current = a
+    let current = o
         .spans
         .iter()
         .position(|s| (s.start..s.end).contains(&a.token))
@@ -566,12 +571,12 @@ fn span_lines(
     let best: Vec<usize> = columns
         .iter()
         .map(|(_, layers)| {
-            (0..a.spans.len())
+            (0..o.spans.len())
                 .max_by(|&x, &y| share(x, layers).total_cmp(&share(y, layers)))
                 .unwrap_or(0)
         })
         .collect();
-    for (i, span) in a.spans.iter().enumerate().skip(first).take(rows) {
+    for (i, span) in o.spans.iter().enumerate().skip(first).take(rows) {
         let marker = if i == current { "› " } else { "  " };
         let mut spans = vec![Span::raw(format!(
             "{marker}{}",
