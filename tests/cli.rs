@@ -534,7 +534,7 @@ fn attention_html_is_self_contained_and_draws_every_head_in_chromium() {
     let end = start + html[start..].find("</script>").unwrap();
     let data: Value = serde_json::from_str(&html[start..end].replace("<\\/", "</")).unwrap();
     let tokens = data["tokens"].as_array().unwrap().len();
-    assert_eq!(tokens, 7);
+    assert_eq!(tokens, 8, "5 prompt and 3 answer tokens");
     let row = &data["rows"][29][8][tokens - 1];
     let sum: f64 = row
         .as_array()

@@ -772,8 +772,16 @@ fn attention_pane_in_tmux_inspects_an_answer_and_every_key_moves_the_selection()
         s.contains("› ") && s.contains("answer: ") && s.contains("system You are")
     });
     tmux.keys(&["Tab"]);
-    tmux.wait_for("Tab back to the model view", Duration::from_secs(10), |s| {
-        s.contains("L2  [") || s.contains("L0   ")
+    tmux.wait_for("Tab to the live view", Duration::from_secs(10), |s| {
+        s.contains("live off: v turns it on")
+    });
+    tmux.keys(&["c"]);
+    tmux.wait_for("the pair view", Duration::from_secs(10), |s| {
+        s.contains("no pair: in the compare pane")
+    });
+    tmux.keys(&["m"]);
+    tmux.wait_for("the model view again", Duration::from_secs(10), |s| {
+        s.contains("     H0      H1") && s.contains("]")
     });
 
     // A typed prompt: captured with a greedy answer that streams in.
