@@ -2760,6 +2760,31 @@ mod attention_fixed {
     }
 
     #[test]
+    fn the_panes_help_lists_its_keys_one_a_row_at_80_by_24() {
+        let mut state = showing_fixed();
+        key(&mut state, KeyCode::F(1), KeyModifiers::NONE);
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        for what in [
+            "edit the prompt",
+            "pair view",
+            "live view",
+            "back to the pane before",
+        ] {
+            let line = text
+                .lines()
+                .find(|l| l.contains(what))
+                .unwrap_or_else(|| panic!("{what}:\n{text}"));
+            assert!(line.trim_end().ends_with('│'), "{what} wraps:\n{text}");
+        }
+        insta::assert_snapshot!("fixed_help", text);
+        // Any key closes it.
+        key(&mut state, KeyCode::Char('x'), KeyModifiers::NONE);
+        assert!(!screen(&state, 80, 24, Palette::Mono)
+            .0
+            .contains("attention pane keys"));
+    }
+
+    #[test]
     fn every_view_renders_from_30_by_8_up() {
         let mut state = showing_fixed();
         for view in View::ALL_VIEWS {

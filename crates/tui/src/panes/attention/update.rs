@@ -387,14 +387,8 @@ pub(crate) const KEYS: [(&str, &str); 11] = [
         "m h t n l e s",
         "model · head · token · neuron · lens · effect · spans view",
     ),
-    (
-        "c",
-        "pair view (F5 in the compare pane: two methods side by side)",
-    ),
-    (
-        "v",
-        "live view: the chat's answers as they stream (v again: off)",
-    ),
+    ("c", "pair view (F5 in the compare pane: two methods)"),
+    ("v", "live view: chat answers as they stream (v again: off)"),
     ("Tab", "next view (Shift+Tab the one before)"),
     ("↑ ↓", "layer"),
     ("← →", "head"),
