@@ -2760,6 +2760,62 @@ mod attention_fixed {
     }
 
     #[test]
+    fn the_live_view_over_fixed_rows_with_its_colours() {
+        use promptlab_engine::plain::QueryAttention;
+        use promptlab_engine::LiveAttention;
+        let mut state = new_state();
+        key(&mut state, KeyCode::F(5), KeyModifiers::NONE);
+        key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+        key(&mut state, KeyCode::Char('v'), KeyModifiers::NONE);
+        key(&mut state, KeyCode::F(5), KeyModifiers::NONE);
+        let id = send(&mut state, "What is 2+2?");
+        // Three tokens over a 4-token prompt; 1 layer × 2 heads: head 0 on
+        // the first key, head 1 spread evenly.
+        for (i, text) in [" 4", ".", "\n"].iter().enumerate() {
+            let query = 3 + i;
+            let keys = query + 1;
+            let mut weights = vec![0.0; 2 * keys];
+            weights[0] = 1.0;
+            weights[keys..]
+                .iter_mut()
+                .for_each(|w| *w = 1.0 / keys as f32);
+            let new_keys = match i {
+                0 => ["Q", ":", " 2+2", "?"].map(String::from).to_vec(),
+                _ => vec![[" 4", "."][i - 1].to_string()],
+            };
+            update(
+                &mut state,
+                Action::Engine(Event::Token {
+                    id,
+                    token: TokenEvent {
+                        text: text.to_string(),
+                        logprob: -0.1,
+                        top: vec![(text.to_string(), -0.1), (" four".into(), -2.5)],
+                        attention: Some(LiveAttention {
+                            row: QueryAttention {
+                                query,
+                                n_layers: 1,
+                                n_heads: 2,
+                                weights,
+                            },
+                            new_keys,
+                        }),
+                    },
+                }),
+            );
+        }
+        key(&mut state, KeyCode::F(5), KeyModifiers::NONE);
+        key(&mut state, KeyCode::Char('['), KeyModifiers::NONE);
+        let text = styled(&state, 80, 12, 6..8);
+        assert!(text.contains("token 2 of 3 “.”"), "{text}");
+        assert!(
+            text.contains("L0 H0 (position 4) attends to: 0 “Q” 1.00"),
+            "{text}"
+        );
+        insta::assert_snapshot!("fixed_live_view", text);
+    }
+
+    #[test]
     fn the_panes_help_lists_its_keys_one_a_row_at_80_by_24() {
         let mut state = showing_fixed();
         key(&mut state, KeyCode::F(1), KeyModifiers::NONE);
