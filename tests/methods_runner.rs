@@ -619,3 +619,38 @@ fn a_bad_regular_expression_is_refused_at_load_with_file_line_and_field() {
         "{err}"
     );
 }
+
+/// A method of the shipped catalogue.
+fn shipped(id: &str) -> MethodSpec {
+    let all = promptlab_methods::catalog::all().unwrap();
+    promptlab_methods::catalog::find(&all, id).unwrap().clone()
+}
+
+#[test]
+fn zero_shot_cot_runs_kojimas_two_stages_and_takes_the_first_number() {
+    let spec = shipped("zero-shot-cot");
+    let mut backend = Scripted::new(&[
+        "Roger starts with 5 balls. 2 cans of 3 balls is 6 balls. 5 + 6 = 11.",
+        " 11. The next question is 12.",
+    ]);
+    let question = "Roger has 5 tennis balls. He buys 2 cans of 3. How many does he have now?";
+    let result = run(&spec, &inputs(question), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(result.calls, 2, "reasoning, then answer extraction");
+    let calls: Vec<&str> = backend.calls.iter().map(|c| c.prompt.as_str()).collect();
+    assert_eq!(
+        calls[0],
+        format!("Q: {question}\nA: Let's think step by step.")
+    );
+    assert_eq!(
+        calls[1],
+        format!(
+            "Q: {question}\nA: Let's think step by step. Roger starts with 5 balls. 2 cans of 3 \
+             balls is 6 balls. 5 + 6 = 11.\nTherefore, the answer (arabic numerals) is"
+        )
+    );
+    assert_eq!(
+        result.answer.as_deref(),
+        Some("11"),
+        "the first number, not the last"
+    );
+}

@@ -35,7 +35,8 @@ pub fn find_answer(text: &str, pattern: &Pattern) -> Option<String> {
                 .map(|m| m.as_str().trim().to_string())
                 .filter(|m| !m.is_empty())
         }
-        Pattern::LastNumber => last_number(text),
+        Pattern::LastNumber => number(NUMBER.find_iter(text).last()),
+        Pattern::FirstNumber => number(NUMBER.find(text)),
         Pattern::OptionLetter => option_letter(text),
         Pattern::CodeBlock => code_block(text),
         Pattern::Json => json_value(text),
@@ -52,8 +53,10 @@ pub fn find_answer(text: &str, pattern: &Pattern) -> Option<String> {
 
 /// The last number in the text, without thousands separators or a
 /// trailing period ("$1,234.50." → "1234.50", "7.0" → "7").
-fn last_number(text: &str) -> Option<String> {
-    let raw = NUMBER.find_iter(text).last()?.as_str().replace(',', "");
+/// A number as an answer: thousands separators dropped, a zero fraction
+/// too ("7.0" is "7").
+fn number(found: Option<regex::Match<'_>>) -> Option<String> {
+    let raw = found?.as_str().replace(',', "");
     Some(match raw.split_once('.') {
         Some((int, frac)) if frac.chars().all(|c| c == '0') => int.to_string(),
         _ => raw,
@@ -205,6 +208,15 @@ mod tests {
             Some("-12")
         );
         assert_eq!(ex("no digits here", Pattern::LastNumber), None);
+        assert_eq!(
+            ex(" 12 apples, then 3 more.", Pattern::FirstNumber).as_deref(),
+            Some("12")
+        );
+        assert_eq!(
+            ex("1,500.00 or 7", Pattern::FirstNumber).as_deref(),
+            Some("1500")
+        );
+        assert_eq!(ex("none", Pattern::FirstNumber), None);
     }
 
     #[test]

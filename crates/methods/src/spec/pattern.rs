@@ -10,6 +10,9 @@ pub enum Pattern {
     /// The first capture group (or whole match) of a regular expression.
     Regex(Regex),
     LastNumber,
+    /// The first number (Kojima et al.'s answer cleansing after their
+    /// answer-extraction prompt).
+    FirstNumber,
     /// A lone option letter A–E, as in "(B)" or "answer is C".
     OptionLetter,
     /// The body of the last fenced code block.
@@ -33,6 +36,7 @@ impl Pattern {
 pub(super) enum RawPattern {
     Regex(String),
     LastNumber,
+    FirstNumber,
     OptionLetter,
     CodeBlock,
     Json,
@@ -44,6 +48,7 @@ impl RawPattern {
         Ok(match self {
             RawPattern::Regex(source) => Pattern::regex(&source)?,
             RawPattern::LastNumber => Pattern::LastNumber,
+            RawPattern::FirstNumber => Pattern::FirstNumber,
             RawPattern::OptionLetter => Pattern::OptionLetter,
             RawPattern::CodeBlock => Pattern::CodeBlock,
             RawPattern::Json => Pattern::Json,
