@@ -654,3 +654,135 @@ fn zero_shot_cot_runs_kojimas_two_stages_and_takes_the_first_number() {
         "the first number, not the last"
     );
 }
+
+fn with_context(question: &str, context: &str) -> BTreeMap<String, String> {
+    let mut inputs = inputs(question);
+    inputs.insert("context".into(), context.into());
+    inputs
+}
+
+#[test]
+fn verify_and_edit_edits_only_when_the_samples_disagree() {
+    let spec = shipped("verify-and-edit");
+    let item = with_context("Is Paris in France?", "Paris is the capital of France.");
+    // Four of five agree: the gate skips the edit, the majority answers.
+    let agree = [
+        "So the answer is yes.",
+        "So the answer is yes.",
+        "So the answer is no.",
+        "So the answer is yes.",
+        "So the answer is yes.",
+    ];
+    let mut backend = Scripted::new(&agree);
+    let mut gates = Vec::new();
+    let result = run(&spec, &item, &mut backend, &OPTIONS, |e| {
+        if let RunEvent::Gate { step, outcome } = e {
+            gates.push((step, outcome.ran, outcome.agreement));
+        }
+    })
+    .unwrap();
+    assert_eq!(result.calls, 5, "only the samples");
+    assert_eq!(result.answer.as_deref(), Some("yes"));
+    assert!(
+        gates
+            .iter()
+            .all(|(_, ran, a)| !ran && (*a - 0.8).abs() < 1e-9),
+        "{gates:?}"
+    );
+    assert_eq!(
+        gates.len(),
+        5,
+        "rationale, checks, facts, edited and final are gated"
+    );
+
+    // Two of five at most: the rationale is verified and edited.
+    let disagree = [
+        "So the answer is yes.",
+        "So the answer is no.",
+        "So the answer is maybe.",
+        "I cannot tell.",
+        "So the answer is yes.",
+        "Paris is in Italy. So the answer is no.", // the greedy rationale
+        "Is Paris in Italy?\nIs Paris a city?",    // two verifying questions
+        "No, Paris is in France.",
+        "Yes.",                                      // their answers
+        "Paris is in France. So the answer is yes.", // the edit
+    ];
+    let mut backend = Scripted::new(&disagree);
+    let result = run(&spec, &item, &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(
+        result.calls, 10,
+        "5 samples, rationale, checks, 2 facts, edit"
+    );
+    assert_eq!(result.answer.as_deref(), Some("yes"));
+    let gate = result
+        .steps
+        .iter()
+        .find(|s| s.id == "edited")
+        .unwrap()
+        .gate
+        .unwrap();
+    assert!(gate.ran && (gate.agreement - 0.4).abs() < 1e-9, "{gate:?}");
+    assert!(backend.calls[9].prompt.contains("No, Paris is in France."));
+}
+
+#[test]
+fn chain_of_knowledge_adapts_knowledge_only_when_the_samples_disagree() {
+    let spec = shipped("chain-of-knowledge");
+    let item = with_context("Is Paris in France?", "Paris is the capital of France.");
+    let mut backend = Scripted::new(&["So the answer is yes."; 5]);
+    let result = run(&spec, &item, &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!((result.calls, result.answer.as_deref()), (5, Some("yes")));
+
+    let mut backend = Scripted::new(&[
+        "So the answer is yes.",
+        "So the answer is no.",
+        "So the answer is no.",
+        "So the answer is yes.",
+        "unsure",
+        "Paris is in Italy.\nSo the answer is no.", // the rationale, two steps
+        "Paris is in France.",
+        "So the answer is yes.", // each step corrected
+        "So the answer is yes.", // consolidation
+    ]);
+    let result = run(&spec, &item, &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(
+        result.calls, 9,
+        "5 samples, rationale, 2 corrections, consolidation"
+    );
+    assert_eq!(result.answer.as_deref(), Some("yes"));
+    assert!(
+        backend.calls[7].prompt.contains("Paris is in France."),
+        "progressive correction"
+    );
+}
+
+#[test]
+fn a_gate_must_read_an_earlier_vote() {
+    let yaml = "\
+id: gated
+name: Gated
+section: '0'
+paper: test
+tasks: [math]
+inputs: [question]
+steps:
+  - id: draft
+    generate: {prompt: \"{{ question }}\"}
+  - id: again
+    when: {vote: draft, agreement_below: 0.5}
+    generate: {prompt: \"{{ draft }}\"}
+answer: again
+";
+    let err = load_error(yaml);
+    assert!(
+        err.contains("bad.yaml:11") && err.contains("steps[1].when.vote"),
+        "{err}"
+    );
+    assert!(err.contains("`draft` is not an earlier vote step"), "{err}");
+    let err = load_error(&yaml.replace(
+        "vote: draft, agreement_below: 0.5",
+        "vote: draft, threshold: 1",
+    ));
+    assert!(err.contains("steps[1].when"), "{err}");
+}

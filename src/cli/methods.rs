@@ -229,6 +229,17 @@ fn text_block(r: &MethodRun, correct: Option<bool>) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "── {} ──", r.method);
     let _ = writeln!(text, "{}", printable_text(final_output(r).trim()));
+    // A gate is said once, at the first step it decided.
+    if let Some((id, g)) = r.steps.iter().find_map(|s| s.gate.map(|g| (&s.id, g))) {
+        let _ = writeln!(
+            text,
+            "[gate at {id}: agreement {:.0}% {} {:.0}%, the gated steps {}]",
+            g.agreement * 100.0,
+            if g.ran { "<" } else { "≥" },
+            g.threshold * 100.0,
+            if g.ran { "ran" } else { "were skipped" }
+        );
+    }
     for step in &r.steps {
         if let Output::Runs { runs } = &step.output {
             for run in runs {

@@ -131,6 +131,19 @@ pub struct StepRecord {
     pub calls: Vec<CallRecord>,
     pub output: Output,
     pub seconds: f64,
+    /// For a gated step: the vote's agreement, and whether the step ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateOutcome>,
+}
+
+/// How a consistency gate decided.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GateOutcome {
+    /// The winner's share of all candidates (0 without a winner).
+    pub agreement: f64,
+    pub threshold: f64,
+    /// The agreement was below the threshold, so the step ran.
+    pub ran: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,6 +182,11 @@ pub enum RunEvent {
     StepFinished {
         step: String,
         output: Output,
+    },
+    /// A gated step's gate decided (before it runs, or instead of it).
+    Gate {
+        step: String,
+        outcome: GateOutcome,
     },
 }
 
@@ -364,7 +382,22 @@ pub fn run<B: Backend>(
         });
         let step_start = Instant::now();
         let mut calls = Vec::new();
-        let output = run_step(&mut ctx, step, &mut calls)?;
+        let gate = step.when.as_ref().map(|g| gate_outcome(&ctx.outputs, g));
+        if let Some(outcome) = gate {
+            (ctx.on_event)(RunEvent::Gate {
+                step: step.id.clone(),
+                outcome,
+            });
+        }
+        let output = match (gate, &step.when) {
+            (Some(outcome), Some(g)) if !outcome.ran => match &g.otherwise {
+                Some(other) => ctx.read(&step.id, "when.otherwise", other)?.clone(),
+                None => Output::Text {
+                    text: String::new(),
+                },
+            },
+            _ => run_step(&mut ctx, step, &mut calls)?,
+        };
         ctx.vars.insert(step.id.clone(), output.to_template());
         ctx.outputs.add_step(&step.id, output.clone());
         (ctx.on_event)(RunEvent::StepFinished {
@@ -377,6 +410,7 @@ pub fn run<B: Backend>(
             calls,
             output,
             seconds: step_start.elapsed().as_secs_f64(),
+            gate,
         });
     }
     let answer_step = spec
@@ -393,6 +427,26 @@ pub fn run<B: Backend>(
         generated_tokens: ctx.generated_tokens,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// How `gate` decides over the outputs so far (the load check made sure
+/// its vote is an earlier vote step).
+fn gate_outcome(outputs: &Scope<Output>, gate: &crate::spec::Gate) -> GateOutcome {
+    let agreement = match outputs.step(&gate.vote) {
+        Some(Output::Vote { vote }) => {
+            let total: usize = vote.tally.iter().map(|(_, n)| n).sum::<usize>() + vote.abstained;
+            match (&vote.winner, vote.tally.first()) {
+                (Some(_), Some((_, n))) if total > 0 => *n as f64 / total as f64,
+                _ => 0.0,
+            }
+        }
+        _ => 0.0,
+    };
+    GateOutcome {
+        agreement,
+        threshold: gate.agreement_below,
+        ran: agreement < gate.agreement_below,
+    }
 }
 
 /// Runs one step, recording its model calls in `calls`.

@@ -70,6 +70,32 @@ impl MethodSpec {
                     ));
                 }
             }
+            if let Some(gate) = &step.when {
+                let earlier = &self.steps[..i];
+                let find = |id: &str| earlier.iter().find(|s| s.id == id);
+                let gate_field = |name: &str| format!("steps[{i}].when.{name}");
+                if !matches!(find(&gate.vote).map(|s| &s.kind), Some(StepKind::Vote(_))) {
+                    return Err(error(
+                        at("when"),
+                        gate_field("vote"),
+                        format!("`{}` is not an earlier vote step", gate.vote),
+                    ));
+                }
+                if !(0.0..=1.0).contains(&gate.agreement_below) {
+                    return Err(error(
+                        at("when"),
+                        gate_field("agreement_below"),
+                        format!("is {}; must be from 0 to 1", gate.agreement_below),
+                    ));
+                }
+                if let Some(other) = gate.otherwise.as_deref().filter(|o| find(o).is_none()) {
+                    return Err(error(
+                        at("when"),
+                        gate_field("otherwise"),
+                        format!("`{other}` is not an earlier step"),
+                    ));
+                }
+            }
             for (name, template) in step.templates() {
                 let compiled = env.template_from_str(template).map_err(|e| {
                     error(

@@ -71,11 +71,26 @@ struct RawSpec {
     answer: Option<String>,
 }
 
-/// One step: an `id` and exactly one primitive key.
+/// One step: an `id`, exactly one primitive key, and optionally a `when`
+/// gate.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub id: String,
     pub kind: StepKind,
+    pub when: Option<Gate>,
+}
+
+/// A consistency gate: the step runs only when an earlier vote's agreement
+/// (the winner's share of all candidates, abstentions included) is below
+/// `agreement_below`. Skipped, its output is `otherwise`'s (an earlier
+/// step), or empty text.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    pub vote: String,
+    pub agreement_below: f64,
+    #[serde(default)]
+    pub otherwise: Option<String>,
 }
 
 const PRIMITIVES: &[&str] = &[
@@ -452,14 +467,26 @@ fn step_from_map(
     let keys: Vec<&str> = map
         .keys()
         .filter_map(|k| k.as_str())
-        .filter(|k| *k != "id")
+        .filter(|k| *k != "id" && *k != "when")
         .collect();
+    let when = match map.get("when") {
+        None => None,
+        Some(value) => Some(
+            serde_norway::from_value::<Gate>(value.clone()).map_err(|e| {
+                error(
+                    line_in_step(text, &needle, "when"),
+                    format!("steps[{i}].when"),
+                    e.to_string(),
+                )
+            })?,
+        ),
+    };
     let [primitive] = keys.as_slice() else {
         return Err(error(
             line,
             format!("steps[{i}]"),
             format!(
-                "needs exactly one primitive besides `id`, found {} (primitives: {})",
+                "needs exactly one primitive besides `id` (and `when`), found {} (primitives: {})",
                 if keys.is_empty() {
                     "none".into()
                 } else {
@@ -533,5 +560,5 @@ fn step_from_map(
             ))
         }
     };
-    Ok(Step { id, kind })
+    Ok(Step { id, kind, when })
 }

@@ -154,6 +154,15 @@ fn step_header(step: &StepView, theme: &Theme) -> Line<'static> {
             text.push_str(&format!(" ×{n}"));
         }
     }
+    if let Some(g) = step.gate {
+        let verdict = if g.ran { "ran" } else { "skipped" };
+        text.push_str(&format!(
+            " · agreement {:.0}% {} {:.0}%: {verdict}",
+            g.agreement * 100.0,
+            if g.ran { "<" } else { "≥" },
+            g.threshold * 100.0
+        ));
+    }
     Line::styled(text, style)
 }
 

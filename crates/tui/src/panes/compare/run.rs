@@ -3,7 +3,7 @@
 //! them as they arrive, and the text of tallies and outputs.
 
 use promptlab_methods::extract::{find_answer, matches_reference, vote, Vote};
-use promptlab_methods::runner::{MethodRun, Output, RunEvent};
+use promptlab_methods::runner::{GateOutcome, MethodRun, Output, RunEvent};
 use promptlab_methods::spec::{MethodSpec, Pattern, StepKind};
 use promptlab_methods::MethodError;
 
@@ -79,6 +79,8 @@ pub struct StepView {
     pub(crate) live: Option<LiveAnswer>,
     /// A vote counts these answers: a live tally is shown.
     pub(crate) tallied: bool,
+    /// A gated step: how its gate decided.
+    pub(crate) gate: Option<GateOutcome>,
 }
 
 /// One model call: its prompt (announced as it starts) and its text,
@@ -128,6 +130,7 @@ impl Column {
                     seconds: None,
                     live,
                     tallied,
+                    gate: None,
                 }
             })
             .collect();
@@ -192,6 +195,11 @@ impl Column {
                     s.state = StepState::Done;
                 }
             }
+            RunEvent::Gate { step, outcome } => {
+                if let Some(s) = self.step_mut(&step) {
+                    s.gate = Some(outcome);
+                }
+            }
         }
     }
 
@@ -222,6 +230,7 @@ impl Column {
                         continue;
                     };
                     step.state = StepState::Done;
+                    step.gate = record.gate;
                     step.seconds = Some(record.seconds);
                     step.output = Some(record.output.clone());
                     step.calls.truncate(record.calls.len());
