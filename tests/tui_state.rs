@@ -1620,6 +1620,29 @@ answer: execution
     }
 
     #[test]
+    fn a_gated_step_shows_whether_its_gate_fired() {
+        let gated = format!(
+            "{}  - id: check\n    when: {{vote: majority, agreement_below: 0.6, otherwise: majority}}\n    generate: {{prompt: \"{{{{ question }}}}\"}}\n",
+            VOTING.trim_end_matches("answer: majority\n").replace("id: voting", "id: gated")
+        ) + "answer: check\n";
+        let mut state = new_state();
+        state.compare = CompareState::new(vec![spec(&gated)]);
+        key(&mut state, KeyCode::F(3), KeyModifiers::NONE);
+        for (replies, shown) in [
+            (&["7", "7", "7", "8"][..], "agreement 75% ≥ 60%: skipped"),
+            (&["7", "8", "9", "7", "7"][..], "agreement 50% < 60%: ran"),
+        ] {
+            let request = start(&mut state, &[0], "3+4?", "");
+            feed(&mut state, events(&request, 0, replies));
+            finish(&mut state, request.id, false);
+            let (text, _) = screen(&state, 80, 24, Palette::Mono);
+            assert!(text.contains(shown), "{shown}:\n{text}");
+            assert!(text.contains("answer: 7"), "{text}");
+            state.compare.selected.clear();
+        }
+    }
+
+    #[test]
     fn the_compare_pane_renders_at_small_sizes() {
         let mut state = compare_state();
         let sizes = [(40, 12), (30, 8), (45, 9), (60, 15), (200, 60)];
