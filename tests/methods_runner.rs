@@ -786,3 +786,137 @@ answer: again
     ));
     assert!(err.contains("steps[1].when"), "{err}");
 }
+
+#[test]
+fn tree_of_thoughts_searches_breadth_first_with_values_and_keeps_the_best() {
+    let spec = shipped("tree-of-thoughts");
+    let sure = "Right so far.\nsure";
+    let likely = "Maybe.\nlikely";
+    let impossible = "Wrong.\nimpossible";
+    let mut backend = Scripted::new(&[
+        // depth 1: one proposal of three steps, three values each
+        "5 + 6 = 11\n5 * 6 = 30\n5 - 2 = 3",
+        sure,
+        sure,
+        likely, // 41
+        impossible,
+        impossible,
+        likely, // 1.002
+        likely,
+        likely,
+        likely, // 3
+        // depth 2: the two kept (11, then 3) each proposes two steps
+        "11 is the answer\n11 + 1 = 12",
+        "3 + 6 = 9\n3 is the answer",
+        sure,
+        sure,
+        sure, // 60: "11 is the answer"
+        likely,
+        impossible,
+        impossible, // 1.002
+        impossible,
+        impossible,
+        impossible,
+        likely,
+        likely,
+        impossible, // 2.001
+        // the last call finishes the best state
+        "So the balls are 11. The answer is 11.",
+    ]);
+    let question = "Roger has 5 balls and buys 6 more. How many?";
+    let result = run(&spec, &inputs(question), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(result.calls, 1 + 9 + 2 + 12 + 1);
+    assert_eq!(result.answer.as_deref(), Some("11"));
+    let search = &result.steps[0].output;
+    let Output::Search { levels, best } = search else {
+        panic!("{search:?}")
+    };
+    assert_eq!(levels.len(), 2);
+    assert_eq!(levels[0].kept, [0, 2], "41 and 3 beat 1.002");
+    assert!((levels[0].candidates[0].1 - 41.0).abs() < 1e-9);
+    assert!((levels[0].candidates[1].1 - 1.002).abs() < 1e-9);
+    assert_eq!(levels[1].candidates.len(), 4);
+    assert_eq!(levels[1].kept, [0, 3]);
+    assert_eq!(best, "5 + 6 = 11\n11 is the answer\n");
+    // The proposal at depth 2 sees its state; the finish sees the best.
+    assert!(backend.calls[10]
+        .prompt
+        .contains("Steps so far:\n5 + 6 = 11\n"));
+    assert!(backend.calls[24]
+        .prompt
+        .contains("Steps so far:\n5 + 6 = 11\n11 is the answer\n"));
+}
+
+#[test]
+fn a_search_votes_when_asked_and_needs_one_generator_and_one_evaluator() {
+    let yaml = "\
+id: tot-vote
+name: ToT vote
+section: '0'
+paper: test
+tasks: [writing]
+inputs: [question]
+steps:
+  - id: tree
+    search:
+      depth: 1
+      breadth: 1
+      sample: {prompt: \"Plan for {{ question }}\", n: 3}
+      vote:
+        prompt: \"{% for s in states %}Choice {{ loop.index }}: {{ s }}{% endfor %}\"
+        n: 3
+answer: tree
+";
+    let spec = spec(yaml);
+    let mut backend = Scripted::new(&[
+        "plan A",
+        "plan B",
+        "plan C",
+        "The best choice is 2",
+        "best choice is 3",
+        "The best choice is 2",
+    ]);
+    let result = run(&spec, &inputs("a poem"), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(result.answer.as_deref(), Some("plan B\n"));
+    assert!(backend.calls[3].prompt.contains("Choice 3: plan C"));
+    let err = load_error(&yaml.replace(
+        "      sample: {prompt: \"Plan for {{ question }}\", n: 3}\n",
+        "",
+    ));
+    assert!(
+        err.contains("needs exactly one of `propose` and `sample`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_search_past_its_call_bound_is_an_error_not_a_hang() {
+    let yaml = "\
+id: big
+name: Big
+section: '0'
+paper: test
+tasks: [math]
+inputs: [question]
+steps:
+  - id: tree
+    search:
+      depth: 50
+      breadth: 64
+      sample: {prompt: \"{{ question }} {{ state }}\", n: 64}
+      value: {prompt: \"{{ state }}\", n: 64, scores: {sure: 1}}
+answer: tree
+";
+    let replies: Vec<String> = (0..64)
+        .map(|i| format!("step {i}"))
+        .chain(std::iter::repeat_n("sure".to_string(), 4096))
+        .collect();
+    let replies: Vec<&str> = replies.iter().map(String::as_str).collect();
+    let mut backend = Scripted::new(&replies);
+    let err = run(&spec(yaml), &inputs("q"), &mut backend, &OPTIONS, |_| {}).unwrap_err();
+    assert!(
+        err.to_string().contains("more than 2048 model calls"),
+        "{err}"
+    );
+    assert_eq!(backend.calls.len(), 2048);
+}

@@ -71,4 +71,7 @@ pub enum StepError {
     /// refuses such files).
     #[error("run_code needs one of `from` and `program`")]
     NoProgram,
+    /// A search would make more model calls than it may.
+    #[error("search: more than {0} model calls (lower depth, breadth or n)")]
+    TooManyCalls(usize),
 }

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod item;
 pub mod runner;
 pub mod sandbox;
+mod search;
 pub mod spec;
 pub(crate) mod tools;
 pub mod yaml_depth;

@@ -44,6 +44,21 @@ pub enum Output {
     Runs {
         runs: Vec<CodeRun>,
     },
+    /// A breadth-first search: every level's candidates with their values
+    /// and which were kept, and the best final state.
+    Search {
+        levels: Vec<SearchLevel>,
+        best: String,
+    },
+}
+
+/// One level of a search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchLevel {
+    /// (state, value), in the order generated.
+    pub candidates: Vec<(String, f64)>,
+    /// The candidates kept for the next level, best first.
+    pub kept: Vec<usize>,
 }
 
 /// What a program run stands for: its printed output, or its failure.
@@ -64,6 +79,7 @@ impl Output {
             Output::Answers { answers } => answers.last().cloned().flatten(),
             Output::Vote { vote } => vote.winner.clone(),
             // The last printed line of the last program, if it succeeded.
+            Output::Search { best, .. } => Some(best.clone()),
             Output::Runs { runs } => runs.last().filter(|r| r.succeeded()).and_then(|r| {
                 r.stdout
                     .lines()
@@ -82,6 +98,7 @@ impl Output {
             Output::List { items } => minijinja::Value::from_serialize(items),
             Output::Answers { answers } => minijinja::Value::from_serialize(answers),
             Output::Vote { vote } => minijinja::Value::from_serialize(&vote.winner),
+            Output::Search { best, .. } => best.as_str().into(),
             Output::Runs { runs } => match runs.as_slice() {
                 [one] => run_text(one).into(),
                 many => {
@@ -102,6 +119,7 @@ impl Output {
             Output::List { items } => items.clone(),
             Output::Answers { answers } => answers.iter().flatten().cloned().collect(),
             Output::Vote { vote } => vote.winner.iter().cloned().collect(),
+            Output::Search { best, .. } => vec![best.clone()],
             Output::Runs { runs } => runs.iter().map(run_text).collect(),
         }
     }
@@ -113,6 +131,7 @@ impl Output {
             Output::List { items } => items.iter().cloned().map(Some).collect(),
             Output::Answers { answers } => answers.clone(),
             Output::Vote { vote } => vec![vote.winner.clone()],
+            Output::Search { best, .. } => vec![Some(best.clone())],
             Output::Runs { runs } => runs.iter().map(|r| Some(run_text(r))).collect(),
         }
     }
@@ -204,17 +223,17 @@ pub struct RunOptions {
 }
 
 /// What a step asks of one model call.
-struct Request<'s> {
-    prompt: String,
-    completion: bool,
-    temperature: f64,
-    max_tokens: Option<usize>,
-    stop: &'s [String],
+pub(crate) struct Request<'s> {
+    pub(crate) prompt: String,
+    pub(crate) completion: bool,
+    pub(crate) temperature: f64,
+    pub(crate) max_tokens: Option<usize>,
+    pub(crate) stop: &'s [String],
 }
 
 impl<'s> Request<'s> {
     /// A greedy chat call.
-    fn greedy(prompt: String, max_tokens: Option<usize>, stop: &'s [String]) -> Self {
+    pub(crate) fn greedy(prompt: String, max_tokens: Option<usize>, stop: &'s [String]) -> Self {
         Request {
             prompt,
             completion: false,
@@ -225,7 +244,7 @@ impl<'s> Request<'s> {
     }
 }
 
-struct Ctx<'a, B: Backend> {
+pub(crate) struct Ctx<'a, B: Backend> {
     backend: &'a mut B,
     on_event: &'a mut dyn FnMut(RunEvent),
     options: &'a RunOptions,
@@ -251,7 +270,7 @@ impl<B: Backend> Ctx<'_, B> {
     /// `template` of `step` rendered over the inputs, the earlier outputs
     /// and the step's [`Local`]s, `locals` (each one the load check allows
     /// it: [`StepKind::locals`]).
-    fn render(
+    pub(crate) fn render(
         &self,
         step: &Step,
         template: &str,
@@ -274,7 +293,7 @@ impl<B: Backend> Ctx<'_, B> {
 
     /// One model call for call `index` of `step`; its text streams out as
     /// [`RunEvent::Token`] and the whole output as [`RunEvent::Called`].
-    fn call(
+    pub(crate) fn call(
         &mut self,
         step: &str,
         index: usize,
@@ -457,6 +476,7 @@ fn run_step<B: Backend>(
 ) -> Result<Output, MethodError> {
     let id = step.id.as_str();
     Ok(match &step.kind {
+        StepKind::Search(search) => crate::search::run(ctx, step, search, calls)?,
         StepKind::Generate(g) => {
             let prompt = ctx.render(step, &g.prompt, &[])?;
             let record = ctx.call(

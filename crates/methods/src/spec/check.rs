@@ -222,6 +222,42 @@ impl Step {
                 .timeout_seconds
                 .and_then(|t| outside(t, 1, MAX_TIMEOUT_SECONDS))
                 .map(|m| ("timeout_seconds", m)),
+            StepKind::Search(search) => {
+                let calls = [&search.propose, &search.sample, &search.vote];
+                outside(search.depth, 1, MAX_ITERATIONS)
+                    .map(|m| ("depth", m))
+                    .or_else(|| outside(search.breadth, 1, MAX_SAMPLES).map(|m| ("breadth", m)))
+                    .or_else(|| {
+                        calls.iter().filter_map(|c| c.as_ref()).find_map(|c| {
+                            outside(c.n, 1, MAX_SAMPLES)
+                                .map(|m| ("n", m))
+                                .or_else(|| {
+                                    bad_temperature(c.temperature).map(|m| ("temperature", m))
+                                })
+                                .or_else(|| tokens(c.max_tokens))
+                        })
+                    })
+                    .or_else(|| {
+                        search.value.as_ref().and_then(|v| {
+                            outside(v.n, 1, MAX_SAMPLES)
+                                .map(|m| ("value.n", m))
+                                .or_else(|| {
+                                    bad_temperature(v.temperature).map(|m| ("value.temperature", m))
+                                })
+                                .or_else(|| tokens(v.max_tokens))
+                                .or_else(|| {
+                                    v.scores.values().find(|x| !x.is_finite() || **x < 0.0).map(
+                                        |x| {
+                                            (
+                                                "value.scores",
+                                                format!("{x} is not a finite score of at least 0"),
+                                            )
+                                        },
+                                    )
+                                })
+                        })
+                    })
+            }
             StepKind::Extract(_) => None,
         }
     }
@@ -251,6 +287,14 @@ impl Step {
             StepKind::Foreach(f) => vec![("prompt", &f.prompt)],
             StepKind::LoopUntil(l) => vec![("prompt", &l.prompt)],
             StepKind::RunCode(r) => r.program.iter().map(|p| ("program", p)).collect(),
+            StepKind::Search(search) => {
+                let mut t: Vec<(&'static str, &String)> = Vec::new();
+                t.extend(search.propose.iter().map(|c| ("propose", &c.prompt)));
+                t.extend(search.sample.iter().map(|c| ("sample", &c.prompt)));
+                t.extend(search.value.iter().map(|v| ("value", &v.prompt)));
+                t.extend(search.vote.iter().map(|c| ("vote", &c.prompt)));
+                t
+            }
             _ => vec![],
         }
     }

@@ -94,6 +94,7 @@ pub struct Gate {
 }
 
 const PRIMITIVES: &[&str] = &[
+    "search",
     "generate",
     "sample_n",
     "extract",
@@ -121,6 +122,9 @@ pub enum StepKind {
     /// Run an earlier output as a Python program, confined (see
     /// `methods::sandbox`); only when the user allows code execution.
     RunCode(RunCodeStep),
+    /// Breadth-first search over partial solutions (Tree-of-Thoughts):
+    /// per depth, generate → evaluate → keep the best `breadth`.
+    Search(Box<SearchStep>),
 }
 
 impl StepKind {
@@ -133,6 +137,7 @@ impl StepKind {
             StepKind::Foreach(_) => "foreach",
             StepKind::LoopUntil(_) => "loop_until",
             StepKind::RunCode(_) => "run_code",
+            StepKind::Search(_) => "search",
         }
     }
 }
@@ -277,6 +282,72 @@ pub struct RunCodeStep {
     /// Wall-clock limit per program (default 10 s).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+}
+
+/// Tree-of-Thoughts' breadth-first search (Yao et al., `bfs.py` of their
+/// code): the states are partial solutions, text; at each of `depth`
+/// levels every kept state is extended (`propose`: one call whose output
+/// lines are the next steps; or `sample`: `n` calls, each one next step),
+/// the new states are evaluated (`value`: `n` calls per state, each scored
+/// by the label on its last line; or `vote`: `n` calls over all states,
+/// each naming the best choice), and the `breadth` best are kept. The
+/// output is the best state of the last level. Templates see `state` (the
+/// partial solution so far, empty at first) and `depth` (from 1); the vote
+/// prompt sees `states`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchStep {
+    pub depth: usize,
+    pub breadth: usize,
+    #[serde(default)]
+    pub propose: Option<SearchCall>,
+    #[serde(default)]
+    pub sample: Option<SearchCall>,
+    #[serde(default)]
+    pub value: Option<SearchValue>,
+    #[serde(default)]
+    pub vote: Option<SearchCall>,
+}
+
+/// A call of a search: its prompt, how many (`n`, default 1), at what
+/// temperature (default 0.7, as the paper samples), its budget and stops.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchCall {
+    pub prompt: String,
+    #[serde(default = "one")]
+    pub n: usize,
+    #[serde(default = "search_temperature")]
+    pub temperature: f64,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    #[serde(default)]
+    pub stop: Vec<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn search_temperature() -> f64 {
+    0.7
+}
+
+/// The value prompt of a search and the score of each label its outputs
+/// end with (the paper's `{sure: 20, likely: 1, impossible: 0.001}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchValue {
+    pub prompt: String,
+    #[serde(default = "one")]
+    pub n: usize,
+    #[serde(default = "search_temperature")]
+    pub temperature: f64,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    #[serde(default)]
+    pub stop: Vec<String>,
+    pub scores: BTreeMap<String, f64>,
 }
 
 /// A method file refused at load: where, which field, and what is wrong.
@@ -537,6 +608,33 @@ fn step_from_map(
                 completion: step.completion,
                 tool: step.tool,
             })
+        }
+        "search" => {
+            let step: SearchStep = serde_norway::from_value(body).map_err(parse_err)?;
+            let one_of = |a: bool, b: bool, names: &str| {
+                (a == b).then(|| {
+                    error(
+                        line,
+                        format!("steps[{i}].search"),
+                        format!("needs exactly one of {names}"),
+                    )
+                })
+            };
+            if let Some(e) = one_of(
+                step.propose.is_some(),
+                step.sample.is_some(),
+                "`propose` and `sample`",
+            )
+            .or_else(|| {
+                one_of(
+                    step.value.is_some(),
+                    step.vote.is_some(),
+                    "`value` and `vote`",
+                )
+            }) {
+                return Err(e);
+            }
+            StepKind::Search(Box::new(step))
         }
         "run_code" => {
             let step: RunCodeStep = serde_norway::from_value(body).map_err(parse_err)?;

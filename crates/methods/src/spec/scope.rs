@@ -100,6 +100,12 @@ pub(crate) enum Local {
     Previous,
     /// `loop_until`: every output so far, with the tool's observations.
     Transcript,
+    /// `search`: the partial solution being extended or evaluated.
+    State,
+    /// `search`: the level, from 1.
+    Depth,
+    /// `search`'s vote: every state of the level.
+    States,
 }
 
 impl Local {
@@ -110,6 +116,9 @@ impl Local {
             Local::Iteration => "iteration",
             Local::Previous => "previous",
             Local::Transcript => "transcript",
+            Local::State => "state",
+            Local::Depth => "depth",
+            Local::States => "states",
         }
     }
 }
@@ -123,6 +132,7 @@ impl StepKind {
             }
             StepKind::Foreach(_) => &[Local::Item],
             StepKind::LoopUntil(_) => &[Local::Iteration, Local::Previous, Local::Transcript],
+            StepKind::Search(_) => &[Local::State, Local::Depth, Local::States],
             _ => &[],
         }
     }

@@ -409,6 +409,26 @@ pub(crate) fn output_summary(output: &Output) -> String {
         }
         Output::Text { text } => text.clone(),
         Output::List { items } => items.join("\n\n"),
+        // Each level's candidates (their newest step) with their values,
+        // the kept ones marked ✓, then the best state.
+        Output::Search { levels, best } => {
+            let mut lines = Vec::new();
+            for (depth, level) in levels.iter().enumerate() {
+                lines.push(format!(
+                    "depth {}: {} candidates, {} kept",
+                    depth + 1,
+                    level.candidates.len(),
+                    level.kept.len()
+                ));
+                for (i, (state, value)) in level.candidates.iter().enumerate() {
+                    let mark = if level.kept.contains(&i) { "✓" } else { " " };
+                    let newest = state.lines().last().unwrap_or("");
+                    lines.push(format!("{mark} {value:>7.3}  {}", one_line(newest)));
+                }
+            }
+            lines.push(format!("best: {}", one_line(best.trim())));
+            lines.join("\n")
+        }
         Output::Runs { runs } => runs
             .iter()
             .map(|r| match r.failure() {
