@@ -920,3 +920,55 @@ answer: tree
     );
     assert_eq!(backend.calls.len(), 2048);
 }
+
+#[test]
+fn logical_thoughts_checks_each_step_and_revises_from_the_refuted_one() {
+    let spec = shipped("logical-thoughts");
+    let mut backend = Scripted::new(&[
+        "Roger has 5 balls.\n2 cans of 3 is 5 balls.\nThe answer is 10.",
+        // step 1: true wins
+        "it is given.",
+        "nothing says so.",
+        "A",
+        // step 2: false wins; revised, and the rest written anew
+        "3 + 2 = 5.",
+        "2 cans of 3 balls are 2 * 3 = 6 balls.",
+        "B",
+        "2 cans of 3 is 6 balls.",
+        "5 + 6 = 11.\nThe answer is 11.",
+        // the new steps 3 and 4 both hold
+        "5 + 6 = 11.",
+        "no reason.",
+        "A",
+        "it follows.",
+        "no reason.",
+        "A",
+    ]);
+    let question = "Roger has 5 balls and buys 2 cans of 3. How many?";
+    let result = run(&spec, &inputs(question), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(
+        result.calls,
+        1 + 3 + 5 + 3 + 3,
+        "reasoning, 4 checks of 3 calls, 1 revision + 1 continuation"
+    );
+    assert_eq!(result.answer.as_deref(), Some("11"));
+    let checked = &result.steps[1].output;
+    assert_eq!(
+        checked,
+        &Output::Text {
+            text: "Roger has 5 balls.\n2 cans of 3 is 6 balls.\n5 + 6 = 11.\nThe answer is 11."
+                .into()
+        }
+    );
+    let prompts: Vec<&str> = backend.calls.iter().map(|c| c.prompt.as_str()).collect();
+    assert!(prompts[4].ends_with("Step #2: 2 cans of 3 is 5 balls.\nStep #2 is true because"));
+    assert!(prompts[5].ends_with("Step #2 is false because"));
+    assert!(
+        prompts[6].contains("B. Step #2 is false because 2 cans of 3 balls are 2 * 3 = 6 balls.")
+    );
+    assert!(prompts[8].contains("Steps so far:\nRoger has 5 balls.\n2 cans of 3 is 6 balls.\n"));
+    assert!(
+        prompts[9].contains("Step #3: 5 + 6 = 11."),
+        "the continued chain is checked"
+    );
+}

@@ -108,7 +108,7 @@ impl Output {
         }
     }
 
-    fn texts(&self) -> Vec<String> {
+    pub(crate) fn texts(&self) -> Vec<String> {
         match self {
             Output::Text { text } => text
                 .lines()
@@ -287,7 +287,12 @@ impl<B: Backend> Ctx<'_, B> {
     }
 
     /// What step `step` reads as `name` through its `field`.
-    fn read(&self, step: &str, field: &'static str, name: &str) -> Result<&Output, MethodError> {
+    pub(crate) fn read(
+        &self,
+        step: &str,
+        field: &'static str,
+        name: &str,
+    ) -> Result<&Output, MethodError> {
         self.outputs.read(field, name).map_err(|e| in_step(step, e))
     }
 
@@ -477,6 +482,7 @@ fn run_step<B: Backend>(
     let id = step.id.as_str();
     Ok(match &step.kind {
         StepKind::Search(search) => crate::search::run(ctx, step, search, calls)?,
+        StepKind::CheckSteps(check) => crate::logical::run(ctx, step, check, calls)?,
         StepKind::Generate(g) => {
             let prompt = ctx.render(step, &g.prompt, &[])?;
             let record = ctx.call(

@@ -258,6 +258,9 @@ impl Step {
                         })
                     })
             }
+            StepKind::CheckSteps(c) => outside(c.max_revisions, 0, MAX_ITERATIONS)
+                .map(|m| ("max_revisions", m))
+                .or_else(|| tokens(c.max_tokens)),
             StepKind::Extract(_) => None,
         }
     }
@@ -273,6 +276,7 @@ impl Step {
                 refs
             }
             StepKind::Foreach(f) => vec![("over", &f.over)],
+            StepKind::CheckSteps(c) => vec![("from", &c.from)],
             StepKind::RunCode(r) => r.from.iter().map(|f| ("from", f)).collect(),
             StepKind::LoopUntil(l) => l.tool.iter().map(|t| ("tool", &t.lookup)).collect(),
             _ => vec![],
@@ -287,6 +291,13 @@ impl Step {
             StepKind::Foreach(f) => vec![("prompt", &f.prompt)],
             StepKind::LoopUntil(l) => vec![("prompt", &l.prompt)],
             StepKind::RunCode(r) => r.program.iter().map(|p| ("program", p)).collect(),
+            StepKind::CheckSteps(c) => vec![
+                ("affirm", &c.affirm),
+                ("negate", &c.negate),
+                ("review", &c.review),
+                ("revise", &c.revise),
+                ("continue", &c.continue_chain),
+            ],
             StepKind::Search(search) => {
                 let mut t: Vec<(&'static str, &String)> = Vec::new();
                 t.extend(search.propose.iter().map(|c| ("propose", &c.prompt)));

@@ -95,6 +95,7 @@ pub struct Gate {
 
 const PRIMITIVES: &[&str] = &[
     "search",
+    "check_steps",
     "generate",
     "sample_n",
     "extract",
@@ -125,6 +126,9 @@ pub enum StepKind {
     /// Breadth-first search over partial solutions (Tree-of-Thoughts):
     /// per depth, generate → evaluate → keep the best `breadth`.
     Search(Box<SearchStep>),
+    /// Logical Thoughts: each step of a chain checked by reductio, revised
+    /// when its refutation wins, and the chain continued from there.
+    CheckSteps(Box<CheckStepsStep>),
 }
 
 impl StepKind {
@@ -138,6 +142,7 @@ impl StepKind {
             StepKind::LoopUntil(_) => "loop_until",
             StepKind::RunCode(_) => "run_code",
             StepKind::Search(_) => "search",
+            StepKind::CheckSteps(_) => "check_steps",
         }
     }
 }
@@ -348,6 +353,35 @@ pub struct SearchValue {
     #[serde(default)]
     pub stop: Vec<String>,
     pub scores: BTreeMap<String, f64>,
+}
+
+/// Logical Thoughts (Zhao et al. 2023, `xf-zhao/LoT`): the non-empty lines
+/// of `from` are the steps. For each in turn, `affirm` ("Step #i is true
+/// because") and `negate` ("… is false because") argue both ways, `review`
+/// picks the more plausible (an option letter: `A` keeps the step, `B`
+/// revises it); a revised step (`revise`) replaces it and `continue`
+/// writes the steps after it anew, which are then checked too. At most
+/// `max_revisions` revisions. Templates see `steps` (the checked steps so
+/// far), `step`, `number` (from 1), `affirmation` and `negation`. The
+/// output is the checked chain, a step a line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckStepsStep {
+    pub from: String,
+    pub affirm: String,
+    pub negate: String,
+    pub review: String,
+    pub revise: String,
+    #[serde(rename = "continue")]
+    pub continue_chain: String,
+    #[serde(default = "three")]
+    pub max_revisions: usize,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+}
+
+fn three() -> usize {
+    3
 }
 
 /// A method file refused at load: where, which field, and what is wrong.
@@ -608,6 +642,9 @@ fn step_from_map(
                 completion: step.completion,
                 tool: step.tool,
             })
+        }
+        "check_steps" => {
+            StepKind::CheckSteps(Box::new(serde_norway::from_value(body).map_err(parse_err)?))
         }
         "search" => {
             let step: SearchStep = serde_norway::from_value(body).map_err(parse_err)?;

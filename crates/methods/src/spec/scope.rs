@@ -106,6 +106,16 @@ pub(crate) enum Local {
     Depth,
     /// `search`'s vote: every state of the level.
     States,
+    /// `check_steps`: the steps checked so far.
+    Steps,
+    /// `check_steps`: the step under check.
+    CheckedStep,
+    /// `check_steps`: its number, from 1.
+    Number,
+    /// `check_steps`: the argument that the step is true.
+    Affirmation,
+    /// `check_steps`: the argument that it is false.
+    Negation,
 }
 
 impl Local {
@@ -119,6 +129,11 @@ impl Local {
             Local::State => "state",
             Local::Depth => "depth",
             Local::States => "states",
+            Local::Steps => "steps",
+            Local::CheckedStep => "step",
+            Local::Number => "number",
+            Local::Affirmation => "affirmation",
+            Local::Negation => "negation",
         }
     }
 }
@@ -133,6 +148,13 @@ impl StepKind {
             StepKind::Foreach(_) => &[Local::Item],
             StepKind::LoopUntil(_) => &[Local::Iteration, Local::Previous, Local::Transcript],
             StepKind::Search(_) => &[Local::State, Local::Depth, Local::States],
+            StepKind::CheckSteps(_) => &[
+                Local::Steps,
+                Local::CheckedStep,
+                Local::Number,
+                Local::Affirmation,
+                Local::Negation,
+            ],
             _ => &[],
         }
     }
