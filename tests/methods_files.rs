@@ -25,7 +25,8 @@ fn every_method_file_validates_and_the_catalogue_matches_the_survey() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    // §2.1 and §2.2 each come as a zero-shot and a few-shot file.
+    // §2.1 and §2.2 each come as a zero-shot and a few-shot file, §2.17 as
+    // a value search and a vote search.
     assert_eq!(methods.len(), ids.len());
     for m in &methods {
         assert!(

@@ -972,3 +972,39 @@ fn logical_thoughts_checks_each_step_and_revises_from_the_refuted_one() {
         "the continued chain is checked"
     );
 }
+
+#[test]
+fn tree_of_thoughts_voting_keeps_the_voted_plan_then_the_voted_passage() {
+    let spec = shipped("tree-of-thoughts-vote");
+    let mut backend = Scripted::new(&[
+        "plan one",
+        "plan two",
+        "plan three",
+        "The best choice is 2",
+        "The best choice is 2",
+        "The best choice is 1",
+        "passage A",
+        "passage B",
+        "passage C",
+        "The best choice is 3",
+        "best choice is 1",
+        "The best choice is 3",
+    ]);
+    let result = run(
+        &spec,
+        &inputs("Write about the sea."),
+        &mut backend,
+        &OPTIONS,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(result.calls, 12);
+    assert_eq!(result.answer.as_deref(), Some("plan two\npassage C\n"));
+    assert!(
+        backend.calls[6].prompt.contains("Plan:\nplan two\n"),
+        "passages follow the voted plan"
+    );
+    assert!(backend.calls[9]
+        .prompt
+        .contains("Choice 3:\nplan two\npassage C"));
+}
