@@ -159,8 +159,12 @@ fn detail_lines(col: &Column, entry: Entry, theme: &Theme) -> (String, Vec<Line<
                     }
                 }
                 Some(output) => {
-                    let shown = matches!(output, Output::Answers { .. } | Output::Vote { .. })
-                        || step.calls.is_empty();
+                    // A search's levels (candidates, values, kept) are more
+                    // than its calls show.
+                    let shown = matches!(
+                        output,
+                        Output::Answers { .. } | Output::Vote { .. } | Output::Search { .. }
+                    ) || step.calls.is_empty();
                     if shown {
                         lines.push(heading("output".into()));
                         lines.extend(text_lines(&output_summary(output)));
