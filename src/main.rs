@@ -11,6 +11,7 @@ use promptlab::cli::{
     self,
     attention::AttentionArgs,
     bench::BenchArgs,
+    eval::EvalArgs,
     generate::GenerateArgs,
     methods::{CompareArgs, MethodsCommand},
     models::ModelsCommand,
@@ -53,6 +54,9 @@ enum Command {
     Compare(Box<CompareArgs>),
     /// What every layer and head attends to, over a prompt and an answer
     Attention(Box<AttentionArgs>),
+    /// Batch-evaluate a prompt file (suite): A/B variants, methods,
+    /// assertions, a resumable store and reports
+    Eval(Box<EvalArgs>),
 }
 
 /// `--config FILE` may come before a subcommand as well as after it. The
@@ -66,6 +70,7 @@ fn config_after_subcommand(args: Vec<OsString>) -> Vec<OsString> {
         "methods",
         "compare",
         "attention",
+        "eval",
     ];
     let mut config = Vec::new();
     let mut i = 1;
@@ -107,6 +112,19 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(Command::Eval(args)) = &cli.command {
+        // Its own exit codes: 0 passed, 1 failed, 2 unusable, 130 stopped.
+        return match Config::load(cli.config.as_deref()).and_then(|config| {
+            cli::set_threads(args.model.threads)?;
+            cli::eval::run(args, &config)
+        }) {
+            Ok(code) => code,
+            Err(e) => {
+                report(&e);
+                ExitCode::from(2)
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
@@ -147,5 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::set_threads(args.model.threads)?;
             cli::methods::compare(args, &config)
         }
+        // Run by `main`, with its own exit codes.
+        Command::Eval(_) => anyhow::bail!("eval runs from main"),
     }
 }

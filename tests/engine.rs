@@ -231,6 +231,7 @@ fn compare_request(id: u64, cap: Option<usize>) -> CompareRequest {
         methods: vec![method(ONE_CALL), method(TWO_SAMPLES)],
         inputs: [("question".to_string(), "ab".to_string())].into(),
         options: RunOptions {
+            system: None,
             max_tokens: 4,
             cap,
             seed: 1,

@@ -81,6 +81,7 @@ fn every_runnable_method_runs_end_to_end_on_the_default_model() {
     ]);
     // Small budgets keep CI quick; the point is that every step runs.
     let options = RunOptions {
+        system: None,
         max_tokens: 16,
         cap: Some(16),
         seed: 1,

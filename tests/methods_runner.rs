@@ -20,6 +20,7 @@ fn inputs(question: &str) -> BTreeMap<String, String> {
 }
 
 const OPTIONS: RunOptions = RunOptions {
+    system: None,
     max_tokens: 64,
     cap: None,
     seed: 1,
@@ -223,6 +224,7 @@ answer: execution
 ";
 
 const ALLOW_CODE: RunOptions = RunOptions {
+    system: None,
     allow_code: true,
     ..OPTIONS
 };

@@ -893,6 +893,7 @@ not_runnable: Needs a pool of questions the runner does not have.
             }
         });
         let options = RunOptions {
+            system: None,
             max_tokens: 64,
             cap: None,
             seed: 1,

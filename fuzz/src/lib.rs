@@ -231,6 +231,7 @@ pub fn method_yaml(data: &[u8]) {
         ("context".to_string(), "Twelve and thirty.".to_string()),
     ]);
     let options = RunOptions {
+        system: None,
         max_tokens: 32,
         cap: Some(32),
         seed: 7,

@@ -179,6 +179,7 @@ pub fn compare(args: &CompareArgs, config: &Config) -> anyhow::Result<()> {
     let (model, _) = load_model(&args.model, config)?;
     let mut backend = LocalBackend::new(&model);
     let options = RunOptions {
+        system: None,
         max_tokens: DEFAULT_CALL_TOKENS,
         cap: args.max_tokens,
         seed: args.seed,

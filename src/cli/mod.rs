@@ -5,6 +5,7 @@ pub mod attention;
 mod attention_html;
 mod attention_png;
 pub mod bench;
+pub mod eval;
 pub mod generate;
 pub mod methods;
 pub mod models;
@@ -185,12 +186,22 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
 /// Resolves and loads the model, reporting progress on stderr; returns it
 /// with the milliseconds loading took.
 pub fn load_model(args: &ModelArgs, config: &Config) -> anyhow::Result<(LoadedModel, f64)> {
+    load_model_file(&resolve_model(args, config)?, args)
+}
+
+/// The model file `args` (or the config) names, fetched if need be.
+pub fn resolve_model(args: &ModelArgs, config: &Config) -> anyhow::Result<PathBuf> {
     let spec = args.model.clone().unwrap_or_else(|| config.model.clone());
-    let path: PathBuf = promptlab_hub::resolve(&spec, &config.models, &mut |line| {
+    Ok(promptlab_hub::resolve(&spec, &config.models, &mut |line| {
         eprintln!("promptlab: {line}");
-    })?;
+    })?)
+}
+
+/// Loads the model at `path` as `args` say; returns it with the
+/// milliseconds loading took.
+pub fn load_model_file(path: &std::path::Path, args: &ModelArgs) -> anyhow::Result<(LoadedModel, f64)> {
     let start = std::time::Instant::now();
-    let model = LoadedModel::load_with(&path, args.weights.into())?;
+    let model = LoadedModel::load_with(path, args.weights.into())?;
     Ok((model, start.elapsed().as_secs_f64() * 1000.0))
 }
 

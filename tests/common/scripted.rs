@@ -50,6 +50,7 @@ impl Backend for Scripted {
             generated_tokens: text.split_whitespace().count(),
             prompt_tokens: call.prompt.split_whitespace().count(),
             text,
+            ..Reply::default()
         })
     }
 

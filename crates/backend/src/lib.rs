@@ -6,6 +6,7 @@
 //! the same place.
 
 mod local;
+pub mod openai;
 
 use std::ops::ControlFlow;
 
@@ -16,10 +17,13 @@ use promptlab_infer::generate::StopReason;
 pub use promptlab_infer::sampling::SamplingParams;
 
 pub use local::LocalBackend;
+pub use openai::{OpenAiBackend, OpenAiConfig};
 
 /// One model call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
+    /// A system prompt before the user turn (chat calls only).
+    pub system: Option<String>,
     pub prompt: String,
     /// The prompt is raw text for the model to continue (e.g. ending in an
     /// open code fence), not a chat turn.
@@ -28,11 +32,17 @@ pub struct Call {
     pub sampling: SamplingParams,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reply {
     pub text: String,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
+    /// Prompt tokens an earlier call had already computed (a shared
+    /// prefix, not prefilled again).
+    pub reused_tokens: usize,
+    /// Each generated token's log-probability, where the backend reports
+    /// them ([`Capabilities::logprobs`]).
+    pub logprobs: Option<Vec<f32>>,
 }
 
 /// Why a call ended without a reply.

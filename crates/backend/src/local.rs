@@ -41,9 +41,14 @@ impl Backend for LocalBackend<'_> {
         on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Reply, BackendError> {
         let text = match (&self.model.chat_template, call.completion) {
-            (Some(_), false) => self
-                .model
-                .render_chat(&[Message::new("user", &call.prompt)])?,
+            (Some(_), false) => {
+                let mut messages = Vec::with_capacity(2);
+                if let Some(system) = &call.system {
+                    messages.push(Message::new("system", system));
+                }
+                messages.push(Message::new("user", &call.prompt));
+                self.model.render_chat(&messages)?
+            }
             _ => call.prompt.clone(),
         };
         let prompt_ids = self.model.tokenizer.encode(&text)?;
@@ -53,15 +58,20 @@ impl Backend for LocalBackend<'_> {
             top_logprobs: 0,
             capture_attention: false,
         };
+        let mut logprobs = Vec::new();
         let done = generate_reusing(self.model, &request, &mut self.prefixes, |step| {
+            logprobs.push(step.logprob);
             on_text(&step.visible)
         })?;
         if done.stop_reason == StopReason::Cancelled {
             return Err(BackendError::Cancelled);
         }
+        logprobs.truncate(done.generated_tokens());
         Ok(Reply {
             generated_tokens: done.generated_tokens(),
             prompt_tokens: done.prompt_tokens,
+            reused_tokens: done.reused_tokens,
+            logprobs: Some(logprobs),
             text: done.text,
         })
     }

@@ -173,6 +173,8 @@ pub struct MethodRun {
     pub answer: Option<String>,
     pub calls: usize,
     pub prompt_tokens: usize,
+    /// Prompt tokens the backend had already computed (shared prefixes).
+    pub reused_tokens: usize,
     pub generated_tokens: usize,
     pub seconds: f64,
 }
@@ -220,6 +222,8 @@ pub struct RunOptions {
     /// Whether `run_code` steps may run model-written programs; off unless
     /// the user allows it.
     pub allow_code: bool,
+    /// A system prompt for every call (an evaluation suite's).
+    pub system: Option<String>,
 }
 
 /// What a step asks of one model call.
@@ -255,6 +259,7 @@ pub(crate) struct Ctx<'a, B: Backend> {
     outputs: Scope<Output>,
     calls: usize,
     prompt_tokens: usize,
+    reused_tokens: usize,
     generated_tokens: usize,
 }
 
@@ -313,6 +318,7 @@ impl<B: Backend> Ctx<'_, B> {
         } = request;
         self.calls += 1;
         let call = Call {
+            system: self.options.system.clone(),
             prompt,
             completion,
             sampling: SamplingParams {
@@ -343,6 +349,7 @@ impl<B: Backend> Ctx<'_, B> {
                 other => in_step(step, StepError::Backend(other.to_string())),
             })?;
         self.prompt_tokens += reply.prompt_tokens;
+        self.reused_tokens += reply.reused_tokens;
         self.generated_tokens += reply.generated_tokens;
         (self.on_event)(RunEvent::Called {
             step: step.to_string(),
@@ -396,6 +403,7 @@ pub fn run<B: Backend>(
         outputs,
         calls: 0,
         prompt_tokens: 0,
+        reused_tokens: 0,
         generated_tokens: 0,
     };
     let start = Instant::now();
@@ -448,6 +456,7 @@ pub fn run<B: Backend>(
         answer,
         calls: ctx.calls,
         prompt_tokens: ctx.prompt_tokens,
+        reused_tokens: ctx.reused_tokens,
         generated_tokens: ctx.generated_tokens,
         seconds: start.elapsed().as_secs_f64(),
     })
@@ -685,6 +694,7 @@ mod tests {
                 text: text.to_string(),
                 prompt_tokens: 1,
                 generated_tokens: 1,
+                ..Reply::default()
             })
         }
 
@@ -694,6 +704,7 @@ mod tests {
     }
 
     const OPTIONS: RunOptions = RunOptions {
+        system: None,
         max_tokens: 8,
         cap: None,
         seed: 0,

@@ -351,6 +351,7 @@ fn start(c: &mut CompareState, cx: &mut Cx) -> Vec<Effect> {
     let id = cx.take_id();
     let s = cx.settings;
     let options = RunOptions {
+        system: None,
         max_tokens: s.sampling.max_tokens,
         cap: Some(s.sampling.max_tokens),
         seed: s.sampling_for(id).seed,
