@@ -30,7 +30,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// The one error line of a refused suite, checked to exit with 2.
 fn refused(suite: &Path) -> String {
-    let out = eval(&[suite.to_str().expect("utf-8 path"), "--model", "/nonexistent.gguf"]);
+    let out = eval(&[
+        suite.to_str().expect("utf-8 path"),
+        "--model",
+        "/nonexistent.gguf",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     one_line_error(&out)
 }
@@ -39,7 +43,11 @@ fn refused(suite: &Path) -> String {
 fn mistakes_in_a_suite_name_the_file_line_and_column() {
     let dir = tempfile::tempdir().expect("dir");
     let d = dir.path();
-    write(d, "items.jsonl", "{\"q\": \"What is 2+2?\", \"a\": \"4\"}\n{\"q\": \"3+3?\"}\n");
+    write(
+        d,
+        "items.jsonl",
+        "{\"q\": \"What is 2+2?\", \"a\": \"4\"}\n{\"q\": \"3+3?\"}\n",
+    );
     let cases = [
         (
             "typo.yaml",
@@ -82,7 +90,10 @@ fn mistakes_in_a_suite_name_the_file_line_and_column() {
     }
     // The missing field names the dataset's line too.
     let line = refused(&d.join("field.yaml"));
-    assert!(line.contains("items.jsonl:2 has no field \"a\" (it has: q)"), "{line}");
+    assert!(
+        line.contains("items.jsonl:2 has no field \"a\" (it has: q)"),
+        "{line}"
+    );
 }
 
 const SUITE: &str = r#"
@@ -156,8 +167,17 @@ fn a_suite_runs_on_the_default_model_and_writes_every_report() {
     assert_eq!(records.len(), 12, "{stderr}");
     for r in &records {
         for field in [
-            "item", "variant", "method", "sample", "prompt", "calls", "output", "answer",
-            "passed", "assertions", "tokens",
+            "item",
+            "variant",
+            "method",
+            "sample",
+            "prompt",
+            "calls",
+            "output",
+            "answer",
+            "passed",
+            "assertions",
+            "tokens",
         ] {
             assert!(r.get(field).is_some(), "{field} missing in {r}");
         }
@@ -184,7 +204,10 @@ fn a_suite_runs_on_the_default_model_and_writes_every_report() {
     // CSV: a header and one row per record (fields may hold line breaks,
     // so count the records by their quoted-aware parse).
     let csv = std::fs::read_to_string(out_dir.join("results.csv")).expect("csv");
-    assert!(csv.starts_with("item,variant,method,sample,passed"), "{csv}");
+    assert!(
+        csv.starts_with("item,variant,method,sample,passed"),
+        "{csv}"
+    );
     // JUnit: one test case per record, validated against the schema.
     let junit = std::fs::read_to_string(out_dir.join("junit.xml")).expect("junit");
     assert_eq!(junit.matches("<testcase ").count(), 12);
@@ -193,7 +216,10 @@ fn a_suite_runs_on_the_default_model_and_writes_every_report() {
     let html = std::fs::read_to_string(out_dir.join("report.html")).expect("html");
     assert!(!html.contains("http://") && !html.contains("https://"));
     let dom = chromium_dom(&out_dir.join("report.html"));
-    assert!(dom.contains("data-ready=\"3\""), "the report's script did not run");
+    assert!(
+        dom.contains("data-ready=\"3\""),
+        "the report's script did not run"
+    );
 
     // A rerun takes everything from the store.
     let again = eval(&[
@@ -204,7 +230,10 @@ fn a_suite_runs_on_the_default_model_and_writes_every_report() {
         out_dir.to_str().expect("path"),
     ]);
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(stderr.contains("12 trials: 0 run now, 12 from the store"), "{stderr}");
+    assert!(
+        stderr.contains("12 trials: 0 run now, 12 from the store"),
+        "{stderr}"
+    );
     assert_eq!(stable_records(&out_dir.join("results.jsonl")), records);
 }
 
@@ -286,7 +315,10 @@ fn a_run_killed_halfway_resumes_to_the_same_results() {
     let start = Instant::now();
     while store_lines(&killed) < 3 {
         assert!(start.elapsed() < Duration::from_secs(300), "no progress");
-        assert!(child.try_wait().expect("wait").is_none(), "finished before the kill");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "finished before the kill"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().expect("SIGKILL");
@@ -301,7 +333,10 @@ fn a_run_killed_halfway_resumes_to_the_same_results() {
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("8 trials: {} run now, {stored} from the store", 8 - stored)),
+        stderr.contains(&format!(
+            "8 trials: {} run now, {stored} from the store",
+            8 - stored
+        )),
         "{stderr}"
     );
     assert_eq!(
@@ -333,7 +368,10 @@ fn compare_exits_1_when_the_change_is_significantly_worse() {
         .to_string()
     };
     let lines = |pass: &dyn Fn(usize) -> bool| {
-        (0..20).map(|i| record(i, pass(i))).collect::<Vec<_>>().join("\n")
+        (0..20)
+            .map(|i| record(i, pass(i)))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let baseline = write(dir.path(), "a.jsonl", &lines(&|_| true));
     // Ten items lost, none won: McNemar p = 2/2^10 ≈ 0.002.
@@ -345,10 +383,17 @@ fn compare_exits_1_when_the_change_is_significantly_worse() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("significantly worse in the change"), "{stderr}");
+    assert!(
+        stderr.contains("significantly worse in the change"),
+        "{stderr}"
+    );
     // Unreadable input is exit 2 with the file and line.
     let bad = write(dir.path(), "bad.jsonl", "{\"item\": 1}\n");
-    let out = eval(&["--compare", baseline.to_str().expect("path"), bad.to_str().expect("path")]);
+    let out = eval(&[
+        "--compare",
+        baseline.to_str().expect("path"),
+        bad.to_str().expect("path"),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(one_line_error(&out).contains("bad.jsonl:1: not a result record"));
 }
@@ -370,7 +415,17 @@ impl LlamaServer {
             .expect("a free port")
             .port();
         let child = Command::new(binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", "4096", "-t", "2", "-m"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "-c",
+                "4096",
+                "-t",
+                "2",
+                "-m",
+            ])
             .arg(default_model_path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -382,7 +437,10 @@ impl LlamaServer {
         };
         let start = Instant::now();
         loop {
-            assert!(start.elapsed() < Duration::from_secs(120), "llama-server never became ready");
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "llama-server never became ready"
+            );
             if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
                 use std::io::{Read, Write};
                 let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
@@ -455,5 +513,6 @@ fn the_shipped_suite_runs_against_llama_server() {
         &server.url,
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(one_line_error(&out).contains("attention.yaml:5:3: attention checks need our own forward pass"));
+    assert!(one_line_error(&out)
+        .contains("attention.yaml:5:3: attention checks need our own forward pass"));
 }

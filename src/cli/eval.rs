@@ -240,7 +240,15 @@ pub fn run(args: &EvalArgs, config: &Config) -> anyhow::Result<ExitCode> {
                     backend: LocalBackend::new(&model),
                 })
             };
-            let outcome = run::run(&suite, &trials, &mut store, args.concurrency, make, &cancel, on_progress);
+            let outcome = run::run(
+                &suite,
+                &trials,
+                &mut store,
+                args.concurrency,
+                make,
+                &cancel,
+                on_progress,
+            );
             (spec, trials, store, outcome)
         }
         BackendKind::Openai => {
@@ -265,11 +273,20 @@ pub fn run(args: &EvalArgs, config: &Config) -> anyhow::Result<ExitCode> {
             let mut server = OpenAiConfig::new(base_url, &spec);
             server.api_key = api_key;
             let make = || Ok(OpenAiBackend::new(server.clone()));
-            let outcome = run::run(&suite, &trials, &mut store, args.concurrency, make, &cancel, on_progress);
+            let outcome = run::run(
+                &suite,
+                &trials,
+                &mut store,
+                args.concurrency,
+                make,
+                &cancel,
+                on_progress,
+            );
             (format!("{spec} at {base_url}"), trials, store, outcome)
         }
     };
-    let outcome = outcome.with_context(|| format!("{}: the result store", store.path().display()))?;
+    let outcome =
+        outcome.with_context(|| format!("{}: the result store", store.path().display()))?;
     if tty && shown {
         eprintln!();
     }
@@ -362,7 +379,12 @@ fn file_digest(path: &Path) -> anyhow::Result<String> {
     let mut file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).with_context(|| format!("{}", path.display()))?;
-    Ok(hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Now as `YYYY-MM-DDTHH:MM:SSZ`.

@@ -192,14 +192,21 @@ pub fn load_model(args: &ModelArgs, config: &Config) -> anyhow::Result<(LoadedMo
 /// The model file `args` (or the config) names, fetched if need be.
 pub fn resolve_model(args: &ModelArgs, config: &Config) -> anyhow::Result<PathBuf> {
     let spec = args.model.clone().unwrap_or_else(|| config.model.clone());
-    Ok(promptlab_hub::resolve(&spec, &config.models, &mut |line| {
-        eprintln!("promptlab: {line}");
-    })?)
+    Ok(promptlab_hub::resolve(
+        &spec,
+        &config.models,
+        &mut |line| {
+            eprintln!("promptlab: {line}");
+        },
+    )?)
 }
 
 /// Loads the model at `path` as `args` say; returns it with the
 /// milliseconds loading took.
-pub fn load_model_file(path: &std::path::Path, args: &ModelArgs) -> anyhow::Result<(LoadedModel, f64)> {
+pub fn load_model_file(
+    path: &std::path::Path,
+    args: &ModelArgs,
+) -> anyhow::Result<(LoadedModel, f64)> {
     let start = std::time::Instant::now();
     let model = LoadedModel::load_with(path, args.weights.into())?;
     Ok((model, start.elapsed().as_secs_f64() * 1000.0))

@@ -79,7 +79,10 @@ impl OpenAiBackend {
         let mut wait = self.config.backoff;
         let mut attempt = 1;
         loop {
-            let mut request = self.agent.post(&url).set("Content-Type", "application/json");
+            let mut request = self
+                .agent
+                .post(&url)
+                .set("Content-Type", "application/json");
             if let Some(key) = &self.config.api_key {
                 request = request.set("Authorization", &format!("Bearer {key}"));
             }
@@ -223,7 +226,9 @@ mod tests {
 
     /// A loopback server answering each connection with the next of
     /// `replies` (status, body), recording the request bodies.
-    fn scripted_server(replies: Vec<(u16, String)>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    fn scripted_server(
+        replies: Vec<(u16, String)>,
+    ) -> (String, std::thread::JoinHandle<Vec<String>>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let handle = std::thread::spawn(move || {
@@ -298,12 +303,19 @@ mod tests {
 
     #[test]
     fn a_client_error_is_not_retried_and_gives_the_servers_message() {
-        let (url, server) = scripted_server(vec![(400, r#"{"error":{"message":"bad\nrequest"}}"#.into())]);
+        let (url, server) = scripted_server(vec![(
+            400,
+            r#"{"error":{"message":"bad\nrequest"}}"#.into(),
+        )]);
         let mut backend = OpenAiBackend::new(OpenAiConfig::new(&url, "m"));
         let e = backend
             .call(&call(), &mut |_| ControlFlow::Continue(()))
             .expect_err("refused");
-        assert!(e.to_string().ends_with("the server answered 400: bad request"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("the server answered 400: bad request"),
+            "{e}"
+        );
         assert_eq!(backend.retries, 0);
         server.join().expect("server");
     }

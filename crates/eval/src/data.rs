@@ -128,7 +128,10 @@ fn task_file(text: &str) -> Result<Vec<Row>, (String, String)> {
 /// CSV records with the line each starts on: fields separated by commas,
 /// quoted with `"` (doubled inside) where they hold commas, quotes or
 /// line breaks.
-fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+/// A CSV record: the line it starts on, and its fields.
+type CsvRecord = (usize, Vec<String>);
+
+fn csv_records(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
     let mut records = Vec::new();
     let mut record = Vec::new();
     let mut field = String::new();
