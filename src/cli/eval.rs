@@ -61,6 +61,10 @@ pub struct EvalArgs {
     /// Run every trial again instead of reusing the store's
     #[arg(long)]
     pub no_cache: bool,
+    /// Prefill every prompt whole, even where an earlier call shares its
+    /// beginning (local backend; for measuring what the prefix cache saves)
+    #[arg(long)]
+    pub no_prefix_cache: bool,
     /// Where the model runs: here, or an OpenAI-compatible server
     #[arg(long, value_enum, default_value_t = BackendKind::Local)]
     pub backend: BackendKind,
@@ -88,6 +92,8 @@ pub enum BackendKind {
 struct LocalEval<'m> {
     model: &'m LoadedModel,
     backend: LocalBackend<'m>,
+    /// Keep earlier calls' keys and values for prompts that share them.
+    reuse_prefixes: bool,
 }
 
 impl Backend for LocalEval<'_> {
@@ -96,6 +102,9 @@ impl Backend for LocalEval<'_> {
         call: &Call,
         on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Reply, BackendError> {
+        if !self.reuse_prefixes {
+            self.backend.prefixes.clear();
+        }
         self.backend.call(call, on_text)
     }
 
@@ -238,6 +247,7 @@ pub fn run(args: &EvalArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 Ok(LocalEval {
                     model: &model,
                     backend: LocalBackend::new(&model),
+                    reuse_prefixes: !args.no_prefix_cache,
                 })
             };
             let outcome = run::run(

@@ -66,7 +66,7 @@ pub fn mcnemar_exact(b: usize, c: usize) -> f64 {
         return 1.0;
     }
     let k = b.min(c);
-    if 2 * k >= n {
+    if k >= n - k {
         // b = c: P(X ≤ n/2) ≥ 1/2, so the doubled tail is at least 1.
         return 1.0;
     }
@@ -179,5 +179,6 @@ mod tests {
         assert!(p.is_finite() && p > 0.0 && p < 1.0, "{p}");
         assert_eq!(mcnemar_exact(0, 5000), 0.0); // 2^-4999 underflows to 0
         assert_eq!(mcnemar_exact(400_000, 400_000), 1.0);
+        assert_eq!(mcnemar_exact(usize::MAX, usize::MAX), 1.0);
     }
 }

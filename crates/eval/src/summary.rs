@@ -4,12 +4,19 @@
 //! ties, the exact McNemar p-value and a paired bootstrap interval of the
 //! score difference; and the same as a text table.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::record::Record;
-use std::collections::BTreeMap;
-
 use crate::stats::{mcnemar_exact, paired_bootstrap, wilson, Interval};
+
+/// Resamples of the paired bootstrap behind
+/// [`PairSummary::difference_interval`].
+pub const BOOTSTRAP_REPS: usize = 10_000;
+
+/// The bootstrap's fixed seed, so the same records give the same summary.
+pub const BOOTSTRAP_SEED: u64 = 0x5eed;
 
 /// One arm's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,36 +71,82 @@ pub struct Summary {
     pub pairs: Vec<PairSummary>,
 }
 
-/// Seed of the paired bootstrap (the same records give the same interval).
-const BOOTSTRAP_SEED: u64 = 0x5eed;
-const BOOTSTRAP_REPS: usize = 10_000;
+/// Whether a record counts as passed: it passed and did not fail to run.
+fn counts_as_passed(record: &Record) -> bool {
+    record.passed && record.error.is_none()
+}
 
+/// The order of paired trials for the bootstrap: items that parse as
+/// integers first, numerically (the text breaks ties such as "7" and
+/// "07"), then the other items as text; then the sample. A total order, so
+/// the resampling sees the pairs in the same order whatever the records'.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ItemKey<'a> {
+    Number(i128, &'a str),
+    Text(&'a str),
+}
+
+impl<'a> ItemKey<'a> {
+    fn of(item: &'a str) -> Self {
+        match item.parse::<i128>() {
+            Ok(n) => ItemKey::Number(n, item),
+            Err(_) => ItemKey::Text(item),
+        }
+    }
+}
+
+/// One arm's records, as grouped from the run.
+struct Arm<'a> {
+    variant: &'a str,
+    method: &'a str,
+    records: Vec<&'a Record>,
+    /// (item, sample) → the last record of that trial.
+    trials: HashMap<(&'a str, usize), &'a Record>,
+}
+
+/// The mean of `values` (0 when there are none).
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    if n == 0 {
+    let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+    if count == 0 {
         0.0
     } else {
-        sum / n as f64
+        sum / count as f64
     }
 }
 
-/// Items sort as numbers when both are, else as text.
-fn item_order(a: &str, b: &str) -> std::cmp::Ordering {
-    match (a.parse::<u64>(), b.parse::<u64>()) {
-        (Ok(x), Ok(y)) => x.cmp(&y),
-        _ => a.cmp(b),
+/// Groups the records by arm, in first-appearance order.
+fn group(records: &[Record]) -> Vec<Arm<'_>> {
+    let mut arms: Vec<Arm> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    for record in records {
+        let slot = *index.entry(record.arm()).or_insert_with(|| {
+            arms.push(Arm {
+                variant: &record.variant,
+                method: &record.method,
+                records: Vec::new(),
+                trials: HashMap::new(),
+            });
+            arms.len() - 1
+        });
+        if let Some(arm) = arms.get_mut(slot) {
+            arm.records.push(record);
+            arm.trials.insert((&record.item, record.sample), record);
+        }
     }
+    arms
 }
 
-fn arm_summary(variant: &str, method: &str, records: &[&Record]) -> ArmSummary {
+fn summarize_arm(arm: &Arm) -> ArmSummary {
+    let records = &arm.records;
     let trials = records.len();
-    let passed = records.iter().filter(|r| r.passed).count();
+    let passed = records.iter().filter(|r| counts_as_passed(r)).count();
+    let errors = records.iter().filter(|r| r.error.is_some()).count();
     ArmSummary {
-        variant: variant.to_string(),
-        method: method.to_string(),
+        variant: arm.variant.to_string(),
+        method: arm.method.to_string(),
         trials,
         passed,
-        errors: records.iter().filter(|r| r.error.is_some()).count(),
+        errors,
         accuracy: if trials == 0 {
             0.0
         } else {
@@ -107,162 +160,240 @@ fn arm_summary(variant: &str, method: &str, records: &[&Record]) -> ArmSummary {
     }
 }
 
-fn pair_summary(
-    first: &ArmSummary,
-    a: &[&Record],
-    second: &ArmSummary,
-    b: &[&Record],
-) -> PairSummary {
-    // The last record of each (item, sample) in each arm.
-    let index = |records: &[&Record]| {
-        let mut by: BTreeMap<(String, usize), usize> = BTreeMap::new();
-        for (i, r) in records.iter().enumerate() {
-            by.insert((r.item.clone(), r.sample), i);
-        }
-        by
-    };
-    let (in_a, in_b) = (index(a), index(b));
-    let mut matched: Vec<(&Record, &Record)> = in_a
+fn compare_arms(first: &Arm, second: &Arm) -> PairSummary {
+    let mut matched: Vec<(ItemKey, usize, &Record, &Record)> = first
+        .trials
         .iter()
-        .filter_map(|(key, &i)| in_b.get(key).map(|&j| (a[i], b[j])))
+        .filter_map(|(&(item, sample), &a)| {
+            second
+                .trials
+                .get(&(item, sample))
+                .map(|&b| (ItemKey::of(item), sample, a, b))
+        })
         .collect();
-    matched.sort_by(|x, y| item_order(&x.0.item, &y.0.item).then(x.0.sample.cmp(&y.0.sample)));
-    let wins = matched
-        .iter()
-        .filter(|(x, y)| !x.passed && y.passed)
-        .count();
-    let losses = matched
-        .iter()
-        .filter(|(x, y)| x.passed && !y.passed)
-        .count();
-    let firsts: Vec<f64> = matched.iter().map(|(x, _)| x.score).collect();
-    let seconds: Vec<f64> = matched.iter().map(|(_, y)| y.score).collect();
+    matched.sort_by(|x, y| (&x.0, x.1).cmp(&(&y.0, y.1)));
+
+    let (mut wins, mut losses, mut ties) = (0, 0, 0);
+    for (_, _, a, b) in &matched {
+        match (counts_as_passed(a), counts_as_passed(b)) {
+            (false, true) => wins += 1,
+            (true, false) => losses += 1,
+            _ => ties += 1,
+        }
+    }
+    let first_scores: Vec<f64> = matched.iter().map(|m| m.2.score).collect();
+    let second_scores: Vec<f64> = matched.iter().map(|m| m.3.score).collect();
     PairSummary {
-        first: (first.variant.clone(), first.method.clone()),
-        second: (second.variant.clone(), second.method.clone()),
+        first: (first.variant.to_string(), first.method.to_string()),
+        second: (second.variant.to_string(), second.method.to_string()),
         paired: matched.len(),
         wins,
         losses,
-        ties: matched.len() - wins - losses,
+        ties,
         p_value: mcnemar_exact(losses, wins),
-        score_difference: mean(matched.iter().map(|(x, y)| y.score - x.score)),
-        difference_interval: paired_bootstrap(&firsts, &seconds, BOOTSTRAP_REPS, BOOTSTRAP_SEED),
-    }
-}
-
-fn percent(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
-}
-
-fn p_text(p: f64) -> String {
-    if p < 0.001 {
-        "<0.001".into()
-    } else {
-        format!("{p:.3}")
+        score_difference: mean(matched.iter().map(|m| m.3.score - m.2.score)),
+        difference_interval: paired_bootstrap(
+            &first_scores,
+            &second_scores,
+            BOOTSTRAP_REPS,
+            BOOTSTRAP_SEED,
+        ),
     }
 }
 
 impl Summary {
+    /// Summarizes a run's records: arms keyed by (variant, method) in the
+    /// order they first appear, and every pair of arms compared on the
+    /// trials (item, sample) both ran (an arm's last record of a trial
+    /// counts). A record with an `error` counts as failed.
     pub fn of(records: &[Record]) -> Summary {
-        let mut arms: Vec<((String, String), Vec<&Record>)> = Vec::new();
-        for r in records {
-            let key = (r.variant.clone(), r.method.clone());
-            match arms.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, list)) => list.push(r),
-                None => arms.push((key, vec![r])),
-            }
-        }
-        let summaries: Vec<ArmSummary> = arms
+        let arms = group(records);
+        let pairs = arms
             .iter()
-            .map(|((v, m), list)| arm_summary(v, m, list))
+            .enumerate()
+            .flat_map(|(i, first)| {
+                arms.iter()
+                    .skip(i + 1)
+                    .map(move |second| compare_arms(first, second))
+            })
             .collect();
-        let mut pairs = Vec::new();
-        for i in 0..arms.len() {
-            for j in i + 1..arms.len() {
-                pairs.push(pair_summary(
-                    &summaries[i],
-                    &arms[i].1,
-                    &summaries[j],
-                    &arms[j].1,
-                ));
-            }
-        }
         Summary {
-            arms: summaries,
+            arms: arms.iter().map(summarize_arm).collect(),
             pairs,
         }
     }
 
     /// The summary as a text table for a terminal (arms, then pairs).
+    ///
+    /// Arms are named by variant when every arm runs the same method, else
+    /// as `variant/method`. Accuracy and its Wilson interval are in percent
+    /// with one decimal; scores and score differences have three decimals;
+    /// McNemar p-values three significant digits (`<0.001` below that). A
+    /// pair with no trial in common shows `-` for its statistics.
     pub fn table(&self) -> String {
-        let mut rows = vec![[
-            "variant", "method", "n", "passed", "accuracy", "95% CI", "score", "tokens", "ms",
-        ]
-        .map(String::from)
-        .to_vec()];
-        for a in &self.arms {
-            rows.push(vec![
-                a.variant.clone(),
-                a.method.clone(),
-                a.trials.to_string(),
-                a.passed.to_string(),
-                percent(a.accuracy),
-                format!("[{}, {}]", percent(a.wilson.low), percent(a.wilson.high)),
-                format!("{:.3}", a.mean_score),
-                format!("{:.0}", a.mean_generated_tokens),
-                format!("{:.0}", a.mean_ms),
-            ]);
+        if self.arms.is_empty() {
+            return "(no records)\n".to_string();
         }
-        let mut out = columns(&rows);
+        let mut out = render(
+            &[
+                ("variant", Align::Left),
+                ("method", Align::Left),
+                ("n", Align::Right),
+                ("passed", Align::Right),
+                ("acc", Align::Right),
+                ("95% CI", Align::Left),
+                ("score", Align::Right),
+                ("gen tok", Align::Right),
+                ("ms", Align::Right),
+            ],
+            &self
+                .arms
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.variant.clone(),
+                        a.method.clone(),
+                        a.trials.to_string(),
+                        a.passed.to_string(),
+                        format!("{:.1}%", 100.0 * a.accuracy),
+                        format!(
+                            "[{:.1}, {:.1}]",
+                            100.0 * a.wilson.low,
+                            100.0 * a.wilson.high
+                        ),
+                        format!("{:.3}", a.mean_score),
+                        format!("{:.1}", a.mean_generated_tokens),
+                        format_ms(a.mean_ms),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
         if !self.pairs.is_empty() {
-            let mut rows = vec![[
-                "A",
-                "B",
-                "paired",
-                "B wins",
-                "B losses",
-                "ties",
-                "McNemar p",
-                "Δscore (95% CI)",
-            ]
-            .map(String::from)
-            .to_vec()];
-            for p in &self.pairs {
-                rows.push(vec![
-                    format!("{} / {}", p.first.0, p.first.1),
-                    format!("{} / {}", p.second.0, p.second.1),
-                    p.paired.to_string(),
-                    p.wins.to_string(),
-                    p.losses.to_string(),
-                    p.ties.to_string(),
-                    p_text(p.p_value),
-                    format!(
-                        "{:+.3} [{:+.3}, {:+.3}]",
-                        p.score_difference, p.difference_interval.low, p.difference_interval.high
-                    ),
-                ]);
-            }
+            let one_method = self.arms.iter().all(|a| a.method == self.arms[0].method);
+            let label = |(variant, method): &(String, String)| {
+                if one_method {
+                    variant.clone()
+                } else {
+                    format!("{variant}/{method}")
+                }
+            };
             out.push('\n');
-            out.push_str(&columns(&rows));
+            out.push_str(&render(
+                &[
+                    ("pair", Align::Left),
+                    ("n", Align::Right),
+                    ("W/L/T", Align::Right),
+                    ("McNemar p", Align::Right),
+                    ("Δscore", Align::Right),
+                    ("95% CI", Align::Left),
+                ],
+                &self
+                    .pairs
+                    .iter()
+                    .map(|p| {
+                        let name = format!("{} vs {}", label(&p.first), label(&p.second));
+                        if p.paired == 0 {
+                            // Nothing in common: no test to show.
+                            return vec![
+                                name,
+                                "0".to_string(),
+                                "-".to_string(),
+                                "-".to_string(),
+                                "-".to_string(),
+                                "-".to_string(),
+                            ];
+                        }
+                        vec![
+                            name,
+                            p.paired.to_string(),
+                            format!("{}/{}/{}", p.wins, p.losses, p.ties),
+                            format_p(p.p_value),
+                            format!("{:+.3}", p.score_difference),
+                            format!(
+                                "[{:+.3}, {:+.3}]",
+                                p.difference_interval.low, p.difference_interval.high
+                            ),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            ));
         }
         out
     }
 }
 
-/// Rows as left-aligned columns two spaces apart.
-fn columns(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+/// A p-value with three significant digits, or `<0.001`.
+pub fn format_p(p: f64) -> String {
+    if p.is_nan() {
+        return "-".to_string();
+    }
+    if p < 0.001 {
+        return "<0.001".to_string();
+    }
+    // p in [0.001, 1]: 2 decimals at 1, 3 from 0.1, 4 from 0.01, 5 below.
+    let decimals = (2 - p.log10().floor() as i32).clamp(2, 5) as usize;
+    format!("{p:.decimals$}")
+}
+
+/// Milliseconds: whole ones from 100, one decimal below.
+fn format_ms(ms: f64) -> String {
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else {
+        format!("{ms:.1}")
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// A header line, a rule and the rows, columns two spaces apart and
+/// padded to their widest cell; no trailing spaces.
+fn render(columns: &[(&str, Align)], rows: &[Vec<String>]) -> String {
+    let width = |s: &str| s.chars().count();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            rows.iter()
+                .filter_map(|row| row.get(i))
+                .map(|cell| width(cell))
+                .chain([width(name)])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
-    let mut out = String::new();
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for ((cell, (_, align)), w) in cells.zip(columns).zip(&widths) {
+            if !text.is_empty() {
+                text.push_str("  ");
+            }
+            let pad = " ".repeat(w.saturating_sub(width(cell)));
+            match align {
+                Align::Left => {
+                    text.push_str(cell);
+                    text.push_str(&pad);
+                }
+                Align::Right => {
+                    text.push_str(&pad);
+                    text.push_str(cell);
+                }
+            }
+        }
+        let mut text = text.trim_end().to_string();
+        text.push('\n');
+        text
+    };
+    let mut out = line(&mut columns.iter().map(|(name, _)| *name));
+    let total = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+    out.push_str(&"-".repeat(total));
+    out.push('\n');
     for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
     }
     out
 }
