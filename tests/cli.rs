@@ -544,16 +544,7 @@ fn attention_html_is_self_contained_and_draws_every_head_in_chromium() {
         .sum();
     assert!((sum - 1.0).abs() < 1e-3, "L29 H8's last row sums to {sum}");
     // A real browser runs the page: 30 × 9 heatmaps drawn, the head view shown.
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok())
-        .expect("Chromium is needed for this test (.ci/run installs the chromium package)");
-    let dom = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = common::chromium_dom(&page);
     assert!(
         dom.contains(r#"<body data-ready="270">"#),
         "the page did not draw its heads"

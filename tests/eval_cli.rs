@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{default_model_path, one_line_error, repo_path};
+use common::{chromium_dom, default_model_path, one_line_error, repo_path};
 
 fn eval(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_promptlab"))
@@ -250,19 +250,6 @@ fn validate_junit(file: &Path) {
         "junit.xml does not validate: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn chromium_dom(page: &Path) -> String {
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok())
-        .expect("Chromium is needed for this test (.ci/run installs the chromium package)");
-    let dom = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    String::from_utf8_lossy(&dom.stdout).into_owned()
 }
 
 fn store_lines(dir: &Path) -> usize {

@@ -56,3 +56,23 @@ pub fn promptlab(args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// The DOM of `page` after headless Chromium ran its scripts. Tests that
+/// need it fail (never skip) without Chromium.
+pub fn chromium_dom(page: &std::path::Path) -> String {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok()
+        })
+        .expect("Chromium is needed for this test (.ci/run installs the chromium package)");
+    let dom = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    String::from_utf8_lossy(&dom.stdout).into_owned()
+}
