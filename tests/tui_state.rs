@@ -843,6 +843,15 @@ not_runnable: Needs a pool of questions the runner does not have.
         key(state, code, KeyModifiers::NONE)
     }
 
+    /// The screen with the suites folder (a temporary one) named SUITES.
+    fn snapshot_text(state: &State) -> String {
+        let (text, _) = screen(state, 80, 24, Palette::Mono);
+        let dir = state.eval.suites_dir.display().to_string();
+        text.lines()
+            .map(|l| l.replace(&dir, "SUITES").trim_end().to_string() + "\n")
+            .collect()
+    }
+
     /// Selects the methods at `rows` of the list, types the question (and
     /// reference), and runs: returns the request.
     pub(super) fn start(
@@ -2177,6 +2186,15 @@ mod attention {
         key(state, code, KeyModifiers::NONE)
     }
 
+    /// The screen with the suites folder (a temporary one) named SUITES.
+    fn snapshot_text(state: &State) -> String {
+        let (text, _) = screen(state, 80, 24, Palette::Mono);
+        let dir = state.eval.suites_dir.display().to_string();
+        text.lines()
+            .map(|l| l.replace(&dir, "SUITES").trim_end().to_string() + "\n")
+            .collect()
+    }
+
     /// The head view's list of the cursor query's strongest keys, as shown:
     /// (key, weight).
     fn shown_top_keys(text: &str) -> Vec<(usize, f32)> {
@@ -2900,5 +2918,364 @@ mod attention_fixed {
                 assert!(text.contains("Attention"), "{view:?} at {w}×{h}:\n{text}");
             }
         }
+    }
+}
+
+/// The eval pane driven by scripted engine events: suites read from real
+/// files, a run's table and trials filling in, the drill-down, stopping,
+/// and the other panes refusing while it runs.
+mod eval_pane {
+    use super::*;
+    use promptlab_engine::{EvalEnd, EvalPlan, EvalRequest};
+    use promptlab_eval::record::{AssertionResult, CallTranscript, Record, Tokens};
+    use promptlab_eval::run::Progress;
+    use promptlab_eval::summary::Summary;
+    use promptlab_tui::panes::eval::update::list_suites;
+    use promptlab_tui::panes::eval::Focus as EvalFocus;
+
+    const SUITE: &str = "name: boolean-ab
+description: True or False, asked directly and step by step.
+system: Answer with True or False.
+prompts:
+  - id: direct
+    template: 'Q: {{input}}'
+  - id: steps
+    template: 'Q: {{input}} Think step by step.'
+cases:
+  - vars: {input: not True}
+    assert: [{type: equals, value: 'False'}]
+  - vars: {input: True and True}
+    assert: [{type: equals, value: 'True'}]
+";
+
+    /// A folder with the suite above and a broken one.
+    fn suites_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("boolean-ab.yaml"), SUITE).unwrap();
+        std::fs::write(dir.path().join("broken.yaml"), "name: broken\nprompts: 3\n").unwrap();
+        dir
+    }
+
+    fn record(item: usize, variant: &str, answer: &str, expected: &str) -> Record {
+        let passed = answer == expected;
+        Record {
+            item: item.to_string(),
+            variant: variant.into(),
+            method: "direct".into(),
+            sample: 0,
+            key: format!("k{item}{variant}"),
+            vars: Default::default(),
+            system: Some("Answer with True or False.".into()),
+            prompt: format!("Q: question {item}"),
+            calls: vec![CallTranscript {
+                step: "direct".into(),
+                prompt: format!("Q: question {item}"),
+                output: format!("The answer is {answer}."),
+            }],
+            output: format!("The answer is {answer}."),
+            answer: Some(answer.into()),
+            passed,
+            score: if passed { 1.0 } else { 0.0 },
+            assertions: vec![AssertionResult {
+                kind: "equals".into(),
+                expected: expected.into(),
+                weight: 1.0,
+                passed,
+                detail: format!("got {answer}"),
+            }],
+            tokens: Tokens {
+                prompt: 20,
+                generated: 6,
+                reused: 12,
+            },
+            ms: 500.0,
+            error: None,
+        }
+    }
+
+    /// The four trials of a run, in plan order.
+    fn trials() -> Vec<Record> {
+        vec![
+            record(1, "direct", "False", "False"),
+            record(1, "steps", "True", "False"),
+            record(2, "direct", "True", "True"),
+            record(2, "steps", "True", "True"),
+        ]
+    }
+
+    fn press(state: &mut State, code: KeyCode) -> Vec<Effect> {
+        key(state, code, KeyModifiers::NONE)
+    }
+
+    /// The screen with the suites folder (a temporary one) named SUITES.
+    fn snapshot_text(state: &State) -> String {
+        let (text, _) = screen(state, 80, 24, Palette::Mono);
+        let dir = state.eval.suites_dir.display().to_string();
+        text.lines()
+            .map(|l| l.replace(&dir, "SUITES").trim_end().to_string() + "\n")
+            .collect()
+    }
+
+    /// The pane open on `dir`'s suites, the limit at 2, the run started.
+    fn started(dir: &std::path::Path) -> (State, EvalRequest) {
+        let mut state = new_state();
+        state.eval.suites_dir = dir.to_path_buf();
+        state.eval.model_spec = "TinyModel".into();
+        state.eval.model_file = "model.gguf".into();
+        let effects = press(&mut state, KeyCode::F(7));
+        assert_eq!(effects, vec![Effect::ListSuites(dir.to_path_buf())]);
+        update(&mut state, Action::SuitesListed(list_suites(dir)));
+        press(&mut state, KeyCode::Char('+'));
+        press(&mut state, KeyCode::Char('+'));
+        let effects = press(&mut state, KeyCode::Enter);
+        let [Effect::Eval(request)] = effects.as_slice() else {
+            panic!("expected one eval request, got {effects:?}");
+        };
+        (state, request.clone())
+    }
+
+    fn planned(state: &mut State, id: u64) {
+        update(
+            state,
+            Action::Engine(Event::EvalPlanned {
+                id,
+                plan: EvalPlan {
+                    suite: "boolean-ab".into(),
+                    description: None,
+                    cases: 2,
+                    arms: vec![
+                        ("direct".into(), "direct".into()),
+                        ("steps".into(), "direct".into()),
+                    ],
+                    trials: 4,
+                    store: "eval-runs/boolean-ab/store.jsonl".into(),
+                },
+            }),
+        );
+    }
+
+    fn trial(state: &mut State, id: u64, index: usize, stored: bool) {
+        let records = trials();
+        let done = index + 1;
+        let passed = records[..done].iter().filter(|r| r.passed).count();
+        update(
+            state,
+            Action::Engine(Event::EvalTrial {
+                id,
+                progress: Progress {
+                    done,
+                    total: 4,
+                    reused: usize::from(stored) * done,
+                    passed,
+                },
+                index,
+                record: Box::new(records[index].clone()),
+                stored,
+            }),
+        );
+    }
+
+    fn finished(state: &mut State, id: u64, interrupted: bool) {
+        let records = trials();
+        update(
+            state,
+            Action::Engine(Event::EvalFinished {
+                id,
+                end: Box::new(EvalEnd {
+                    summary: Summary::of(&records),
+                    ran: 4,
+                    reused: 0,
+                    interrupted,
+                    written: vec!["eval-runs/boolean-ab/results.jsonl".into()],
+                    prompt_tokens: 80,
+                    reused_tokens: 48,
+                    seconds: 2.0,
+                }),
+            }),
+        );
+    }
+
+    #[test]
+    fn the_pane_lists_the_suites_and_runs_the_selected_one_with_the_limit() {
+        let dir = suites_dir();
+        let (state, request) = started(dir.path());
+        assert_eq!(request.suite, dir.path().join("boolean-ab.yaml"));
+        assert_eq!(request.overrides.limit, Some(2));
+        assert_eq!(request.out, std::path::Path::new("eval-runs/boolean-ab"));
+        assert_eq!(request.model, "TinyModel");
+        assert_eq!(request.formats.len(), 4);
+        assert_eq!(state.eval.focus, EvalFocus::Results);
+        // The broken file is listed with its one-line error.
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains("boolean-ab"), "{text}");
+        assert!(text.contains("broken.yaml"), "{text}");
+    }
+
+    #[test]
+    fn a_broken_suite_is_refused_with_its_error_and_an_empty_folder_says_so() {
+        let dir = suites_dir();
+        let mut state = new_state();
+        state.eval.suites_dir = dir.path().to_path_buf();
+        press(&mut state, KeyCode::F(7));
+        update(&mut state, Action::SuitesListed(list_suites(dir.path())));
+        press(&mut state, KeyCode::Down);
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        let notice = state.notice.clone().unwrap();
+        assert!(notice.contains("broken.yaml"), "{notice}");
+        let empty = tempfile::tempdir().unwrap();
+        update(&mut state, Action::SuitesListed(list_suites(empty.path())));
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        let notice = state.notice.clone().unwrap();
+        assert!(notice.contains("no suites"), "{notice}");
+        let missing = empty.path().join("nowhere");
+        update(&mut state, Action::SuitesListed(list_suites(&missing)));
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains("cannot read the folder"), "{text}");
+    }
+
+    #[test]
+    fn the_table_fills_in_trial_by_trial_and_ends_with_the_summary() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        let id = request.id;
+        planned(&mut state, id);
+        trial(&mut state, id, 0, true);
+        trial(&mut state, id, 1, false);
+        let text = snapshot_text(&state);
+        insta::assert_snapshot!("eval_running", text);
+        assert!(text.contains("2/4 pass 50.0%"), "{text}");
+        // One run trial at 500 ms, two left: an ETA of 1 s.
+        assert!(text.contains("ETA 1s"), "{text}");
+        trial(&mut state, id, 2, false);
+        trial(&mut state, id, 3, false);
+        finished(&mut state, id, false);
+        let text = snapshot_text(&state);
+        insta::assert_snapshot!("eval_finished", text);
+        // Two of two: the Wilson interval [34.2, 100.0]; one of two:
+        // [9.5, 90.5]; steps lost item 1 to direct and tied item 2.
+        assert!(text.contains("[34.2, 100.0]"), "{text}");
+        assert!(text.contains("[9.5, 90.5]"), "{text}");
+        assert!(
+            text.contains("steps vs direct: 0 W · 1 L · 1 T on 2"),
+            "{text}"
+        );
+        let notice = state.notice.clone().unwrap();
+        assert!(
+            notice.contains("4 trials (4 run now, 0 from the store), 75.0% passed"),
+            "{notice}"
+        );
+        assert!(!state.eval.running());
+    }
+
+    #[test]
+    fn the_filter_and_the_drill_down_show_a_failed_trial_whole() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        planned(&mut state, request.id);
+        for i in 0..4 {
+            trial(&mut state, request.id, i, false);
+        }
+        finished(&mut state, request.id, false);
+        press(&mut state, KeyCode::Char('f'));
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains("filter: failed"), "{text}");
+        assert!(text.contains("trials: 1 of 4 shown"), "{text}");
+        press(&mut state, KeyCode::Enter);
+        let text = snapshot_text(&state);
+        insta::assert_snapshot!("eval_drill_down", text);
+        assert!(
+            text.contains("✗ equals False (weight 1): got True"),
+            "{text}"
+        );
+        assert!(text.contains("The answer is True."), "{text}");
+        press(&mut state, KeyCode::Esc);
+        assert_eq!(state.eval.detail, None);
+        press(&mut state, KeyCode::Esc);
+        assert_eq!(state.eval.focus, EvalFocus::Suites);
+        for _ in 0..3 {
+            press(&mut state, KeyCode::Char('f'));
+        }
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains("trials: 4 of 4 shown"), "{text}");
+    }
+
+    #[test]
+    fn esc_stops_a_run_once_and_the_notice_says_how_to_resume() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        planned(&mut state, request.id);
+        trial(&mut state, request.id, 0, false);
+        assert_eq!(
+            press(&mut state, KeyCode::Esc),
+            vec![Effect::Cancel(request.id)]
+        );
+        assert!(press(&mut state, KeyCode::Esc).is_empty());
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains("stopping…"), "{text}");
+        finished(&mut state, request.id, true);
+        let notice = state.notice.clone().unwrap();
+        assert!(
+            notice.starts_with("stopped: 4 of 4 trials done and stored"),
+            "{notice}"
+        );
+        // A second Enter (on the suites) runs again.
+        press(&mut state, KeyCode::Tab);
+        let effects = press(&mut state, KeyCode::Enter);
+        assert!(
+            matches!(effects.as_slice(), [Effect::Eval(_)]),
+            "{effects:?}"
+        );
+    }
+
+    #[test]
+    fn other_panes_refuse_while_a_run_goes_on_and_quit_stops_it() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        planned(&mut state, request.id);
+        // Enter again: one run at a time.
+        press(&mut state, KeyCode::Tab);
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        assert_eq!(
+            state.notice.as_deref(),
+            Some("an evaluation is running: Esc stops it")
+        );
+        // F7 goes back to the chat, which refuses to send.
+        press(&mut state, KeyCode::F(7));
+        type_text(&mut state, "hello");
+        assert!(press(&mut state, KeyCode::Enter).is_empty());
+        assert_eq!(
+            state.notice.as_deref(),
+            Some("an evaluation is running (F7 shows it; Esc there stops it)")
+        );
+        // Once the notice has gone, the status line says why.
+        state.notice = None;
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains(" evaluating ctx"), "{text}");
+        let effects = key(&mut state, KeyCode::Char('q'), KeyModifiers::CONTROL);
+        assert!(effects.contains(&Effect::Cancel(request.id)), "{effects:?}");
+        assert!(effects.contains(&Effect::Quit), "{effects:?}");
+    }
+
+    #[test]
+    fn a_failed_run_says_why_and_the_next_one_may_start() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        update(
+            &mut state,
+            Action::Engine(Event::Failed {
+                id: request.id,
+                error: RequestError::Eval("model.gguf: No such file or directory".into()),
+            }),
+        );
+        let notice = state.notice.clone().unwrap();
+        assert!(notice.starts_with("evaluation failed: "), "{notice}");
+        assert!(notice.contains("model.gguf"), "{notice}");
+        assert!(!state.eval.running());
+        press(&mut state, KeyCode::Tab);
+        let effects = press(&mut state, KeyCode::Enter);
+        assert!(
+            matches!(effects.as_slice(), [Effect::Eval(_)]),
+            "{effects:?}"
+        );
     }
 }

@@ -6,7 +6,6 @@
 //! model could not be used, 130 interrupted.
 
 use std::io::{IsTerminal, Write};
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,17 +15,14 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use promptlab_backend::{
-    Backend, BackendError, Call, Capabilities, LocalBackend, OpenAiBackend, OpenAiConfig, Reply,
-};
+use promptlab_backend::{OpenAiBackend, OpenAiConfig};
+use promptlab_engine::eval::LocalEval;
 use promptlab_eval::record::Record;
 use promptlab_eval::report::{self, Format, RunInfo};
-use promptlab_eval::run::{self, EvalBackend, Progress};
+use promptlab_eval::run::{self, Finished, Progress};
 use promptlab_eval::store::Store;
 use promptlab_eval::suite::{Overrides, Suite};
 use promptlab_eval::summary::Summary;
-use promptlab_infer::chat_template::Message;
-use promptlab_infer::LoadedModel;
 
 use crate::cli::ModelArgs;
 use crate::config::Config;
@@ -87,91 +83,6 @@ pub enum BackendKind {
     Openai,
 }
 
-/// The local model as an evaluation backend: calls, and attention shares
-/// from its own forward pass.
-struct LocalEval<'m> {
-    model: &'m LoadedModel,
-    backend: LocalBackend<'m>,
-    /// Keep earlier calls' keys and values for prompts that share them.
-    reuse_prefixes: bool,
-}
-
-impl Backend for LocalEval<'_> {
-    fn call(
-        &mut self,
-        call: &Call,
-        on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
-    ) -> Result<Reply, BackendError> {
-        if !self.reuse_prefixes {
-            self.backend.prefixes.clear();
-        }
-        self.backend.call(call, on_text)
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.backend.capabilities()
-    }
-}
-
-impl EvalBackend for LocalEval<'_> {
-    fn attention_share(
-        &mut self,
-        system: Option<&str>,
-        prompt: &str,
-        answer: &str,
-        span: &str,
-    ) -> Result<Option<f64>, String> {
-        attention_share(self.model, system, prompt, answer, span).map_err(|e| format!("{e:#}"))
-    }
-}
-
-/// The answer's mean attention share (over layers, heads and its tokens)
-/// on the prompt tokens that cover `span`'s text.
-fn attention_share(
-    model: &LoadedModel,
-    system: Option<&str>,
-    prompt: &str,
-    answer: &str,
-    span: &str,
-) -> anyhow::Result<Option<f64>> {
-    let mut messages = Vec::new();
-    if let Some(system) = system {
-        messages.push(Message::new("system", system));
-    }
-    messages.push(Message::new("user", prompt));
-    let text = model.render_chat(&messages)?;
-    let Some(start) = text.find(span) else {
-        return Ok(None);
-    };
-    let end = start + span.len();
-    let tokenizer = &model.tokenizer;
-    let prompt_ids = tokenizer.encode(&text)?;
-    let ids = tokenizer.encode(&format!("{text}{answer}"))?;
-    let shared = |a: &[u32]| a.iter().zip(&ids).take_while(|(x, y)| x == y).count();
-    let prompt_tokens = shared(&prompt_ids);
-    let first = shared(&tokenizer.encode(&text[..start])?);
-    let last = tokenizer.encode(&text[..end])?.len().max(first + 1);
-    if prompt_tokens >= ids.len() {
-        return Ok(Some(0.0));
-    }
-    let captured = promptlab_infer::capture::capture(model, ids, 0, |_| ControlFlow::Continue(()))?;
-    let maps = &captured.maps;
-    let (mut sum, mut count) = (0f64, 0usize);
-    for layer in 0..maps.n_layers() {
-        for head in 0..maps.n_heads() {
-            for q in prompt_tokens..maps.n_queries() {
-                let row = maps.row(layer, head, q);
-                let hi = last.min(row.len());
-                if first < hi {
-                    sum += row[first..hi].iter().map(|&p| f64::from(p)).sum::<f64>();
-                }
-                count += 1;
-            }
-        }
-    }
-    Ok(Some(if count == 0 { 0.0 } else { sum / count as f64 }))
-}
-
 /// Runs `promptlab eval`; errors are the caller's exit code 2.
 pub fn run(args: &EvalArgs, config: &Config) -> anyhow::Result<ExitCode> {
     if let Some(files) = &args.compare {
@@ -208,16 +119,19 @@ pub fn run(args: &EvalArgs, config: &Config) -> anyhow::Result<ExitCode> {
     ] {
         signal_hook::flag::register(signal, Arc::clone(&cancel))?;
     }
-    let started = rfc3339_now();
+    let started = report::now_rfc3339();
     let clock = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut shown = false;
-    let on_progress = |p: Progress, record: Option<&Record>| {
+    let on_progress = |p: Progress, finished: Option<Finished<'_>>| {
+        if finished.as_ref().is_some_and(|f| f.stored) {
+            return;
+        }
         let line = progress_line(p, clock.elapsed().as_secs_f64());
         if tty {
             eprint!("\r\x1b[2K{line}");
             shown = true;
-        } else if let Some(r) = record {
+        } else if let Some(Finished { record: r, .. }) = finished {
             let verdict = match (&r.error, r.passed) {
                 (Some(_), _) => "error",
                 (None, true) => "pass",
@@ -240,16 +154,14 @@ pub fn run(args: &EvalArgs, config: &Config) -> anyhow::Result<ExitCode> {
             let spec = model_args.model.clone().unwrap_or(config.model.clone());
             let model_path = crate::cli::resolve_model(&model_args, config)?;
             let (model, _) = crate::cli::load_model_file(&model_path, &model_args)?;
-            let model_key = format!("{spec} {}", file_digest(&model_path)?);
+            let model_key = format!(
+                "{spec} {}",
+                run::file_digest(&model_path)
+                    .with_context(|| format!("{}", model_path.display()))?
+            );
             let trials = run::plan(&suite, &model_key)?;
             let mut store = open_store(&out, args.no_cache)?;
-            let make = || {
-                Ok(LocalEval {
-                    model: &model,
-                    backend: LocalBackend::new(&model),
-                    reuse_prefixes: !args.no_prefix_cache,
-                })
-            };
+            let make = || Ok(LocalEval::new(&model, !args.no_prefix_cache));
             let outcome = run::run(
                 &suite,
                 &trials,
@@ -381,44 +293,6 @@ fn duration(seconds: f64) -> String {
     } else {
         format!("{s}s")
     }
-}
-
-/// A digest of the model's weights file, so a changed file is a new key.
-fn file_digest(path: &Path) -> anyhow::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).with_context(|| format!("{}", path.display()))?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
-/// Now as `YYYY-MM-DDTHH:MM:SSZ`.
-fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
 }
 
 /// The records of a stored run's results.jsonl.

@@ -44,6 +44,10 @@ pub struct TuiArgs {
     /// Open the compare pane with these methods selected (comma-separated ids)
     #[arg(long, value_name = "ID,ID,…", value_delimiter = ',')]
     pub methods: Vec<String>,
+    /// The folder the eval pane lists suites (prompt files) from
+    /// [default: prompts]
+    #[arg(long, value_name = "DIR")]
+    pub suites: Option<PathBuf>,
 }
 
 /// promptlab's data folder: `$XDG_DATA_HOME/promptlab`, else
@@ -134,6 +138,8 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         mouse: config.mouse,
         conversations_dir: data_dir().join("conversations"),
         prefill,
+        model_spec: spec,
+        suites_dir: args.suites.clone().unwrap_or_else(|| "prompts".into()),
     })?;
     Ok(())
 }

@@ -21,4 +21,9 @@ impl CancelToken {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// The flag itself, for work that polls one.
+    pub(crate) fn flag(&self) -> &AtomicBool {
+        &self.0
+    }
 }

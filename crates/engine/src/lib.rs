@@ -9,12 +9,14 @@
 //! - `cancel`: a [`CancelToken`] per request.
 //! - `job`: the [`Job`] trait for long work with progress.
 //! - `worker`: the thread's loop, which catches a panic per request.
-//! - `chat`, `compare`, `inspect`: the built-in kinds of work (a chat turn,
-//!   a comparison of methods, an attention capture and its readouts).
+//! - `chat`, `compare`, `inspect`, `eval`: the built-in kinds of work (a
+//!   chat turn, a comparison of methods, an attention capture and its
+//!   readouts, a suite of prompts).
 
 mod cancel;
 mod chat;
 mod compare;
+pub mod eval;
 mod inspect;
 mod job;
 pub mod overview;
@@ -29,6 +31,7 @@ use promptlab_infer::error::ModelError;
 use promptlab_infer::{LoadedModel, Precision};
 
 pub use cancel::CancelToken;
+pub use eval::{EvalEnd, EvalPlan, EvalRequest};
 pub use inspect::{InspectRequest, Readout, ReadoutRequest, TokenValue};
 pub use job::{Job, JobContext, JobEnd, JobError};
 pub use promptlab_backend::{Capabilities, ChatCall, LiveAttention};

@@ -12,6 +12,7 @@ use promptlab_methods::runner::{MethodRun, RunEvent, RunOptions};
 use promptlab_methods::spec::MethodSpec;
 use promptlab_methods::MethodError;
 
+use crate::eval::{EvalEnd, EvalPlan, EvalRequest};
 use crate::inspect::{InspectRequest, Readout, ReadoutRequest};
 use crate::job::Job;
 use crate::overview::Overview;
@@ -58,6 +59,8 @@ pub enum Command {
     Inspect(InspectRequest),
     /// Read a capture's logit lens and a head's effect.
     Readout(ReadoutRequest),
+    /// Run a suite of prompts (the eval pane).
+    Eval(EvalRequest),
     /// A long job (a batch evaluation, a training run) with progress.
     Job {
         id: RequestId,
@@ -72,6 +75,7 @@ impl Command {
             Command::Compare(r) => r.id,
             Command::Inspect(r) => r.id,
             Command::Readout(r) => r.id,
+            Command::Eval(r) => r.id,
             Command::Job { id, .. } => *id,
         }
     }
@@ -84,6 +88,7 @@ impl std::fmt::Debug for Command {
             Command::Compare(r) => f.debug_tuple("Compare").field(&r.id).finish(),
             Command::Inspect(r) => f.debug_tuple("Inspect").field(r).finish(),
             Command::Readout(r) => f.debug_tuple("Readout").field(&r.id).finish(),
+            Command::Eval(r) => f.debug_tuple("Eval").field(r).finish(),
             Command::Job { id, job } => f
                 .debug_struct("Job")
                 .field("id", id)
@@ -133,6 +138,9 @@ pub enum RequestError {
     /// The model cannot do what was asked (its capture lacks vectors).
     #[error("{0}")]
     Unsupported(String),
+    /// A suite could not be run (the file, its data, the store).
+    #[error("{0}")]
+    Eval(String),
     /// A long job's own failure.
     #[error(transparent)]
     Job(Arc<dyn std::error::Error + Send + Sync>),
@@ -225,6 +233,27 @@ pub enum Event {
     ReadOut {
         id: RequestId,
         readout: Readout,
+    },
+    /// Evaluation `id` has its plan and starts.
+    EvalPlanned {
+        id: RequestId,
+        plan: EvalPlan,
+    },
+    /// A trial of evaluation `id` is judged: taken from the store
+    /// (`stored`, all of them first) or run now. `index` is its place in
+    /// the plan.
+    EvalTrial {
+        id: RequestId,
+        progress: promptlab_eval::run::Progress,
+        index: usize,
+        record: Box<promptlab_eval::record::Record>,
+        stored: bool,
+    },
+    /// Evaluation `id` ended, every trial done or stopped; its reports are
+    /// written.
+    EvalFinished {
+        id: RequestId,
+        end: Box<EvalEnd>,
     },
     /// A long job made progress.
     JobProgress {

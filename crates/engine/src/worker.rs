@@ -14,6 +14,7 @@ use promptlab_infer::LoadedModel;
 use crate::cancel::CancelToken;
 use crate::chat::chat;
 use crate::compare::compare;
+use crate::eval::eval;
 use crate::inspect::{inspect, read_out};
 use crate::job::{JobContext, JobEnd};
 use crate::protocol::{Command, Event, RequestError, RequestId};
@@ -91,6 +92,7 @@ fn serve(
         }
         Command::Inspect(request) => inspect(backend.model, request, cancel, sink),
         Command::Readout(request) => read_out(backend.model, request, cancel, sink),
+        Command::Eval(request) => eval(backend, request, cancel, sink),
         Command::Job { id, job } => {
             let progress = |progress| sink(Event::JobProgress { id, progress });
             let mut ctx = JobContext {

@@ -87,6 +87,20 @@ pub fn plan(suite: &Suite, model_key: &str) -> Result<Vec<Trial>, SuiteError> {
     Ok(trials)
 }
 
+/// A digest of a model's weights file, for its part of the store keys:
+/// a changed file is a new key.
+pub fn file_digest(path: &std::path::Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// A hash of everything that can change a trial's generation.
 fn key(suite: &Suite, method: &Method, trial: &Trial, model_key: &str) -> String {
     let method_text = match method {
@@ -332,13 +346,23 @@ pub fn judge(suite: &Suite, trial: &Trial, generation: &Generation) -> Record {
 }
 
 /// Progress after each trial.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     pub done: usize,
     pub total: usize,
     /// Of the done ones, how many came from the store.
     pub reused: usize,
     pub passed: usize,
+}
+
+/// A trial with its record, as `run` reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    /// Its place in the plan.
+    pub index: usize,
+    pub record: &'a Record,
+    /// It came from the store (it was not run now).
+    pub stored: bool,
 }
 
 /// How a run ended.
@@ -354,6 +378,9 @@ pub struct Outcome {
 
 /// Runs every trial the store lacks on `concurrency` workers (each with
 /// its own backend from `make_backend`), storing each as it finishes.
+/// `on_progress` hears of every trial the store holds first (in plan
+/// order), then of each one run as it finishes, and once with no trial
+/// before the first run starts.
 pub fn run<B, F>(
     suite: &Suite,
     trials: &[Trial],
@@ -361,7 +388,7 @@ pub fn run<B, F>(
     concurrency: usize,
     make_backend: F,
     cancel: &AtomicBool,
-    mut on_progress: impl FnMut(Progress, Option<&Record>),
+    mut on_progress: impl FnMut(Progress, Option<Finished<'_>>),
 ) -> std::io::Result<Outcome>
 where
     B: EvalBackend,
@@ -382,6 +409,14 @@ where
                 progress.done += 1;
                 progress.reused += 1;
                 progress.passed += usize::from(record.passed);
+                on_progress(
+                    progress,
+                    Some(Finished {
+                        index: i,
+                        record: &record,
+                        stored: true,
+                    }),
+                );
                 records[i] = Some(record);
             }
             None => todo.push(i),
@@ -438,7 +473,14 @@ where
             ran += 1;
             progress.done += 1;
             progress.passed += usize::from(record.passed);
-            on_progress(progress, Some(&record));
+            on_progress(
+                progress,
+                Some(Finished {
+                    index: i,
+                    record: &record,
+                    stored: false,
+                }),
+            );
             records[i] = Some(record);
         }
     });

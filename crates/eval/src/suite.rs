@@ -134,6 +134,8 @@ pub struct Case {
 #[derive(Debug, Clone)]
 pub struct Suite {
     pub name: String,
+    /// What the file says it tests (one paragraph, as written).
+    pub description: Option<String>,
     pub path: PathBuf,
     /// The model the file names (the command line may override it).
     pub model: Option<String>,
@@ -151,7 +153,7 @@ pub struct Suite {
 }
 
 /// What the command line changes in a suite.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     pub repeat: Option<usize>,
     pub limit: Option<usize>,
@@ -163,8 +165,7 @@ pub struct Overrides {
 #[serde(deny_unknown_fields)]
 struct RawSuite {
     name: Option<String>,
-    #[serde(rename = "description")]
-    _description: Option<String>,
+    description: Option<String>,
     model: Option<String>,
     system: Option<String>,
     prompt: Option<String>,
@@ -397,6 +398,7 @@ impl Suite {
         }
         let suite = Suite {
             name,
+            description: raw.description,
             path: path.to_path_buf(),
             model: raw.model,
             variants,

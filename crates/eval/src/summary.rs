@@ -63,7 +63,7 @@ pub struct PairSummary {
     pub difference_interval: Interval,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Arms in the order they first appear in the records.
     pub arms: Vec<ArmSummary>,

@@ -38,6 +38,11 @@ pub struct TuiOptions {
     /// The folder of saved conversations (the list shows it).
     pub conversations_dir: PathBuf,
     pub prefill: ComparePrefill,
+    /// The model as the command line or config named it (the eval pane's
+    /// store key, as `promptlab eval` makes it).
+    pub model_spec: String,
+    /// The folder the eval pane lists suites from.
+    pub suites_dir: PathBuf,
 }
 
 /// What the command line fills in on the compare pane; anything given
@@ -104,6 +109,9 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
     let theme = Theme::new(Palette::detect());
     state.mouse = options.mouse;
     state.conversations_dir = options.conversations_dir;
+    state.eval.suites_dir = options.suites_dir;
+    state.eval.model_spec = options.model_spec;
+    state.eval.model_file = options.model_path.clone();
     let mut tui = terminal::enter(options.mouse)?;
     let result = (|| -> Result<(), Error> {
         spawn_signal_thread(tx.clone())?;

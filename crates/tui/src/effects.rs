@@ -34,6 +34,11 @@ pub(crate) fn apply(effect: Effect, state: &mut State, engine: &EngineHandle) ->
         Effect::Compare(request) => send(state, engine, Command::Compare(request)),
         Effect::Inspect(request) => send(state, engine, Command::Inspect(request)),
         Effect::Readout(request) => send(state, engine, Command::Readout(request)),
+        Effect::Eval(request) => send(state, engine, Command::Eval(request)),
+        Effect::ListSuites(dir) => {
+            let listed = crate::panes::eval::update::list_suites(&dir);
+            update(state, Action::SuitesListed(listed));
+        }
         Effect::Cancel(id) => engine.cancel(id),
         Effect::Save(path) => match save(conversation, &path) {
             Ok(()) => notice(state, format!("saved to {}", path.display())),

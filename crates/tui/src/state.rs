@@ -15,11 +15,12 @@ use crate::keymap::{GlobalAction, Keymap};
 use crate::panes::attention::{self, AttentionState};
 use crate::panes::chat::{self, ChatState};
 use crate::panes::compare::{self, CompareState};
+use crate::panes::eval::{self, EvalState, SuiteEntry};
 use crate::panes::{Cx, ModelStatus, ViewCx};
 use crate::settings::Settings;
 use crate::theme::Theme;
 use promptlab_engine::{
-    ChatRequest, CompareRequest, Event, InspectRequest, ReadoutRequest, RequestId,
+    ChatRequest, CompareRequest, EvalRequest, Event, InspectRequest, ReadoutRequest, RequestId,
 };
 
 /// Everything that can happen to the app.
@@ -36,6 +37,8 @@ pub enum Action {
     ConversationsListed(Vec<crate::conversations::Entry>),
     /// A saved conversation, read from its file, to show.
     ConversationOpened(Box<Conversation>, PathBuf),
+    /// The suites folder as read for the eval pane (or why it could not be).
+    SuitesListed(Result<Vec<SuiteEntry>, String>),
     /// A signal asked the app to end (SIGTERM, SIGHUP, SIGINT from
     /// outside): it quits as on the quit key, saving what is in flight.
     Terminate,
@@ -51,7 +54,11 @@ pub enum Effect {
     Inspect(InspectRequest),
     /// Read a capture's lens and a head's effect.
     Readout(ReadoutRequest),
-    /// Stop request `id` (a chat turn, a comparison, a capture).
+    /// Run a suite (the eval pane).
+    Eval(EvalRequest),
+    /// Read the suites folder for the eval pane.
+    ListSuites(PathBuf),
+    /// Stop request `id` (a chat turn, a comparison, a capture, a run).
     Cancel(RequestId),
     Save(PathBuf),
     /// Read the conversations folder for the list.
@@ -93,6 +100,7 @@ pub enum Screen {
     Chat,
     Compare,
     Attention,
+    Eval,
 }
 
 pub struct State {
@@ -102,6 +110,9 @@ pub struct State {
     pub attention: AttentionState,
     /// The pane the attention key came from (it goes back there).
     pub(crate) attention_from: Screen,
+    pub eval: EvalState,
+    /// The pane the eval key came from.
+    pub(crate) eval_from: Screen,
     pub settings: Settings,
     pub(crate) keymap: Keymap,
     pub overlay: Option<Overlay>,
@@ -132,6 +143,8 @@ impl State {
             compare: CompareState::from_catalog(),
             attention: AttentionState::default(),
             attention_from: Screen::Chat,
+            eval: EvalState::default(),
+            eval_from: Screen::Chat,
             settings,
             keymap,
             overlay: None,
@@ -154,15 +167,22 @@ impl State {
             settings: &self.settings,
             model: &self.model,
             other_busy: self.other_busy(),
+            evaluating: self.screen != Screen::Eval && self.eval.running(),
         }
     }
 
     /// Whether the pane not on screen has a request in flight.
     fn other_busy(&self) -> bool {
+        let evaluating = self.eval.running();
         match self.screen {
-            Screen::Chat => self.compare.running(),
-            Screen::Compare => self.chat.generating.is_some(),
-            Screen::Attention => self.chat.generating.is_some() || self.compare.running(),
+            Screen::Chat => self.compare.running() || evaluating,
+            Screen::Compare => self.chat.generating.is_some() || evaluating,
+            Screen::Attention => {
+                self.chat.generating.is_some() || self.compare.running() || evaluating
+            }
+            Screen::Eval => {
+                self.chat.generating.is_some() || self.compare.running() || self.attention.running()
+            }
         }
     }
 }
@@ -177,7 +197,8 @@ fn pane_cx(
     Cx<'_>,
 ) {
     let other_busy = state.other_busy();
-    let cx = Cx::new(
+    let evaluating = state.screen != Screen::Eval && state.eval.running();
+    let mut cx = Cx::new(
         &state.keymap,
         &state.settings,
         &state.model,
@@ -186,6 +207,7 @@ fn pane_cx(
         &mut state.next_id,
         other_busy,
     );
+    cx.evaluating = evaluating;
     (
         &mut state.chat,
         &mut state.compare,
@@ -218,6 +240,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 (None, Screen::Compare) => compare::update::paste(&mut state.compare, &text),
                 (None, Screen::Chat) => chat::update::paste(&mut state.chat, &text),
                 (None, Screen::Attention) => attention::update::paste(&mut state.attention, &text),
+                (None, Screen::Eval) => {}
             }
             vec![]
         }
@@ -227,7 +250,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                     compare::update::on_mouse(&mut state.compare, state.overlay, mouse)
                 }
                 Screen::Chat => chat::update::on_mouse(&mut state.chat, mouse),
-                Screen::Attention => {}
+                Screen::Attention | Screen::Eval => {}
             }
             vec![]
         }
@@ -261,6 +284,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.settings.system = state.chat.conversation.system.clone();
             state.overlay = None;
             state.notice = Some(format!("opened {}", state.chat.conversation.label()));
+            vec![]
+        }
+        Action::SuitesListed(listed) => {
+            eval::update::suites_listed(&mut state.eval, listed);
             vec![]
         }
     }
@@ -353,12 +380,13 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         Some(GlobalAction::SwitchPane) => {
             let to = match state.screen {
                 Screen::Chat => Screen::Compare,
-                Screen::Compare | Screen::Attention => Screen::Chat,
+                Screen::Compare | Screen::Attention | Screen::Eval => Screen::Chat,
             };
             show_screen(state, to);
             vec![]
         }
         Some(GlobalAction::Attention) => open_attention(state),
+        Some(GlobalAction::Eval) => open_eval(state),
         Some(GlobalAction::Quit) | None => match state.screen {
             Screen::Chat => {
                 let (chat, _, _, mut cx) = pane_cx(state);
@@ -371,6 +399,19 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             Screen::Attention => {
                 let (_, _, a, mut cx) = pane_cx(state);
                 attention::update::on_key(a, &mut cx, key)
+            }
+            Screen::Eval => {
+                let other_busy = state.other_busy();
+                let mut cx = Cx::new(
+                    &state.keymap,
+                    &state.settings,
+                    &state.model,
+                    &mut state.notice,
+                    &mut state.overlay,
+                    &mut state.next_id,
+                    other_busy,
+                );
+                eval::update::on_key(&mut state.eval, &mut cx, key)
             }
         },
     }
@@ -387,6 +428,22 @@ fn show_screen(state: &mut State, screen: Screen) {
         }
     };
     state.chat.busy_notice = false;
+}
+
+/// The eval key: the eval pane (its suites read the first time), and
+/// from there back to the pane before.
+fn open_eval(state: &mut State) -> Vec<Effect> {
+    if state.screen == Screen::Eval {
+        show_screen(state, state.eval_from);
+        return vec![];
+    }
+    state.eval_from = state.screen;
+    show_screen(state, Screen::Eval);
+    if state.eval.listed {
+        vec![]
+    } else {
+        vec![Effect::ListSuites(state.eval.suites_dir.clone())]
+    }
 }
 
 /// The attention key: from the attention pane, back to the pane before;
@@ -495,6 +552,8 @@ fn quit(state: &mut State) -> Vec<Effect> {
         effects.push(Effect::Cancel(id));
     }
     effects.extend(state.attention.in_flight().into_iter().map(Effect::Cancel));
+    // A run stops; its finished trials are in the store already.
+    effects.extend(state.eval.in_flight().map(Effect::Cancel));
     effects.push(Effect::Autosave);
     effects.push(Effect::Quit);
     effects
@@ -570,6 +629,10 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
         event @ Event::Failed { id, .. } if state.attention.owns(id) => {
             on_attention_event(state, event)
         }
+        event @ (Event::EvalPlanned { .. }
+        | Event::EvalTrial { .. }
+        | Event::EvalFinished { .. }) => on_eval_event(state, event),
+        event @ Event::Failed { id, .. } if state.eval.owns(id) => on_eval_event(state, event),
         // Long jobs have no pane yet.
         Event::JobProgress { .. } | Event::JobFinished { .. } => vec![],
         event @ (Event::Failed { .. }
@@ -587,7 +650,8 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
 
 fn on_attention_event(state: &mut State, event: Event) -> Vec<Effect> {
     let (mut notice, shown) = take_notice(state, Screen::Attention);
-    let other_busy = state.chat.generating.is_some() || state.compare.running();
+    let other_busy =
+        state.chat.generating.is_some() || state.compare.running() || state.eval.running();
     let mut cx = Cx::new(
         &state.keymap,
         &state.settings,
@@ -600,4 +664,11 @@ fn on_attention_event(state: &mut State, event: Event) -> Vec<Effect> {
     let effects = attention::update::on_engine(&mut state.attention, &mut cx, event);
     put_notice(state, Screen::Attention, notice, shown);
     effects
+}
+
+fn on_eval_event(state: &mut State, event: Event) -> Vec<Effect> {
+    let (mut notice, shown) = take_notice(state, Screen::Eval);
+    eval::update::on_engine(&mut state.eval, &mut notice, event);
+    put_notice(state, Screen::Eval, notice, shown);
+    vec![]
 }

@@ -33,10 +33,11 @@ pub(crate) enum ConfigKey {
     Palette,
     Conversations,
     Attention,
+    Eval,
 }
 
 impl ConfigKey {
-    pub(crate) const ALL: [ConfigKey; 25] = [
+    pub(crate) const ALL: [ConfigKey; 26] = [
         ConfigKey::Send,
         ConfigKey::Newline,
         ConfigKey::Stop,
@@ -62,6 +63,7 @@ impl ConfigKey {
         ConfigKey::Palette,
         ConfigKey::Conversations,
         ConfigKey::Attention,
+        ConfigKey::Eval,
     ];
 
     /// The name used in `config.yaml`'s `keys` section.
@@ -92,6 +94,7 @@ impl ConfigKey {
             ConfigKey::Palette => "palette",
             ConfigKey::Conversations => "conversations",
             ConfigKey::Attention => "attention",
+            ConfigKey::Eval => "eval",
         }
     }
 
@@ -125,6 +128,9 @@ impl ConfigKey {
             ConfigKey::Attention => {
                 "attention pane (from the chat: inspect the selected or last answer; again: back)"
             }
+            ConfigKey::Eval => {
+                "eval pane: run a suite of prompts with live A/B statistics (again: back)"
+            }
         }
     }
 }
@@ -143,6 +149,8 @@ pub(crate) enum GlobalAction {
     Palette,
     /// The attention pane, and back.
     Attention,
+    /// The eval pane, and back.
+    Eval,
 }
 
 /// The chat pane's actions.
@@ -202,6 +210,7 @@ impl ConfigKey {
             ConfigKey::Mouse => GlobalAction::ToggleMouse,
             ConfigKey::Palette => GlobalAction::Palette,
             ConfigKey::Attention => GlobalAction::Attention,
+            ConfigKey::Eval => GlobalAction::Eval,
             _ => return None,
         })
     }

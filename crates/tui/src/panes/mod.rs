@@ -1,11 +1,12 @@
 //! The panes, each a module with its own state, its own `update` (keys,
 //! paste, mouse and engine events in, effects out) and its own view, and
 //! what a pane gets of the app's shared state ([`Cx`] to update, [`ViewCx`]
-//! to draw). Room for more panes (attention, eval, images) beside these.
+//! to draw). Room for more panes (images) beside these.
 
 pub mod attention;
 pub mod chat;
 pub mod compare;
+pub mod eval;
 
 use promptlab_engine::plain::ModelInfo;
 use promptlab_engine::{Capabilities, RequestId};
@@ -67,6 +68,8 @@ pub(crate) struct Cx<'a> {
     next_id: &'a mut RequestId,
     /// The other pane has a request in flight: one runs at a time.
     pub(crate) other_busy: bool,
+    /// That request is the eval pane's run (its refusal says how to stop it).
+    pub(crate) evaluating: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -87,6 +90,7 @@ impl<'a> Cx<'a> {
             overlay,
             next_id,
             other_busy,
+            evaluating: false,
         }
     }
 
@@ -95,6 +99,15 @@ impl<'a> Cx<'a> {
         let id = *self.next_id;
         *self.next_id += 1;
         id
+    }
+
+    /// The refusal while the eval pane runs a suite.
+    pub(crate) fn evaluating_refusal(&self) -> String {
+        use crate::keymap::GlobalAction;
+        format!(
+            "an evaluation is running ({} shows it; Esc there stops it)",
+            self.keymap.key_name(GlobalAction::Eval)
+        )
     }
 
     /// Shows `text` under the panes; returns no effects, for refusals.
@@ -113,4 +126,6 @@ pub(crate) struct ViewCx<'a> {
     pub(crate) model: &'a ModelStatus,
     /// The other pane has a request in flight.
     pub(crate) other_busy: bool,
+    /// That request is the eval pane's run.
+    pub(crate) evaluating: bool,
 }

@@ -218,6 +218,10 @@ pub(crate) fn start(
     if a.capturing.is_some() {
         return cx.refuse("a capture is running: Esc stops it");
     }
+    if cx.evaluating {
+        let why = cx.evaluating_refusal();
+        return cx.refuse(why);
+    }
     if cx.other_busy {
         return cx.refuse("another pane's request is running: wait for it or stop it there");
     }

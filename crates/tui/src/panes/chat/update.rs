@@ -233,6 +233,10 @@ fn can_generate(chat: &mut ChatState, cx: &mut Cx) -> bool {
         chat.busy_notice = true;
         return false;
     }
+    if cx.evaluating {
+        *cx.notice = Some(cx.evaluating_refusal());
+        return false;
+    }
     if cx.other_busy {
         let (switch, stop) = (
             cx.keymap.key_name(GlobalAction::SwitchPane),

@@ -60,7 +60,9 @@ pub(crate) fn busy_span(chat: &ChatState, v: ViewCx) -> Option<Span<'static>> {
 /// the context used and the last answer's figures.
 pub(crate) fn status_spans(chat: &ChatState, v: ViewCx) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
-    if v.other_busy {
+    if v.evaluating {
+        spans.push(Span::styled(" evaluating", v.theme.warning));
+    } else if v.other_busy {
         spans.push(Span::styled(" comparing", v.theme.warning));
     }
     let context = v.model.info.as_ref().map_or(0, |m| m.context_length);
@@ -447,6 +449,7 @@ mod tests {
             settings: &settings,
             model: &model,
             other_busy: false,
+            evaluating: false,
         };
         for width in [80, 60, 100] {
             let mut terminal = Terminal::new(TestBackend::new(width, 20)).unwrap();

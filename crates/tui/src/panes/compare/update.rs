@@ -295,6 +295,10 @@ fn start(c: &mut CompareState, cx: &mut Cx) -> Vec<Effect> {
         let stop = cx.keymap.key_name(CompareAction::Stop);
         return cx.refuse(format!("a comparison is running: {stop} stops it"));
     }
+    if cx.evaluating {
+        let why = cx.evaluating_refusal();
+        return cx.refuse(why);
+    }
     if cx.other_busy {
         let (switch, stop) = (
             cx.keymap.key_name(GlobalAction::SwitchPane),
