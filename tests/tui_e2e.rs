@@ -267,6 +267,81 @@ fn compare_pane_in_tmux_runs_a_method_and_shows_its_answer() {
 }
 
 #[test]
+fn eval_pane_in_tmux_runs_a_shipped_suite_and_shares_its_store_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let suites = common::repo_path("prompts");
+    let script = format!(
+        "{app} --suites {suites}; echo PROMPTLAB-EXITED; sleep 120",
+        app = app_command(d),
+        suites = shell_quote(&suites),
+    );
+    let tmux = Tmux::start("eval", 80, 24, &script);
+    tmux.wait_for_model();
+    tmux.keys(&["F7"]);
+    tmux.wait_for("the suites", Duration::from_secs(10), |s| {
+        s.contains("▶ bbh-boolean") && s.contains("gsm8k-cot")
+    });
+    // Two items of each arm: four trials.
+    tmux.keys(&["+"]);
+    tmux.keys(&["+"]);
+    tmux.wait_for("the limit", Duration::from_secs(10), |s| {
+        s.contains("items: first 2")
+    });
+    tmux.keys(&["Enter"]);
+    let (screen, waited) = tmux.wait_for("the run to end", Duration::from_secs(300), |s| {
+        s.contains("4/4 pass") && s.contains("done in")
+    });
+    eprintln!("four bbh-boolean trials in the pane after {waited:?}");
+    assert!(screen.contains("arm "), "{screen}");
+    assert!(screen.contains("direct "), "{screen}");
+    assert!(screen.contains("step-by-step "), "{screen}");
+    assert!(screen.contains("step-by-step vs direct: "), "{screen}");
+    assert!(screen.contains("McNemar p"), "{screen}");
+    assert!(screen.contains("trials: 4 of 4 shown"), "{screen}");
+    // The notice wraps at 80 columns.
+    assert!(screen.contains("(4 run now, 0 from the"), "{screen}");
+    // The first trial's drill-down, and back.
+    tmux.keys(&["Enter"]);
+    let (screen, _) = tmux.wait_for("the drill-down", Duration::from_secs(10), |s| {
+        s.contains("Esc closes") && s.contains("assertions")
+    });
+    assert!(screen.contains("item 1 · direct / direct"), "{screen}");
+    assert!(screen.contains("call 1 of 1 (direct): prompt"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the results again", Duration::from_secs(10), |s| {
+        s.contains("trials: 4 of 4 shown")
+    });
+    // Every report is there, a line per trial.
+    let out = d.join("eval-runs/bbh-boolean");
+    let results = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(results.lines().count(), 4, "{results}");
+    for file in ["results.csv", "junit.xml", "report.html"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("exit", Duration::from_secs(20), |s| {
+        s.contains("PROMPTLAB-EXITED")
+    });
+    // `promptlab eval` finds every trial in the pane's store.
+    let model = common::default_model_path();
+    let suite = suites.join("bbh-boolean.yaml");
+    let run = Command::new(env!("CARGO_BIN_EXE_promptlab"))
+        .current_dir(d)
+        .env("HOME", d)
+        .env("PROMPTLAB_CACHE_DIR", d.join("cache"))
+        .args(["eval", suite.to_str().unwrap(), "--limit", "2", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("4 trials: 0 run now, 4 from the store"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_panic_inside_the_app_restores_the_terminal_and_prints_the_message() {
     let dir = tempfile::tempdir().unwrap();
     // target/debug/deps/<test> -> target/debug/examples/panic_restore

@@ -377,7 +377,7 @@ fn hints_name_the_keys_as_bound() {
     );
     // Rebound: every hint follows the config.
     let mut state = state_with_config(Some(
-        "keys:\n  help: f10\n  stop: ctrl+g\n  regenerate: ctrl+t\n  compare: f7\n",
+        "keys:\n  help: f10\n  stop: ctrl+g\n  regenerate: ctrl+t\n  compare: f8\n",
     ));
     let first = screen(&state, 80, 24, Palette::Basic16).0;
     assert!(
@@ -392,13 +392,13 @@ fn hints_name_the_keys_as_bound() {
         Some("still generating: ctrl+g stops it")
     );
     // The compare pane names the key that leads back and the chat's stop.
-    key(&mut state, KeyCode::F(7), KeyModifiers::NONE);
+    key(&mut state, KeyCode::F(8), KeyModifiers::NONE);
     key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
     assert_eq!(
         state.notice.as_deref(),
-        Some("the chat is still generating (F7, then ctrl+g stops it)")
+        Some("the chat is still generating (F8, then ctrl+g stops it)")
     );
-    key(&mut state, KeyCode::F(7), KeyModifiers::NONE);
+    key(&mut state, KeyCode::F(8), KeyModifiers::NONE);
     stream(&mut state, id, &[("Hello", -0.1)], "eos");
     key(&mut state, KeyCode::Char('o'), KeyModifiers::CONTROL);
     assert_eq!(
@@ -841,15 +841,6 @@ not_runnable: Needs a pool of questions the runner does not have.
 
     fn press(state: &mut State, code: KeyCode) -> Vec<Effect> {
         key(state, code, KeyModifiers::NONE)
-    }
-
-    /// The screen with the suites folder (a temporary one) named SUITES.
-    fn snapshot_text(state: &State) -> String {
-        let (text, _) = screen(state, 80, 24, Palette::Mono);
-        let dir = state.eval.suites_dir.display().to_string();
-        text.lines()
-            .map(|l| l.replace(&dir, "SUITES").trim_end().to_string() + "\n")
-            .collect()
     }
 
     /// Selects the methods at `rows` of the list, types the question (and
@@ -2184,15 +2175,6 @@ mod attention {
 
     fn press(state: &mut State, code: KeyCode) -> Vec<Effect> {
         key(state, code, KeyModifiers::NONE)
-    }
-
-    /// The screen with the suites folder (a temporary one) named SUITES.
-    fn snapshot_text(state: &State) -> String {
-        let (text, _) = screen(state, 80, 24, Palette::Mono);
-        let dir = state.eval.suites_dir.display().to_string();
-        text.lines()
-            .map(|l| l.replace(&dir, "SUITES").trim_end().to_string() + "\n")
-            .collect()
     }
 
     /// The head view's list of the cursor query's strongest keys, as shown:

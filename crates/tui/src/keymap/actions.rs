@@ -128,9 +128,7 @@ impl ConfigKey {
             ConfigKey::Attention => {
                 "attention pane (from the chat: inspect the selected or last answer; again: back)"
             }
-            ConfigKey::Eval => {
-                "eval pane: run a suite of prompts with live A/B statistics (again: back)"
-            }
+            ConfigKey::Eval => "eval pane: run a suite with live A/B statistics",
         }
     }
 }

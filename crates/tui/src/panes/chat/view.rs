@@ -92,6 +92,11 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
     // Pairs share a row, so the list fits a 24-row terminal.
     let paired = [
         (
+            ConfigKey::Settings,
+            ConfigKey::Help,
+            "sampling settings and system prompt / this help",
+        ),
+        (
             ConfigKey::BranchPrev,
             ConfigKey::BranchNext,
             "previous / next branch of the selected message",

@@ -58,9 +58,7 @@ pub(crate) fn on_key(e: &mut EvalState, cx: &mut Cx, key: KeyEvent) -> Vec<Effec
         KeyCode::Home => move_cursor(e, isize::MIN / 2),
         KeyCode::End => move_cursor(e, isize::MAX / 2),
         KeyCode::Enter if e.focus == Focus::Results => {
-            if e.selected_record().is_some() {
-                e.detail = Some(0);
-            }
+            e.detail = e.selected_record().map(|_| 0);
         }
         KeyCode::Enter => return start(e, cx),
         KeyCode::Char('+') | KeyCode::Char('=') => {
