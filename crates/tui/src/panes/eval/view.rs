@@ -377,8 +377,7 @@ fn detail_lines(r: &Record, theme: &Theme) -> Vec<Line<'static>> {
     let text = |out: &mut Vec<Line<'static>>, body: &str| {
         out.extend(crate::text::text_lines(body));
     };
-    // The score is in [0, 1]; a zero shows without a sign.
-    let score = if r.score == 0.0 { 0.0 } else { r.score };
+    let score = r.score;
     let state = match (&r.error, r.passed) {
         (Some(_), _) => "error".to_string(),
         (None, true) => format!("passed (score {score:.2})"),
