@@ -271,7 +271,7 @@ fn progress_line(p: Progress, seconds: f64) -> String {
     let ran = p.done - p.reused;
     let eta = if ran > 0 && p.done < p.total {
         let left = seconds / ran as f64 * (p.total - p.done) as f64;
-        format!(" ETA {}", duration(left))
+        format!(" ETA {}", report::duration(left))
     } else {
         String::new()
     };
@@ -282,17 +282,6 @@ fn progress_line(p: Progress, seconds: f64) -> String {
         p.done,
         p.total
     )
-}
-
-fn duration(seconds: f64) -> String {
-    let s = seconds.round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s / 60 % 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
 }
 
 /// The records of a stored run's results.jsonl.

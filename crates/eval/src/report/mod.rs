@@ -94,6 +94,18 @@ impl FromStr for Format {
     }
 }
 
+/// Seconds as a person reads a time left or taken: `42s`, `3m07s`, `1h05m`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s / 60 % 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// Now as `YYYY-MM-DDTHH:MM:SSZ` (a report's start time).
 pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
@@ -313,6 +325,14 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_seconds_minutes_or_hours() {
+        assert_eq!(duration(0.4), "0s");
+        assert_eq!(duration(42.0), "42s");
+        assert_eq!(duration(187.0), "3m07s");
+        assert_eq!(duration(3900.0), "1h05m");
+    }
 
     #[test]
     fn format_names_parse_and_unknown_lists_the_choices() {

@@ -17,6 +17,7 @@ use crate::text::{clip_end, one_line, printable};
 use crate::theme::Theme;
 use crate::widgets::overlay::{draw, help_row};
 use promptlab_eval::record::Record;
+use promptlab_eval::report;
 use promptlab_eval::summary::Summary;
 
 /// The suites list shows at most this many rows (it scrolls).
@@ -145,17 +146,6 @@ fn render_suites(frame: &mut Frame, e: &EvalState, theme: &Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn duration(seconds: f64) -> String {
-    let s = seconds.round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s / 60 % 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
 /// The bar, done of total, the pass rate so far, the ETA and the state.
 fn progress_line(run: &EvalRun, theme: &Theme) -> Line<'static> {
     const WIDTH: usize = 20;
@@ -179,11 +169,11 @@ fn progress_line(run: &EvalRun, theme: &Theme) -> Line<'static> {
     };
     let state = match (&run.end, &run.error) {
         (Some(end), _) if end.interrupted => Span::styled(" stopped", theme.warning),
-        (Some(end), _) => Span::raw(format!(" done in {}", duration(end.seconds))),
+        (Some(end), _) => Span::raw(format!(" done in {}", report::duration(end.seconds))),
         (None, Some(_)) => Span::styled(" failed", theme.warning),
         (None, None) if run.stopping => Span::styled(" stopping…", theme.warning),
         (None, None) => match run.eta_seconds() {
-            Some(s) => Span::raw(format!(" ETA {} (Esc stops)", duration(s))),
+            Some(s) => Span::raw(format!(" ETA {} (Esc stops)", report::duration(s))),
             None => Span::raw(" (Esc stops)"),
         },
     };
