@@ -245,8 +245,12 @@ pub(crate) fn on_engine(e: &mut EvalState, notice: &mut Option<String>, event: E
 pub fn list_suites(dir: &std::path::Path) -> Result<Vec<SuiteEntry>, String> {
     use super::state::SuiteInfo;
     use promptlab_eval::suite::Suite;
-    let listing = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: cannot read the folder: {e}", dir.display()))?;
+    let listing = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "{}: cannot read the folder: {e} (`promptlab --suites DIR` lists another)",
+            dir.display()
+        )
+    })?;
     let mut paths: Vec<_> = listing
         .flatten()
         .map(|e| e.path())
