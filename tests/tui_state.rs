@@ -2910,7 +2910,7 @@ mod eval_pane {
     use super::*;
     use promptlab_engine::{EvalEnd, EvalPlan, EvalRequest};
     use promptlab_eval::record::{AssertionResult, CallTranscript, Record, Tokens};
-    use promptlab_eval::run::Progress;
+    pub(super) use promptlab_eval::run::Progress;
     use promptlab_eval::summary::Summary;
     use promptlab_tui::panes::eval::update::list_suites;
     use promptlab_tui::panes::eval::Focus as EvalFocus;
@@ -2931,14 +2931,14 @@ cases:
 ";
 
     /// A folder with the suite above and a broken one.
-    fn suites_dir() -> tempfile::TempDir {
+    pub(super) fn suites_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("boolean-ab.yaml"), SUITE).unwrap();
         std::fs::write(dir.path().join("broken.yaml"), "name: broken\nprompts: 3\n").unwrap();
         dir
     }
 
-    fn record(item: usize, variant: &str, answer: &str, expected: &str) -> Record {
+    pub(super) fn record(item: usize, variant: &str, answer: &str, expected: &str) -> Record {
         let passed = answer == expected;
         Record {
             item: item.to_string(),
@@ -2976,7 +2976,7 @@ cases:
     }
 
     /// The four trials of a run, in plan order.
-    fn trials() -> Vec<Record> {
+    pub(super) fn trials() -> Vec<Record> {
         vec![
             record(1, "direct", "False", "False"),
             record(1, "steps", "True", "False"),
@@ -2985,12 +2985,12 @@ cases:
         ]
     }
 
-    fn press(state: &mut State, code: KeyCode) -> Vec<Effect> {
+    pub(super) fn press(state: &mut State, code: KeyCode) -> Vec<Effect> {
         key(state, code, KeyModifiers::NONE)
     }
 
     /// The screen with the suites folder (a temporary one) named SUITES.
-    fn snapshot_text(state: &State) -> String {
+    pub(super) fn snapshot_text(state: &State) -> String {
         let (text, _) = screen(state, 80, 24, Palette::Mono);
         let dir = state.eval.suites_dir.display().to_string();
         text.lines()
@@ -2999,7 +2999,7 @@ cases:
     }
 
     /// The pane open on `dir`'s suites, the limit at 2, the run started.
-    fn started(dir: &std::path::Path) -> (State, EvalRequest) {
+    pub(super) fn started(dir: &std::path::Path) -> (State, EvalRequest) {
         let mut state = new_state();
         state.eval.suites_dir = dir.to_path_buf();
         state.eval.model_spec = "TinyModel".into();
@@ -3016,7 +3016,7 @@ cases:
         (state, request.clone())
     }
 
-    fn planned(state: &mut State, id: u64) {
+    pub(super) fn planned(state: &mut State, id: u64) {
         update(
             state,
             Action::Engine(Event::EvalPlanned {
@@ -3036,7 +3036,7 @@ cases:
         );
     }
 
-    fn trial(state: &mut State, id: u64, index: usize, stored: bool) {
+    pub(super) fn trial(state: &mut State, id: u64, index: usize, stored: bool) {
         let records = trials();
         let done = index + 1;
         let passed = records[..done].iter().filter(|r| r.passed).count();
@@ -3057,7 +3057,7 @@ cases:
         );
     }
 
-    fn finished(state: &mut State, id: u64, interrupted: bool) {
+    pub(super) fn finished(state: &mut State, id: u64, interrupted: bool) {
         let records = trials();
         update(
             state,
@@ -3259,5 +3259,123 @@ cases:
             matches!(effects.as_slice(), [Effect::Eval(_)]),
             "{effects:?}"
         );
+    }
+}
+
+/// The eval pane's edges: a resumed run keeps the selection, the
+/// drill-down stops at its end, model text cannot reach the terminal as
+/// escape sequences, and a run stopped before it began says so.
+mod eval_pane_edges {
+    use super::eval_pane::*;
+    use super::*;
+
+    #[test]
+    fn a_resumed_run_keeps_the_selected_trial_as_earlier_ones_fill_in() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        planned(&mut state, request.id);
+        // Trials 2 and 3 came from the store; the cursor is on trial 2.
+        trial(&mut state, request.id, 2, true);
+        trial(&mut state, request.id, 3, true);
+        assert_eq!(state.eval.selected_record().unwrap().item, "2");
+        trial(&mut state, request.id, 0, false);
+        assert_eq!(state.eval.selected_record().unwrap().item, "2");
+        assert_eq!(state.eval.result_cursor, 1);
+    }
+
+    #[test]
+    fn the_drill_down_scrolls_to_its_end_and_no_further() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        planned(&mut state, request.id);
+        let mut long = trials()[0].clone();
+        long.calls[0].output = (0..60).map(|i| format!("line {i}\n")).collect();
+        update(
+            &mut state,
+            Action::Engine(Event::EvalTrial {
+                id: request.id,
+                progress: Progress {
+                    done: 1,
+                    total: 4,
+                    reused: 0,
+                    passed: 1,
+                },
+                index: 0,
+                record: Box::new(long),
+                stored: false,
+            }),
+        );
+        press(&mut state, KeyCode::Enter);
+        screen(&state, 80, 24, Palette::Mono);
+        press(&mut state, KeyCode::End);
+        let end = state.eval.detail.unwrap();
+        assert!(end > 40, "{end}");
+        press(&mut state, KeyCode::PageDown);
+        press(&mut state, KeyCode::Down);
+        assert_eq!(state.eval.detail, Some(end));
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains("line 59"), "{text}");
+        press(&mut state, KeyCode::Home);
+        assert_eq!(state.eval.detail, Some(0));
+    }
+
+    #[test]
+    fn model_text_is_drawn_without_escape_sequences() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        planned(&mut state, request.id);
+        let mut hostile = trials()[0].clone();
+        hostile.answer = Some("\u{1b}[2J\u{1b}]52;c;aGk=\u{7}".into());
+        hostile.error = Some("bad \u{1b}[31m".into());
+        update(
+            &mut state,
+            Action::Engine(Event::EvalTrial {
+                id: request.id,
+                progress: Progress {
+                    done: 1,
+                    total: 4,
+                    reused: 0,
+                    passed: 0,
+                },
+                index: 0,
+                record: Box::new(hostile),
+                stored: false,
+            }),
+        );
+        for open in [false, true] {
+            if open {
+                press(&mut state, KeyCode::Enter);
+            }
+            let (text, _) = screen(&state, 80, 24, Palette::Mono);
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{7}'),
+                "{text:?}"
+            );
+            assert!(text.contains('\u{FFFD}'), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_run_stopped_before_it_began_says_so() {
+        let dir = suites_dir();
+        let (mut state, request) = started(dir.path());
+        assert_eq!(
+            press(&mut state, KeyCode::Esc),
+            vec![Effect::Cancel(request.id)]
+        );
+        update(
+            &mut state,
+            Action::Engine(Event::Failed {
+                id: request.id,
+                error: RequestError::Cancelled,
+            }),
+        );
+        assert_eq!(
+            state.notice.as_deref(),
+            Some("stopped before the first trial")
+        );
+        let (text, _) = screen(&state, 80, 24, Palette::Mono);
+        assert!(text.contains("stopped before the first trial"), "{text}");
+        assert!(!state.eval.running());
     }
 }

@@ -191,6 +191,30 @@ fn attention_share(
     Ok(Some(if count == 0 { 0.0 } else { sum / count as f64 }))
 }
 
+/// The weights file's digest, hashed once per file, size and time it was
+/// last changed (a multi-gigabyte file takes seconds to read).
+fn weights_digest(path: &std::path::Path) -> std::io::Result<String> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    type Seen = (u64, Option<std::time::SystemTime>, String);
+    static DIGESTS: OnceLock<Mutex<HashMap<PathBuf, Seen>>> = OnceLock::new();
+    let meta = std::fs::metadata(path)?;
+    let (len, modified) = (meta.len(), meta.modified().ok());
+    let digests = DIGESTS.get_or_init(Default::default);
+    if let Ok(seen) = digests.lock() {
+        if let Some((l, m, digest)) = seen.get(path) {
+            if *l == len && *m == modified {
+                return Ok(digest.clone());
+            }
+        }
+    }
+    let digest = run::file_digest(path)?;
+    if let Ok(mut seen) = digests.lock() {
+        seen.insert(path.to_path_buf(), (len, modified, digest.clone()));
+    }
+    Ok(digest)
+}
+
 /// Runs `request`'s suite on the engine's backend, one trial at a time,
 /// storing each as it finishes; stopped by `cancel` between tokens (what
 /// is done stays stored, and the reports are written either way).
@@ -213,8 +237,11 @@ pub(crate) fn eval(
             ))
         })?;
     }
-    let digest = run::file_digest(&request.model_file)
+    let digest = weights_digest(&request.model_file)
         .map_err(|e| fail(format!("{}: {e}", request.model_file.display())))?;
+    if cancel.is_cancelled() {
+        return Err(RequestError::Cancelled);
+    }
     let trials = run::plan(&suite, &format!("{} {digest}", request.model))
         .map_err(|e| fail(e.to_string()))?;
     let mut store = Store::open(&request.out, true).map_err(|e| {

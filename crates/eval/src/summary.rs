@@ -115,7 +115,7 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// Groups the records by arm, in first-appearance order.
-fn group(records: &[Record]) -> Vec<Arm<'_>> {
+fn group<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<Arm<'a>> {
     let mut arms: Vec<Arm> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for record in records {
@@ -206,7 +206,7 @@ impl Summary {
     /// order they first appear, and every pair of arms compared on the
     /// trials (item, sample) both ran (an arm's last record of a trial
     /// counts). A record with an `error` counts as failed.
-    pub fn of(records: &[Record]) -> Summary {
+    pub fn of<'a>(records: impl IntoIterator<Item = &'a Record>) -> Summary {
         let arms = group(records);
         let pairs = arms
             .iter()

@@ -661,6 +661,7 @@ fn on_attention_event(state: &mut State, event: Event) -> Vec<Effect> {
         &mut state.next_id,
         other_busy,
     );
+    cx.evaluating = state.eval.running();
     let effects = attention::update::on_engine(&mut state.attention, &mut cx, event);
     put_notice(state, Screen::Attention, notice, shown);
     effects

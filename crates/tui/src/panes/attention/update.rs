@@ -307,6 +307,11 @@ fn want_readout(a: &mut AttentionState, cx: &mut Cx) -> Vec<Effect> {
     if !a.view.needs_readout() || a.readout_in_flight.is_some() || a.readout_current() {
         return vec![];
     }
+    // It would wait behind the whole suite on the engine thread.
+    if cx.evaluating {
+        let why = cx.evaluating_refusal();
+        return cx.refuse(why);
+    }
     let id = cx.take_id();
     a.readout_in_flight = Some(id);
     vec![Effect::Readout(ReadoutRequest {

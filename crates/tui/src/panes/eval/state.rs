@@ -2,6 +2,7 @@
 //! shown (its plan, every trial's record as it arrives, how it ended), the
 //! limit and filter chosen, the selection and the drill-down.
 
+use std::cell::Cell;
 use std::path::PathBuf;
 
 use promptlab_engine::{EvalEnd, EvalPlan, RequestId};
@@ -158,6 +159,8 @@ pub struct EvalState {
     pub result_cursor: usize,
     /// The drill-down of the selected trial is open, scrolled this far.
     pub detail: Option<u16>,
+    /// How far the drill-down can scroll (the view records it).
+    pub(crate) detail_room: Cell<u16>,
 }
 
 impl Default for EvalState {
@@ -177,6 +180,7 @@ impl Default for EvalState {
             run: None,
             result_cursor: 0,
             detail: None,
+            detail_room: Cell::new(0),
         }
     }
 }

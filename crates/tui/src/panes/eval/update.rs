@@ -8,8 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::state::{EvalRun, EvalState, Focus, SuiteEntry, LIMITS};
 use crate::panes::Cx;
 use crate::state::Effect;
-use promptlab_engine::{EvalRequest, Event};
-use promptlab_eval::record::Record;
+use promptlab_engine::{EvalRequest, Event, RequestError};
 use promptlab_eval::report::Format;
 use promptlab_eval::suite::Overrides;
 use promptlab_eval::summary::Summary;
@@ -32,13 +31,15 @@ const PAGE: usize = 10;
 
 pub(crate) fn on_key(e: &mut EvalState, cx: &mut Cx, key: KeyEvent) -> Vec<Effect> {
     if let Some(offset) = e.detail.as_mut() {
+        let room = e.detail_room.get();
         match key.code {
             KeyCode::Esc | KeyCode::Enter => e.detail = None,
             KeyCode::Up => *offset = offset.saturating_sub(1),
-            KeyCode::Down => *offset = offset.saturating_add(1),
+            KeyCode::Down => *offset = offset.saturating_add(1).min(room),
             KeyCode::PageUp => *offset = offset.saturating_sub(PAGE as u16),
-            KeyCode::PageDown => *offset = offset.saturating_add(PAGE as u16),
+            KeyCode::PageDown => *offset = offset.saturating_add(PAGE as u16).min(room),
             KeyCode::Home => *offset = 0,
+            KeyCode::End => *offset = room,
             _ => {}
         }
         return vec![];
@@ -192,6 +193,10 @@ pub(crate) fn on_engine(e: &mut EvalState, notice: &mut Option<String>, event: E
             record,
             stored,
         } if id == run.id => {
+            let selected = e.shown().get(e.result_cursor).copied();
+            let Some(run) = e.run.as_mut() else {
+                return;
+            };
             if !stored {
                 run.ran += 1;
                 run.ran_ms += record.ms;
@@ -201,8 +206,15 @@ pub(crate) fn on_engine(e: &mut EvalState, notice: &mut Option<String>, event: E
             }
             run.records[index] = Some(*record);
             run.progress = Some(progress);
-            let done: Vec<Record> = run.records.iter().flatten().cloned().collect();
-            run.summary = Summary::of(&done);
+            // Stored trials come in a burst: the table is made once they
+            // are all in (at the first trial run now, or at the end).
+            if !stored || progress.done == progress.total {
+                run.summary = Summary::of(run.records.iter().flatten());
+            }
+            // The selected trial stays selected as others fill in before it.
+            if let Some(i) = selected {
+                e.result_cursor = e.shown().iter().position(|&j| j == i).unwrap_or(0);
+            }
         }
         Event::EvalFinished { id, end } if id == run.id => {
             let name = run.plan.as_ref().map_or("the suite", |p| p.suite.as_str());
@@ -231,6 +243,14 @@ pub(crate) fn on_engine(e: &mut EvalState, notice: &mut Option<String>, event: E
             });
             run.summary = end.summary.clone();
             run.end = Some(*end);
+        }
+        // Stopped before the engine began it: nothing ran.
+        Event::Failed {
+            id,
+            error: RequestError::Cancelled,
+        } if id == run.id => {
+            *notice = Some("stopped before the first trial".into());
+            run.error = Some("stopped before the first trial".into());
         }
         Event::Failed { id, error } if id == run.id => {
             *notice = Some(format!("evaluation failed: {error}"));

@@ -36,7 +36,7 @@ pub(crate) fn render(frame: &mut Frame, e: &EvalState, v: ViewCx, area: Rect) {
     // A trial's drill-down takes everything under the title.
     if let (Some(offset), Some(record)) = (e.detail, e.selected_record()) {
         let [_, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
-        render_detail(frame, record, offset, theme, rest);
+        render_detail(frame, e, record, offset, theme, rest);
         return;
     }
     render_suites(frame, e, theme, suites);
@@ -100,7 +100,7 @@ fn render_suites(frame: &mut Frame, e: &EvalState, theme: &Theme, area: Rect) {
         vec![Line::from(Span::styled("reading the folder…", theme.dim))]
     } else if let Some(why) = &e.list_error {
         vec![Line::from(Span::styled(
-            clip_end(why, width),
+            clip_end(&printable(why), width),
             theme.warning,
         ))]
     } else if e.suites.is_empty() {
@@ -155,7 +155,7 @@ fn progress_line(run: &EvalRun, theme: &Theme) -> Line<'static> {
         .map_or_else(|| run.suite.display().to_string(), |p| p.suite.clone());
     let Some(p) = run.progress else {
         let state = match &run.error {
-            Some(_) => Span::styled(" failed (the notice says why)", theme.warning),
+            Some(why) => Span::styled(format!(" {}", printable(&one_line(why))), theme.warning),
             None if run.plan.is_some() => Span::raw(" starting the first trial…"),
             None => Span::raw(" loading the suite…"),
         };
@@ -170,7 +170,7 @@ fn progress_line(run: &EvalRun, theme: &Theme) -> Line<'static> {
     let state = match (&run.end, &run.error) {
         (Some(end), _) if end.interrupted => Span::styled(" stopped", theme.warning),
         (Some(end), _) => Span::raw(format!(" done in {}", report::duration(end.seconds))),
-        (None, Some(_)) => Span::styled(" failed", theme.warning),
+        (None, Some(why)) => Span::styled(format!(" {}", printable(&one_line(why))), theme.warning),
         (None, None) if run.stopping => Span::styled(" stopping…", theme.warning),
         (None, None) => match run.eta_seconds() {
             Some(s) => Span::raw(format!(" ETA {} (Esc stops)", report::duration(s))),
@@ -388,7 +388,7 @@ fn detail_lines(r: &Record, theme: &Theme) -> Vec<Line<'static>> {
     )));
     if let Some(why) = &r.error {
         lines.push(Line::from(Span::styled(
-            format!("error: {}", one_line(why)),
+            format!("error: {}", printable(&one_line(why))),
             theme.warning,
         )));
     }
@@ -407,7 +407,7 @@ fn detail_lines(r: &Record, theme: &Theme) -> Vec<Line<'static>> {
         "answer: {}",
         r.answer
             .as_deref()
-            .map_or("(none extracted)".into(), one_line)
+            .map_or("(none extracted)".into(), |a| printable(&one_line(a)))
     )));
     if let Some(system) = &r.system {
         lines.push(heading("system".into()));
@@ -431,13 +431,27 @@ fn detail_lines(r: &Record, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
-fn render_detail(frame: &mut Frame, r: &Record, offset: u16, theme: &Theme, area: Rect) {
+fn render_detail(
+    frame: &mut Frame,
+    e: &EvalState,
+    r: &Record,
+    offset: u16,
+    theme: &Theme,
+    area: Rect,
+) {
+    let lines = detail_lines(r, theme);
+    // Rows the wrapped text takes, so the update can stop at its end.
+    let width = area.width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    let room = rows.saturating_sub(area.height.saturating_sub(2) as usize);
+    e.detail_room.set(u16::try_from(room).unwrap_or(u16::MAX));
+    let offset = offset.min(e.detail_room.get());
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.focused_border)
         .title("trial (↑/↓ PgUp/PgDn scroll, Esc closes)");
     frame.render_widget(
-        Paragraph::new(detail_lines(r, theme))
+        Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .scroll((offset, 0))
             .block(block),
