@@ -3269,6 +3269,26 @@ mod eval_pane_edges {
     use super::eval_pane::*;
     use super::*;
 
+    /// `record` as the first trial of the run, run now.
+    fn first_trial_run(state: &mut State, id: u64, record: promptlab_eval::record::Record) {
+        let passed = usize::from(record.passed);
+        update(
+            state,
+            Action::Engine(Event::EvalTrial {
+                id,
+                progress: Progress {
+                    done: 1,
+                    total: 4,
+                    reused: 0,
+                    passed,
+                },
+                index: 0,
+                record: Box::new(record),
+                stored: false,
+            }),
+        );
+    }
+
     #[test]
     fn a_resumed_run_keeps_the_selected_trial_as_earlier_ones_fill_in() {
         let dir = suites_dir();
@@ -3290,21 +3310,7 @@ mod eval_pane_edges {
         planned(&mut state, request.id);
         let mut long = trials()[0].clone();
         long.calls[0].output = (0..60).map(|i| format!("line {i}\n")).collect();
-        update(
-            &mut state,
-            Action::Engine(Event::EvalTrial {
-                id: request.id,
-                progress: Progress {
-                    done: 1,
-                    total: 4,
-                    reused: 0,
-                    passed: 1,
-                },
-                index: 0,
-                record: Box::new(long),
-                stored: false,
-            }),
-        );
+        first_trial_run(&mut state, request.id, long);
         press(&mut state, KeyCode::Enter);
         screen(&state, 80, 24, Palette::Mono);
         press(&mut state, KeyCode::End);
@@ -3327,21 +3333,7 @@ mod eval_pane_edges {
         let mut hostile = trials()[0].clone();
         hostile.answer = Some("\u{1b}[2J\u{1b}]52;c;aGk=\u{7}".into());
         hostile.error = Some("bad \u{1b}[31m".into());
-        update(
-            &mut state,
-            Action::Engine(Event::EvalTrial {
-                id: request.id,
-                progress: Progress {
-                    done: 1,
-                    total: 4,
-                    reused: 0,
-                    passed: 0,
-                },
-                index: 0,
-                record: Box::new(hostile),
-                stored: false,
-            }),
-        );
+        first_trial_run(&mut state, request.id, hostile);
         for open in [false, true] {
             if open {
                 press(&mut state, KeyCode::Enter);
