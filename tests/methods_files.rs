@@ -66,7 +66,11 @@ fn every_method_file_validates_and_the_catalogue_matches_the_survey() {
         }
     }
     let runnable = methods.iter().filter(|m| m.runnable()).count();
-    assert!(runnable >= 20, "only {runnable} runnable methods");
+    assert!(
+        runnable + 1 >= methods.len(),
+        "only {runnable} of {} methods runnable",
+        methods.len()
+    );
 }
 
 #[test]
@@ -87,8 +91,16 @@ fn every_runnable_method_runs_end_to_end_on_the_default_model() {
         seed: 1,
         allow_code: true,
     };
+    // The table methods read a table (CSV) as their context.
+    let mut table_inputs = inputs.clone();
+    table_inputs.insert(
+        "context".into(),
+        "Fruit,Price per kg,Stock (kg)\nbanana,1.20,40\ncherry,6.50,8\n".into(),
+    );
     for m in methods.iter().filter(|m| m.runnable()) {
-        let result = run(m, &inputs, &mut backend, &options, |_| {})
+        let reads_a_table = m.tasks.first().is_some_and(|t| t == "table-based QA");
+        let inputs = if reads_a_table { &table_inputs } else { &inputs };
+        let result = run(m, inputs, &mut backend, &options, |_| {})
             .unwrap_or_else(|e| panic!("{}: {e}", m.id));
         assert_eq!(result.steps.len(), m.steps.len(), "{}", m.id);
         assert!(result.calls >= 1, "{}", m.id);

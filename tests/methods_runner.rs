@@ -1010,3 +1010,275 @@ fn tree_of_thoughts_voting_keeps_the_voted_plan_then_the_voted_passage() {
         .prompt
         .contains("Choice 3:\nplan two\npassage C"));
 }
+
+/// A small table, as the table items carry it (CSV in the context).
+const FRUITS: &str = "Fruit,Price per kg,Stock (kg)\nbanana,1.20,40\ncherry,6.50,8\nplum,2.80,15\nstrawberry,4.00,12\n";
+
+fn prompts(backend: &Scripted) -> Vec<&str> {
+    backend.calls.iter().map(|c| c.prompt.as_str()).collect()
+}
+
+#[test]
+fn chain_of_table_applies_each_planned_operation_and_answers_from_the_last_table() {
+    let spec = shipped("chain-of-table");
+    let mut backend = Scripted::new(&[
+        " f_select_column(Age)",
+        " f_select_row(row 2, row 4)",
+        " f_sort_by(Stock (kg), desc)",
+        " <END>",
+        "The answer is strawberry.",
+    ]);
+    let item = with_context("Which red fruit has the most stock?", FRUITS);
+    let result = run(&spec, &item, &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(
+        result.calls, 5,
+        "four planning turns up to <END>, then the query"
+    );
+    let calls = prompts(&backend);
+    assert!(calls[0].ends_with("Question: Which red fruit has the most stock?\nOperation:"));
+    assert!(
+        calls[1].contains("f_select_column(Age) was not applied: no column `Age`"),
+        "a refused operation is said, and the table is kept: {}",
+        calls[1]
+    );
+    assert!(calls[2].contains(
+        "Operation: f_select_row(row 2, row 4)\n/*\ncol : Fruit | Price per kg | Stock (kg)\n\
+         row 1 : cherry | 6.50 | 8\nrow 2 : strawberry | 4.00 | 12\n*/\nOperation:"
+    ));
+    // The query sees the table after the last operation, only it.
+    assert!(calls[4].starts_with(
+        "Here is the table to answer this question. Answer the question.\n/*\n\
+         col : Fruit | Price per kg | Stock (kg)\nrow 1 : strawberry | 4.00 | 12\n\
+         row 2 : cherry | 6.50 | 8\n*/\nQuestion:"
+    ));
+    assert_eq!(result.answer.as_deref(), Some("strawberry"));
+}
+
+#[test]
+fn dater_cuts_the_sub_table_and_fills_the_cloze_with_the_sql_results() {
+    let spec = shipped("dater");
+    let mut backend = Scripted::new(&[
+        " Fruit, Stock (kg)\nRows: 2, 4",
+        " SELECT SUM(\"Stock (kg)\") FROM w WHERE Fruit IN ('cherry', 'strawberry')\n\
+         SQL 2: SELECT nonsense FROM nowhere\nCloze: The red fruits have {1} kg in stock ({2}).",
+        "The answer is 20.",
+    ]);
+    let item = with_context("How many kg of red fruit are in stock?", FRUITS);
+    let result = run(&spec, &item, &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert_eq!(result.calls, 3, "evidence, cloze, joint reasoning");
+    let calls = prompts(&backend);
+    assert!(
+        calls[2].contains(
+            "/*\ncol : Fruit | Stock (kg)\nrow 1 : cherry | 8\nrow 2 : strawberry | 12\n*/\n\
+             Sub-answers: The red fruits have 20 kg in stock (unknown).\n"
+        ),
+        "{}",
+        calls[2]
+    );
+    assert_eq!(result.answer.as_deref(), Some("20"));
+}
+
+#[test]
+fn binder_answers_each_bound_cell_in_the_runner_then_runs_the_sql() {
+    let spec = shipped("binder");
+    let mut backend = Scripted::new(&[
+        " SELECT SUM(\"Stock (kg)\") FROM w WHERE QA(\"is this fruit red?\"; Fruit) = 'yes'",
+        "No.",
+        "Yes",
+        "no",
+        "Yes, it is red.",
+    ]);
+    let item = with_context("How many kg of red fruit are in stock?", FRUITS);
+    let result = run(&spec, &item, &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert_eq!(result.calls, 5, "the program, then one call per cell");
+    let calls = prompts(&backend);
+    assert_eq!(
+        calls[2],
+        "About \"cherry\": is this fruit red?\nAnswer in one word (yes, no, or a short value)."
+    );
+    assert_eq!(
+        result.answer.as_deref(),
+        Some("20"),
+        "cherry 8 + strawberry 12"
+    );
+
+    // SQL alone: no cell calls.
+    let mut backend = Scripted::new(&[" SELECT COUNT(*) FROM w WHERE \"Price per kg\" > 2"]);
+    let result = run(&spec, &item, &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert_eq!((result.calls, result.answer.as_deref()), (1, Some("3")));
+}
+
+#[test]
+fn synthetic_prompting_keeps_the_most_complex_synthesized_examples() {
+    let spec = shipped("synthetic-prompting");
+    let mut backend = Scripted::new(&[
+        // Backward, one per topic; two write no question.
+        " 2 + 2 = 4.\nQuestion: Q-bakery?",
+        " no question here",
+        " 5 * 3 = 15.\nQuestion: Q-saving?",
+        " 1 + 1 = 2.\nQuestion: Q-library?",
+        " nothing",
+        " 3 - 1 = 2.\nQuestion: Q-football?",
+        // Forward, one per synthesized question, with 2, 4, 1 and 3 steps.
+        "a\nb",
+        "a\nb\nc\nd",
+        "a",
+        "a\nb\nc",
+        "So 18 in all. The answer is 18.",
+    ]);
+    let result = run(&spec, &inputs("Q?"), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(
+        result.calls,
+        6 + 4 + 1,
+        "backward, forward, then the question"
+    );
+    let calls = prompts(&backend);
+    assert!(calls[0].contains("Topic: a bakery\nReasoning steps: 3\nReasoning:"));
+    assert_eq!(calls[7], "Q: Q-saving?\nA: Let's think step by step.");
+    let kept = &result
+        .steps
+        .iter()
+        .find(|s| s.id == "complex")
+        .unwrap()
+        .output;
+    assert_eq!(
+        kept,
+        &Output::Selected {
+            scores: vec![2.0, 4.0, 1.0, 3.0],
+            kept: vec![1, 3, 0]
+        }
+    );
+    assert!(calls[10].starts_with(
+        "Q: Q-saving?\nA: Let's think step by step. a\nb\nc\nd\n\n\
+         Q: Q-football?\nA: Let's think step by step. a\nb\nc\n\n\
+         Q: Q-bakery?\nA: Let's think step by step. a\nb\n\nQ: Q?\n"
+    ));
+    assert_eq!(result.answer.as_deref(), Some("18"));
+}
+
+#[test]
+fn active_prompt_demonstrates_the_rationales_of_the_most_uncertain_questions() {
+    let spec = shipped("active-prompt");
+    // Three samples per pool question: 1, 3, 2, 3 and 1 distinct answers.
+    let mut replies = vec!["6", "6", "6", "70", "12", "8", "90", "90", "30", "43"];
+    replies.extend(["no number", "1", "15", "15", "15"]);
+    replies.push("So she has 9 left. The answer is 9.");
+    let mut backend = Scripted::new(&replies);
+    let result = run(&spec, &inputs("Q?"), &mut backend, &OPTIONS, |_| {}).unwrap();
+    assert_eq!(result.calls, 5 * 3 + 1);
+    assert!(backend.calls[..15]
+        .iter()
+        .all(|c| c.sampling.temperature == 0.7));
+    let calls = prompts(&backend);
+    assert!(calls[3].starts_with("Q: Jo runs 4 laps"));
+    let Output::Selected { scores, kept } = &result
+        .steps
+        .iter()
+        .find(|s| s.id == "uncertain")
+        .unwrap()
+        .output
+    else {
+        panic!()
+    };
+    let thirds: Vec<u32> = scores.iter().map(|s| (s * 3.0).round() as u32).collect();
+    assert_eq!(thirds, [1, 3, 2, 3, 1], "no answer counts as an answer");
+    assert_eq!(
+        kept,
+        &[1, 3],
+        "the two most uncertain, earlier first among equals"
+    );
+    assert!(calls[15].starts_with(
+        "Q: Jo runs 4 laps every morning and 6 laps every evening. How many laps does she run \
+         in a week?\nA: Each day she runs 4 + 6 = 10 laps."
+    ));
+    assert!(calls[15].contains("\n\nQ: Ben has 5 boxes"));
+    assert!(calls[15].ends_with("\n\nQ: Q?\nA:"));
+    assert_eq!(result.answer.as_deref(), Some("9"));
+}
+
+#[test]
+fn maieutic_lets_consistent_explanations_outweigh_the_direct_answer() {
+    let spec = shipped("maieutic");
+    let mut backend = Scripted::new(&[
+        " the sun is seen first over the eastern horizon.",
+        " the sun never moves.",
+        "False",
+        "True",
+        "False.", // 2 of 3 direct answers say False…
+        "True",
+        "True",
+        "Yes", // …but the True explanation is believed…
+        "False",
+        "False",
+        "no", // …and the False one is not.
+    ]);
+    let item = inputs("Is it true that the sun rises in the east?");
+    let result = run(&spec, &item, &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert_eq!(
+        result.calls, 11,
+        "two explanations, three beliefs of three samples"
+    );
+    let calls = prompts(&backend);
+    assert!(calls[1].ends_with("A: False, because"));
+    assert_eq!(
+        calls[5],
+        "Is this statement true or false? the sun is seen first over the eastern horizon.\n\
+         Answer True or False."
+    );
+    let Output::Runs { runs } = &result.steps.last().unwrap().output else {
+        panic!()
+    };
+    assert_eq!(
+        runs[0].stdout,
+        "best assignment: Q=True, E_T=True, E_F=False (weight 4.333)\nTrue\n"
+    );
+    assert_eq!(result.answer.as_deref(), Some("True"));
+}
+
+#[test]
+fn select_foreach_samples_and_the_table_tool_are_checked_at_load() {
+    let err = load_error(
+        "id: t\nname: T\nsection: '0'\npaper: p\ntasks: [x]\ninputs: [question]\nsteps:\n  - id: a\n    select: {from: question, by: most_steps, keep: 1, group: 3}\n",
+    );
+    assert_eq!(
+        err,
+        "surveys/methods/bad.yaml:9: steps[0].select.group: `group` (samples per item) goes with `by: disagreement`, and only there"
+    );
+    let err = load_error(
+        "id: t\nname: T\nsection: '0'\npaper: p\ntasks: [x]\ninputs: [question]\nsteps:\n  - id: a\n    select: {from: question, by: disagreement, group: 3, keep: 0}\n",
+    );
+    assert!(
+        err.contains("steps[0].select.keep: is 0; must be at least 1"),
+        "{err}"
+    );
+    let err = load_error(
+        "id: t\nname: T\nsection: '0'\npaper: p\ntasks: [x]\ninputs: [question]\nsteps:\n  - id: a\n    foreach: {over: question, mode: sequential, samples: 2, prompt: x}\n",
+    );
+    assert!(
+        err.contains("steps[0].foreach.samples: several samples per item need `mode: independent`"),
+        "{err}"
+    );
+    let err = load_error(
+        "id: t\nname: T\nsection: '0'\npaper: p\ntasks: [x]\ninputs: [question]\nsteps:\n  - id: a\n    loop_until: {prompt: x, until: y, max_iterations: 2, tool: {lookup: question, table: question}}\n",
+    );
+    assert!(
+        err.contains("needs exactly one of `lookup` (a passage) and `table` (a CSV table)"),
+        "{err}"
+    );
+    // A table that is not CSV fails its step, naming why.
+    let yaml = "id: t\nname: T\nsection: '0'\npaper: p\ntasks: [x]\ninputs: [question]\nsteps:\n  - id: a\n    loop_until: {prompt: x, until: y, max_iterations: 2, tool: {table: question}}\n";
+    let mut backend = Scripted::new(&[]);
+    let err = run(
+        &spec(yaml),
+        &inputs("a,b\n1"),
+        &mut backend,
+        &OPTIONS,
+        |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "step `a`: tool: row 1 has 1 fields; the header has 2"
+    );
+    assert!(backend.calls.is_empty());
+}

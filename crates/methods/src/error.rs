@@ -59,6 +59,9 @@ pub enum StepError {
     /// changed in code can still get here).
     #[error("{field}: reads `{name}`, which is not an input or an earlier step")]
     Unreadable { field: &'static str, name: String },
+    /// A loop's table tool could not read its table.
+    #[error("tool: {0}")]
+    Table(String),
     /// `most_steps` needs one chain per answer.
     #[error("most_steps: `{of}` has {chains} items but `{from}` has {answers} answers")]
     Misaligned {

@@ -13,6 +13,7 @@ pub mod runner;
 pub mod sandbox;
 mod search;
 pub mod spec;
+mod table;
 pub(crate) mod tools;
 pub mod yaml_depth;
 

@@ -15,9 +15,12 @@ use std::time::{Duration, Instant};
 use minijinja::Environment;
 use serde::Serialize;
 
-use super::extract::{find_answer, most_steps, vote, Vote};
+use super::extract::{find_answer, most_steps, reasoning_steps, vote, Vote};
 use super::sandbox::{self, CodeRun, Limits};
-use super::spec::{environment, Local, MethodSpec, Origin, Scope, Step, StepKind, EXEMPLARS};
+use super::spec::{
+    environment, Local, MethodSpec, Origin, Scope, SelectBy, Step, StepKind, EXEMPLARS,
+};
+use super::table::Table;
 use super::tools::Lookup;
 use crate::error::{MethodError, StepError};
 use promptlab_backend::{Backend, BackendError, Call, SamplingParams};
@@ -50,6 +53,11 @@ pub enum Output {
         levels: Vec<SearchLevel>,
         best: String,
     },
+    /// `select`: every item's score and the kept indices, best first.
+    Selected {
+        scores: Vec<f64>,
+        kept: Vec<usize>,
+    },
 }
 
 /// One level of a search.
@@ -80,6 +88,7 @@ impl Output {
             Output::Vote { vote } => vote.winner.clone(),
             // The last printed line of the last program, if it succeeded.
             Output::Search { best, .. } => Some(best.clone()),
+            Output::Selected { kept, .. } => kept.first().map(usize::to_string),
             Output::Runs { runs } => runs.last().filter(|r| r.succeeded()).and_then(|r| {
                 r.stdout
                     .lines()
@@ -99,6 +108,7 @@ impl Output {
             Output::Answers { answers } => minijinja::Value::from_serialize(answers),
             Output::Vote { vote } => minijinja::Value::from_serialize(&vote.winner),
             Output::Search { best, .. } => best.as_str().into(),
+            Output::Selected { kept, .. } => minijinja::Value::from_serialize(kept),
             Output::Runs { runs } => match runs.as_slice() {
                 [one] => run_text(one).into(),
                 many => {
@@ -120,7 +130,30 @@ impl Output {
             Output::Answers { answers } => answers.iter().flatten().cloned().collect(),
             Output::Vote { vote } => vote.winner.iter().cloned().collect(),
             Output::Search { best, .. } => vec![best.clone()],
+            Output::Selected { kept, .. } => kept.iter().map(usize::to_string).collect(),
             Output::Runs { runs } => runs.iter().map(run_text).collect(),
+        }
+    }
+
+    /// What a `foreach` goes over: [`Output::texts`], except that a
+    /// program's printed lines are one item each (a program that failed
+    /// is one item, its failure).
+    fn foreach_items(&self) -> Vec<String> {
+        match self {
+            Output::Runs { runs } => runs
+                .iter()
+                .flat_map(|r| match r.failure() {
+                    None => r
+                        .stdout
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    Some(_) => vec![run_text(r)],
+                })
+                .collect(),
+            other => other.texts(),
         }
     }
 
@@ -132,6 +165,7 @@ impl Output {
             Output::Answers { answers } => answers.clone(),
             Output::Vote { vote } => vec![vote.winner.clone()],
             Output::Search { best, .. } => vec![Some(best.clone())],
+            Output::Selected { kept, .. } => kept.iter().map(|k| Some(k.to_string())).collect(),
             Output::Runs { runs } => runs.iter().map(|r| Some(run_text(r))).collect(),
         }
     }
@@ -462,6 +496,30 @@ pub fn run<B: Backend>(
     })
 }
 
+/// A loop's tool while the loop runs.
+enum Tool {
+    Lookup(Lookup),
+    Table(Table),
+}
+
+/// Active-Prompt's disagreement of each group of `group` consecutive
+/// answers: its distinct answers (no answer is one of them) over `group`.
+fn disagreement(answers: &[Option<String>], group: usize) -> Vec<f64> {
+    answers
+        .chunks(group.max(1))
+        .map(|samples| {
+            let mut distinct: Vec<Option<String>> = Vec::new();
+            for a in samples {
+                let a = a.as_ref().map(|t| t.trim().to_lowercase());
+                if !distinct.contains(&a) {
+                    distinct.push(a);
+                }
+            }
+            distinct.len() as f64 / samples.len() as f64
+        })
+        .collect()
+}
+
 /// How `gate` decides over the outputs so far (the load check made sure
 /// its vote is an earlier vote step).
 fn gate_outcome(outputs: &Scope<Output>, gate: &crate::spec::Gate) -> GateOutcome {
@@ -572,31 +630,62 @@ fn run_step<B: Backend>(
             }
         }
         StepKind::Foreach(f) => {
-            let items = ctx.read(id, "over", &f.over)?.texts();
+            let items = ctx.read(id, "over", &f.over)?.foreach_items();
             let mut history: Vec<(String, String)> = Vec::new();
             let mut outputs = Vec::new();
-            for (index, item) in items.iter().enumerate() {
+            for item in &items {
                 let mut locals = vec![(Local::Item, minijinja::Value::from(item.as_str()))];
                 if step.kind.locals().contains(&Local::History) {
                     locals.push((Local::History, minijinja::Value::from_serialize(&history)));
                 }
                 let prompt = ctx.render(step, &f.prompt, &locals)?;
-                let record = ctx.call(id, index, Request::greedy(prompt, f.max_tokens, &f.stop))?;
-                history.push((item.clone(), record.output.clone()));
-                outputs.push(record.output.clone());
-                calls.push(record);
+                for _ in 0..f.samples {
+                    let request = Request {
+                        temperature: f.temperature,
+                        completion: f.completion,
+                        ..Request::greedy(prompt.clone(), f.max_tokens, &f.stop)
+                    };
+                    let record = ctx.call(id, outputs.len(), request)?;
+                    outputs.push(record.output.clone());
+                    calls.push(record);
+                }
+                if let Some(last) = outputs.last() {
+                    history.push((item.clone(), last.clone()));
+                }
             }
             Output::List { items: outputs }
         }
+        StepKind::Select(s) => {
+            let from = ctx.read(id, "from", &s.from)?;
+            let scores = match s.by {
+                SelectBy::MostSteps => from
+                    .items()
+                    .iter()
+                    .map(|t| t.as_deref().map_or(0, reasoning_steps) as f64)
+                    .collect(),
+                SelectBy::Disagreement => disagreement(&from.items(), s.group.unwrap_or(1)),
+            };
+            let mut kept: Vec<usize> = (0..scores.len()).collect();
+            // Stable: earlier first among equals.
+            kept.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+            kept.truncate(s.keep);
+            Output::Selected { scores, kept }
+        }
         StepKind::LoopUntil(l) => {
-            let mut lookup = match &l.tool {
+            let mut tool = match &l.tool {
                 Some(tool) => {
-                    let value = ctx.read(id, "tool", &tool.lookup)?.to_template();
-                    Some(Lookup::new(
-                        &value
-                            .as_str()
-                            .map_or_else(|| value.to_string(), str::to_string),
-                    ))
+                    let source = tool.source().map_or("", String::as_str);
+                    let value = ctx.read(id, "tool", source)?.to_template();
+                    let text = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_string);
+                    Some(if tool.table.is_some() {
+                        let table =
+                            Table::from_csv(&text).map_err(|e| in_step(id, StepError::Table(e)))?;
+                        Tool::Table(table)
+                    } else {
+                        Tool::Lookup(Lookup::new(&text))
+                    })
                 }
                 None => None,
             };
@@ -625,11 +714,22 @@ fn run_step<B: Backend>(
                 calls.push(record);
                 let mut item = previous.trim_end().to_string();
                 let finished = l.until.is_match(&previous);
-                // The tool answers the turn's action before the next call.
-                if let Some(tool) = lookup.as_mut().filter(|_| !finished) {
-                    if let Some(observation) = tool.observe(&previous) {
-                        item = format!("{item}\n{observation}");
+                // The tool answers the turn's action before the next call;
+                // a table is shown after every turn, the last one too.
+                match tool.as_mut() {
+                    Some(Tool::Lookup(lookup)) if !finished => {
+                        if let Some(observation) = lookup.observe(&previous) {
+                            item = format!("{item}\n{observation}");
+                        }
                     }
+                    Some(Tool::Table(table)) => {
+                        let note = match table.apply_turn(&previous) {
+                            Ok(_) => String::new(),
+                            Err(why) => format!("{why}\n"),
+                        };
+                        item = format!("{item}\n{note}{}", table.to_pipe());
+                    }
+                    _ => {}
                 }
                 transcript.push_str(&item);
                 transcript.push('\n');

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::scope::{environment, Scope};
-use super::{ForeachMode, MethodSpec, SpecError, Step, StepKind};
+use super::{ForeachMode, LoopTool, MethodSpec, SpecError, Step, StepKind};
 
 impl MethodSpec {
     /// Checks references between steps, template variables and numbers.
@@ -209,7 +209,17 @@ impl Step {
                 .map(|m| ("n", m))
                 .or_else(|| bad_temperature(s.temperature).map(|m| ("temperature", m)))
                 .or_else(|| tokens(s.max_tokens)),
-            StepKind::Foreach(f) => tokens(f.max_tokens),
+            StepKind::Foreach(f) => outside(f.samples, 1, MAX_SAMPLES)
+                .map(|m| ("samples", m))
+                .or_else(|| bad_temperature(f.temperature).map(|m| ("temperature", m)))
+                .or_else(|| tokens(f.max_tokens)),
+            StepKind::Select(s) => outside(s.keep, 1, MAX_SAMPLES)
+                .map(|m| ("keep", m))
+                .or_else(|| {
+                    s.group
+                        .and_then(|g| outside(g, 1, MAX_SAMPLES))
+                        .map(|m| ("group", m))
+                }),
             StepKind::LoopUntil(l) => outside(l.max_iterations, 1, MAX_ITERATIONS)
                 .map(|m| ("max_iterations", m))
                 .or_else(|| tokens(l.max_tokens)),
@@ -278,7 +288,13 @@ impl Step {
             StepKind::Foreach(f) => vec![("over", &f.over)],
             StepKind::CheckSteps(c) => vec![("from", &c.from)],
             StepKind::RunCode(r) => r.from.iter().map(|f| ("from", f)).collect(),
-            StepKind::LoopUntil(l) => l.tool.iter().map(|t| ("tool", &t.lookup)).collect(),
+            StepKind::LoopUntil(l) => l
+                .tool
+                .iter()
+                .filter_map(LoopTool::source)
+                .map(|s| ("tool", s))
+                .collect(),
+            StepKind::Select(s) => vec![("from", &s.from)],
             _ => vec![],
         }
     }

@@ -94,6 +94,7 @@ pub struct Gate {
 }
 
 const PRIMITIVES: &[&str] = &[
+    "select",
     "search",
     "check_steps",
     "generate",
@@ -129,6 +130,9 @@ pub enum StepKind {
     /// Logical Thoughts: each step of a chain checked by reductio, revised
     /// when its refutation wins, and the chain continued from there.
     CheckSteps(Box<CheckStepsStep>),
+    /// Keep the `keep` best items of a list by a score (the most reasoning
+    /// steps; the most disagreement among each item's samples).
+    Select(SelectStep),
 }
 
 impl StepKind {
@@ -143,6 +147,7 @@ impl StepKind {
             StepKind::RunCode(_) => "run_code",
             StepKind::Search(_) => "search",
             StepKind::CheckSteps(_) => "check_steps",
+            StepKind::Select(_) => "select",
         }
     }
 }
@@ -207,6 +212,32 @@ pub struct MostSteps {
     pub keep: usize,
 }
 
+/// `select`: scores each item of `from` and keeps the indices of the `keep`
+/// best (best first; earlier first among equals). Templates see the kept
+/// indices, to pick items of `from` or of a list aligned with it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectStep {
+    pub from: String,
+    pub by: SelectBy,
+    pub keep: usize,
+    /// `disagreement`: how many consecutive items of `from` are one item's
+    /// samples (a `foreach` with `samples`).
+    #[serde(default)]
+    pub group: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectBy {
+    /// An item's reasoning steps (complexity-based selection: Synthetic
+    /// prompting, Complex-CoT).
+    MostSteps,
+    /// The distinct answers among a group's samples over the group's size
+    /// (Active-Prompt's disagreement); no answer counts as one answer.
+    Disagreement,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForeachStep {
@@ -216,6 +247,16 @@ pub struct ForeachStep {
     /// `independent`: it does not.
     pub mode: ForeachMode,
     pub prompt: String,
+    /// Calls per item (independent mode only); the output holds them item
+    /// by item: item 0's samples, then item 1's, …
+    #[serde(default = "one")]
+    pub samples: usize,
+    /// The temperature of each call (default 0: greedy).
+    #[serde(default)]
+    pub temperature: f64,
+    /// Send the prompt as raw text to continue instead of a chat turn.
+    #[serde(default)]
+    pub completion: bool,
     #[serde(default)]
     pub max_tokens: Option<usize>,
     #[serde(default)]
@@ -262,13 +303,26 @@ struct RawLoopStep {
     tool: Option<LoopTool>,
 }
 
-/// The tool of a loop; `Lookup[keyword]` is the only one so far.
+/// The tool of a loop: exactly one of the two.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoopTool {
     /// `Lookup[keyword]` is answered from the passage in this input or
     /// output (ReAct).
-    pub lookup: String,
+    #[serde(default)]
+    pub lookup: Option<String>,
+    /// The table (CSV) in this input or output, changed by the operation
+    /// each turn names (`f_select_row(row 1, row 3)`, …) and shown after
+    /// every turn (Chain-of-Table; see `methods::table`).
+    #[serde(default)]
+    pub table: Option<String>,
+}
+
+impl LoopTool {
+    /// What the tool reads: the passage or the table.
+    pub fn source(&self) -> Option<&String> {
+        self.lookup.as_ref().or(self.table.as_ref())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -630,9 +684,41 @@ fn step_from_map(
             })
         }
         "vote" => StepKind::Vote(serde_norway::from_value(body).map_err(parse_err)?),
-        "foreach" => StepKind::Foreach(serde_norway::from_value(body).map_err(parse_err)?),
+        "select" => {
+            let step: SelectStep = serde_norway::from_value(body).map_err(parse_err)?;
+            if (step.by == SelectBy::Disagreement) != step.group.is_some() {
+                return Err(error(
+                    line,
+                    format!("steps[{i}].select.group"),
+                    "`group` (samples per item) goes with `by: disagreement`, and only there"
+                        .into(),
+                ));
+            }
+            StepKind::Select(step)
+        }
+        "foreach" => {
+            let step: ForeachStep = serde_norway::from_value(body).map_err(parse_err)?;
+            if step.samples > 1 && step.mode == ForeachMode::Sequential {
+                return Err(error(
+                    line_in_step(text, &needle, "samples"),
+                    format!("steps[{i}].foreach.samples"),
+                    "several samples per item need `mode: independent`".into(),
+                ));
+            }
+            StepKind::Foreach(step)
+        }
         "loop_until" => {
             let step: RawLoopStep = serde_norway::from_value(body).map_err(parse_err)?;
+            if let Some(tool) = &step.tool {
+                if tool.lookup.is_some() == tool.table.is_some() {
+                    return Err(error(
+                        line_in_step(text, &needle, "tool"),
+                        format!("steps[{i}].loop_until.tool"),
+                        "needs exactly one of `lookup` (a passage) and `table` (a CSV table)"
+                            .into(),
+                    ));
+                }
+            }
             StepKind::LoopUntil(LoopStep {
                 prompt: step.prompt,
                 until: Regex::new(&step.until).map_err(|e| bad_regex("until", e))?,

@@ -162,10 +162,16 @@ impl StepKind {
 
 /// The template environment of the runner (strict about undefined
 /// variables); the load check compiles with it and allows its globals
-/// (`range`, `dict`, `namespace`, …).
+/// (`range`, `dict`, `namespace`, …). Besides minijinja's own filters,
+/// `table` shows CSV text as the table methods' PIPE format.
 pub(crate) fn environment() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("table", |csv: String| {
+        crate::table::Table::from_csv(&csv)
+            .map(|t| t.to_pipe())
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e))
+    });
     env
 }
 

@@ -429,6 +429,16 @@ pub(crate) fn output_summary(output: &Output) -> String {
             lines.push(format!("best: {}", one_line(best.trim())));
             lines.join("\n")
         }
+        // Each item's score, the kept ones marked ✓ with their rank.
+        Output::Selected { scores, kept } => scores
+            .iter()
+            .enumerate()
+            .map(|(i, score)| match kept.iter().position(|&k| k == i) {
+                Some(rank) => format!("✓ #{} {score:.3} (kept {})", i + 1, rank + 1),
+                None => format!("  #{} {score:.3}", i + 1),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
         Output::Runs { runs } => runs
             .iter()
             .map(|r| match r.failure() {
