@@ -243,13 +243,12 @@ impl Table {
         let numeric = self.rows.iter().all(|r| number(&r[index]).is_some());
         let mut rows = self.rows.clone();
         rows.sort_by(|a, b| {
-            let order = if numeric {
+            if numeric {
                 let (x, y) = (number(&a[index]), number(&b[index]));
                 x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
             } else {
                 a[index].to_lowercase().cmp(&b[index].to_lowercase())
-            };
-            order
+            }
         });
         if order == "desc" {
             rows.reverse();
