@@ -128,7 +128,7 @@ fn bad_method_lists_are_refused_in_one_line() {
     assert!(err.contains("unknown method `chain-of-thougts`"), "{err}");
     assert!(err.contains("zero-shot-cot"), "lists the known ids: {err}");
 
-    let err = common::one_line_error(&compare(&["--methods", "binder"]));
+    let err = common::one_line_error(&compare(&["--methods", "decomposed-prompting"]));
     assert!(err.contains("catalogued but not runnable"), "{err}");
 
     let err = common::one_line_error(&compare(&["--methods", "basic-zero-shot,react"]));

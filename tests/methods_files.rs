@@ -99,7 +99,11 @@ fn every_runnable_method_runs_end_to_end_on_the_default_model() {
     );
     for m in methods.iter().filter(|m| m.runnable()) {
         let reads_a_table = m.tasks.first().is_some_and(|t| t == "table-based QA");
-        let inputs = if reads_a_table { &table_inputs } else { &inputs };
+        let inputs = if reads_a_table {
+            &table_inputs
+        } else {
+            &inputs
+        };
         let result = run(m, inputs, &mut backend, &options, |_| {})
             .unwrap_or_else(|e| panic!("{}: {e}", m.id));
         assert_eq!(result.steps.len(), m.steps.len(), "{}", m.id);
