@@ -182,8 +182,17 @@ fn hf_with(file: &str, data: &[u8]) {
     if let Some(model) = accept(LoadedModel::load(&folder)) {
         exercise(&model);
     }
-    // The next input starts from the base folder again.
-    std::fs::copy(base, folder.join(file)).expect("restoring the base file");
+    // The next input starts from the base folder again; libFuzzer's timer
+    // signal may interrupt the copy, which is then tried again.
+    loop {
+        match std::fs::copy(&base, folder.join(file)) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            result => {
+                result.expect("restoring the base file");
+                break;
+            }
+        }
+    }
 }
 
 /// `config.json` of a checkpoint.
