@@ -27,11 +27,40 @@ pub struct ChatTemplate {
 }
 
 const TEMPLATE_NAME: &str = "chat";
+/// The most template instructions one rendering may run. A real template
+/// takes a few dozen per message, so a conversation of thousands of turns
+/// fits; a file's template that loops without end is stopped here.
+const TEMPLATE_FUEL: u64 = 2_000_000;
+/// The longest prompt a rendering may write: far past any model's context,
+/// and a bound on what a hostile template (say `'x' * 99999999` in a loop)
+/// can make us hold.
+const MAX_RENDERED_BYTES: usize = 16 << 20;
+
+/// Collects a rendering and refuses to grow past [`MAX_RENDERED_BYTES`].
+struct BoundedText(Vec<u8>);
+
+impl std::io::Write for BoundedText {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_RENDERED_BYTES {
+            return Err(std::io::Error::other(format!(
+                "the prompt it writes passes {} MiB",
+                MAX_RENDERED_BYTES >> 20
+            )));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 impl ChatTemplate {
     /// Compiles `source`; a syntax error is reported here, at load time.
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
         let mut env = Environment::new();
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function(
             "raise_exception",
@@ -72,14 +101,38 @@ impl ChatTemplate {
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(|e| ModelError::Template(e.to_string()))?;
+        let mut out = BoundedText(Vec::new());
         template
-            .render(minijinja::context! {
-                messages => messages,
-                add_generation_prompt => add_generation_prompt,
-                bos_token => self.bos_token,
-                eos_token => self.eos_token,
-            })
-            .map_err(|e| ModelError::Template(format!("cannot render: {e}")))
+            .render_captured_to(
+                minijinja::context! {
+                    messages => messages,
+                    add_generation_prompt => add_generation_prompt,
+                    bos_token => self.bos_token,
+                    eos_token => self.eos_token,
+                },
+                &mut out,
+            )
+            .map_err(|e| ModelError::Template(format!("cannot render: {}", render_reason(&e))))?;
+        String::from_utf8(out.0).map_err(|_| {
+            ModelError::Template("cannot render: it wrote text that is not UTF-8".into())
+        })
+    }
+}
+
+/// Why a rendering failed, in words: the fuel and size bounds named as
+/// such, other errors as minijinja words them.
+fn render_reason(e: &minijinja::Error) -> String {
+    match e.kind() {
+        ErrorKind::OutOfFuel => {
+            format!("it ran more than {TEMPLATE_FUEL} template instructions (a loop without end?)")
+        }
+        ErrorKind::WriteFailure => {
+            format!(
+                "the prompt it writes passes {} MiB",
+                MAX_RENDERED_BYTES >> 20
+            )
+        }
+        _ => e.to_string(),
     }
 }
 
@@ -133,6 +186,37 @@ mod tests {
         let t = ChatTemplate::new("{{ raise_exception('roles must alternate') }}", "", "").unwrap();
         let err = t.render(&[], false).unwrap_err().to_string();
         assert!(err.contains("roles must alternate"), "{err}");
+    }
+
+    #[test]
+    fn a_template_that_never_ends_or_writes_without_bound_is_stopped() {
+        let endless =
+            "{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}";
+        let err = ChatTemplate::new(endless, "", "")
+            .unwrap()
+            .render(&[], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more than 2000000 template instructions"),
+            "{err}"
+        );
+        let huge = "{% for i in range(1000) %}{{ 'xy' * 9999999 }}{% endfor %}";
+        let err = ChatTemplate::new(huge, "", "")
+            .unwrap()
+            .render(&[], false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("passes 16 MiB"), "{err}");
+        // A long real conversation still renders.
+        let chat: Vec<Message> = (0..2000)
+            .map(|i| Message::new(if i % 2 == 0 { "user" } else { "assistant" }, "hello there"))
+            .collect();
+        let text = ChatTemplate::new(CHATML, "", "")
+            .unwrap()
+            .render(&chat, true)
+            .unwrap();
+        assert_eq!(text.matches("<|im_start|>").count(), 2001);
     }
 
     #[test]
