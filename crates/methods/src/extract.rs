@@ -277,6 +277,21 @@ mod tests {
         assert_eq!(reasoning_steps("One. Two! Three? 4 is 4.0 so"), 3);
         assert_eq!(reasoning_steps("no end"), 1);
         assert_eq!(reasoning_steps(""), 0);
+    }
+
+    #[test]
+    fn complex_cots_exemplars_each_have_seven_reasoning_steps() {
+        // Fu et al. pick the exemplars with the most steps; ours have seven
+        // sentences of reasoning each, and a last one with the answer.
+        let file = include_str!("../../../surveys/methods/complex-cot.yaml");
+        let answers: Vec<&str> = file
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("A: "))
+            .collect();
+        assert_eq!(answers.len(), 3);
+        for a in answers {
+            assert_eq!(reasoning_steps(a), 8, "{a}");
+        }
         let chains: Vec<String> = ["a. b.", "a.", "a. b. c.", "x. y."]
             .iter()
             .map(|s| s.to_string())
