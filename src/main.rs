@@ -13,6 +13,7 @@ use promptlab::cli::{
     bench::BenchArgs,
     eval::EvalArgs,
     generate::GenerateArgs,
+    images::ImagesCommand,
     methods::{CompareArgs, MethodsCommand},
     models::ModelsCommand,
     tui::TuiArgs,
@@ -57,6 +58,9 @@ enum Command {
     /// Batch-evaluate a prompt file (suite): A/B variants, methods,
     /// assertions, a resumable store and reports
     Eval(Box<EvalArgs>),
+    /// The image-model lab: datasets, training, sampling, judging
+    #[command(subcommand)]
+    Images(ImagesCommand),
 }
 
 /// `--config FILE` may come before a subcommand as well as after it. The
@@ -71,6 +75,7 @@ fn config_after_subcommand(args: Vec<OsString>) -> Vec<OsString> {
         "compare",
         "attention",
         "eval",
+        "images",
     ];
     let mut config = Vec::new();
     let mut i = 1;
@@ -165,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::set_threads(args.model.threads)?;
             cli::methods::compare(args, &config)
         }
+        Command::Images(command) => cli::images::run(command),
         // Run by `main`, with its own exit codes.
         Command::Eval(_) => anyhow::bail!("eval runs from main"),
     }

@@ -7,8 +7,10 @@ mod attention_png;
 pub mod bench;
 pub mod eval;
 pub mod generate;
+pub mod images;
 pub mod methods;
 pub mod models;
+mod png;
 pub mod tui;
 
 use std::path::PathBuf;

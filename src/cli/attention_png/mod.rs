@@ -4,7 +4,6 @@
 //! true-colour ramp (square-root scaled); cells above the diagonal, which a
 //! query cannot see, are grey; a white line marks where the answer begins.
 
-mod encode;
 mod font;
 
 use std::path::Path;
@@ -76,7 +75,7 @@ impl Image {
     }
 
     fn write(&self, path: &Path) -> std::io::Result<()> {
-        let png = encode::encode(self.width, self.height, &self.rgb);
+        let png = super::png::encode(self.width, self.height, &self.rgb);
         promptlab_infer::fsutil::write_atomic(path, &png)
     }
 }

@@ -1,0 +1,22 @@
+//! promptlab's image-model lab, on candle and the CPU: the MNIST and
+//! Fashion-MNIST loaders and their fetch step, the models (each its own
+//! file, shapes beside the code), their training loops, checkpoints and the
+//! measures the lab reports. Nothing here knows the language models.
+
+pub mod cnn;
+pub mod cnn_train;
+pub mod data;
+pub mod dcgan;
+pub mod dcgan_train;
+pub mod error;
+pub mod fetch;
+pub mod layers;
+pub mod metrics;
+pub mod params;
+pub mod rng;
+pub mod shipped;
+pub mod train;
+pub mod vae;
+pub mod vae_train;
+
+pub use error::{ImagesError, Result};

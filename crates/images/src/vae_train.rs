@@ -1,0 +1,100 @@
+//! Training and measuring the VAE on binarized images: each epoch draws
+//! fresh binary pixels from the grey levels (dynamic binarization); the test
+//! part is binarized once, with a fixed seed, so every checkpoint is
+//! measured on the same bits.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::{Dataset, Split, PIXELS};
+use crate::error::Result;
+use crate::params::{read_checkpoint, save_checkpoint, CheckpointFile};
+use crate::rng::{binarize, normal_tensor};
+use crate::train::{gather, run_epochs, Flow, Progress, TrainOptions, TrainState};
+use crate::vae::{Vae, VaeConfig, KIND};
+
+/// The seed the test part is binarized with.
+pub const TEST_BINARIZE_SEED: u64 = 0xB1;
+
+impl Vae {
+    pub fn save(&self, path: &Path, state: &TrainState) -> Result<()> {
+        save_checkpoint(&self.params, path, KIND, &self.config, state)
+    }
+
+    pub fn from_checkpoint(file: &CheckpointFile) -> Result<(Self, TrainState)> {
+        let (config, state) = read_checkpoint::<VaeConfig>(file, KIND)?;
+        let model = Vae::new(config, 0)?;
+        model.params.load(file)?;
+        Ok((model, state))
+    }
+}
+
+/// The test part's pixels, binarized with [`TEST_BINARIZE_SEED`].
+pub fn binarized(split: &Split) -> Vec<f32> {
+    binarize(
+        &split.images,
+        &mut ChaCha8Rng::seed_from_u64(TEST_BINARIZE_SEED),
+    )
+}
+
+/// The mean negative ELBO (nats per image) over binary `pixels`, one
+/// posterior sample per image from a fixed seed.
+pub fn mean_neg_elbo(model: &Vae, pixels: &[f32]) -> Result<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let (mut total, mut n) = (0f64, 0usize);
+    for chunk in pixels.chunks(500 * PIXELS) {
+        let b = chunk.len() / PIXELS;
+        let x = Tensor::from_slice(chunk, (b, PIXELS), &Device::Cpu)?;
+        let eps = normal_tensor(&[b, model.config.latent], &mut rng)?;
+        total += f64::from(model.neg_elbo(&x, &eps)?.sum_all()?.to_scalar::<f32>()?);
+        n += b;
+    }
+    Ok(total / n.max(1) as f64)
+}
+
+pub fn train(
+    model: &Vae,
+    data: &Dataset,
+    options: &TrainOptions,
+    state: TrainState,
+    checkpoint: Option<&Path>,
+    on_progress: impl FnMut(&Progress) -> Flow,
+) -> Result<TrainState> {
+    let train = match options.train_limit {
+        Some(n) => data.train.take(n),
+        None => data.train.clone(),
+    };
+    let test = binarized(&data.test);
+    let mut optimiser = AdamW::new(
+        model.params.vars(),
+        ParamsAdamW {
+            lr: options.learning_rate,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    run_epochs(
+        train.len(),
+        options,
+        state,
+        |indices, rng, rate| {
+            optimiser.set_learning_rate(rate);
+            let (grey, _) = gather(&train, indices);
+            let x = Tensor::from_vec(binarize(&grey, rng), (indices.len(), PIXELS), &Device::Cpu)?;
+            let eps = normal_tensor(&[indices.len(), model.config.latent], rng)?;
+            let loss = model.neg_elbo(&x, &eps)?.mean_all()?;
+            optimiser.backward_step(&loss)?;
+            Ok(loss.to_scalar::<f32>()?)
+        },
+        || Ok(("neg_elbo_nats", mean_neg_elbo(model, &test)? as f32)),
+        |state| match checkpoint {
+            Some(path) => model.save(path, state),
+            None => Ok(()),
+        },
+        on_progress,
+    )
+}
