@@ -16,7 +16,7 @@ use promptlab_images::dcgan::{Dcgan, DcganConfig};
 use promptlab_images::dcgan_train;
 use promptlab_images::fetch::{self, Fetched};
 use promptlab_images::metrics;
-use promptlab_images::params::CheckpointFile;
+use promptlab_images::params::{CheckpointFile, Checkpointed};
 use promptlab_images::shipped;
 use promptlab_images::train::{Progress, TrainOptions, TrainState};
 use promptlab_images::vae::{Vae, VaeConfig};

@@ -11,24 +11,23 @@ use crate::cnn::{images_tensor, Classifier, ClassifierConfig, KIND};
 use crate::data::{Dataset, Split, CLASSES};
 use crate::error::Result;
 use crate::layers::{cross_entropy, log_softmax};
-use crate::params::{read_checkpoint, save_checkpoint, CheckpointFile};
+use crate::params::Checkpointed;
 use crate::train::{gather, run_epochs, shift_randomly, Flow, Progress, TrainOptions, TrainState};
 
-impl Classifier {
-    pub fn save(&self, path: &Path, state: &TrainState) -> Result<()> {
-        save_checkpoint(&self.params, path, KIND, &self.config, state)
+impl Checkpointed for Classifier {
+    const KIND: &'static str = KIND;
+    type Config = ClassifierConfig;
+
+    fn build(config: ClassifierConfig, seed: u64) -> Result<Self> {
+        Classifier::new(config, seed)
     }
 
-    /// A classifier and its training state from a checkpoint file.
-    pub fn from_checkpoint(file: &CheckpointFile) -> Result<(Self, TrainState)> {
-        let (config, state) = read_checkpoint::<ClassifierConfig>(file, KIND)?;
-        let model = Classifier::new(config, 0)?;
-        model.params.load(file)?;
-        Ok((model, state))
+    fn config(&self) -> &ClassifierConfig {
+        &self.config
     }
 
-    pub fn load(path: &Path) -> Result<(Self, TrainState)> {
-        Self::from_checkpoint(&CheckpointFile::read(path)?)
+    fn params(&self) -> &crate::params::Params {
+        &self.params
     }
 }
 

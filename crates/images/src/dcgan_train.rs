@@ -14,20 +14,24 @@ use crate::cnn::{images_tensor, Classifier};
 use crate::data::Dataset;
 use crate::dcgan::{to_signed, Dcgan, DcganConfig, KIND};
 use crate::error::Result;
-use crate::params::{read_checkpoint, save_checkpoint, CheckpointFile};
+use crate::params::Checkpointed;
 use crate::rng::normal_tensor;
 use crate::train::{gather, run_epochs, Flow, Progress, TrainOptions, TrainState};
 
-impl Dcgan {
-    pub fn save(&self, path: &Path, state: &TrainState) -> Result<()> {
-        save_checkpoint(&self.params, path, KIND, &self.config, state)
+impl Checkpointed for Dcgan {
+    const KIND: &'static str = KIND;
+    type Config = DcganConfig;
+
+    fn build(config: DcganConfig, seed: u64) -> Result<Self> {
+        Dcgan::new(config, seed)
     }
 
-    pub fn from_checkpoint(file: &CheckpointFile) -> Result<(Self, TrainState)> {
-        let (config, state) = read_checkpoint::<DcganConfig>(file, KIND)?;
-        let model = Dcgan::new(config, 0)?;
-        model.params.load(file)?;
-        Ok((model, state))
+    fn config(&self) -> &DcganConfig {
+        &self.config
+    }
+
+    fn params(&self) -> &crate::params::Params {
+        &self.params
     }
 }
 

@@ -313,3 +313,32 @@ mod erased {
         }
     }
 }
+
+/// A model that lives in a checkpoint: its kind, its config, how to build
+/// it from the config, and its parameters. Saving and loading are the same
+/// for every model.
+pub trait Checkpointed: Sized {
+    const KIND: &'static str;
+    type Config: serde::Serialize + serde::de::DeserializeOwned;
+
+    /// A fresh model of `config`, initialised from `seed`.
+    fn build(config: Self::Config, seed: u64) -> Result<Self>;
+    fn config(&self) -> &Self::Config;
+    fn params(&self) -> &Params;
+
+    fn save(&self, path: &Path, state: &crate::train::TrainState) -> Result<()> {
+        save_checkpoint(self.params(), path, Self::KIND, self.config(), state)
+    }
+
+    /// The model and its training state from a checkpoint file.
+    fn from_checkpoint(file: &CheckpointFile) -> Result<(Self, crate::train::TrainState)> {
+        let (config, state) = read_checkpoint::<Self::Config>(file, Self::KIND)?;
+        let model = Self::build(config, 0)?;
+        model.params().load(file)?;
+        Ok((model, state))
+    }
+
+    fn load(path: &Path) -> Result<(Self, crate::train::TrainState)> {
+        Self::from_checkpoint(&CheckpointFile::read(path)?)
+    }
+}

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::{Dataset, Split, PIXELS};
 use crate::error::Result;
-use crate::params::{read_checkpoint, save_checkpoint, CheckpointFile};
+use crate::params::Checkpointed;
 use crate::rng::{binarize, normal_tensor};
 use crate::train::{gather, run_epochs, Flow, Progress, TrainOptions, TrainState};
 use crate::vae::{Vae, VaeConfig, KIND};
@@ -20,16 +20,20 @@ use crate::vae::{Vae, VaeConfig, KIND};
 /// The seed the test part is binarized with.
 pub const TEST_BINARIZE_SEED: u64 = 0xB1;
 
-impl Vae {
-    pub fn save(&self, path: &Path, state: &TrainState) -> Result<()> {
-        save_checkpoint(&self.params, path, KIND, &self.config, state)
+impl Checkpointed for Vae {
+    const KIND: &'static str = KIND;
+    type Config = VaeConfig;
+
+    fn build(config: VaeConfig, seed: u64) -> Result<Self> {
+        Vae::new(config, seed)
     }
 
-    pub fn from_checkpoint(file: &CheckpointFile) -> Result<(Self, TrainState)> {
-        let (config, state) = read_checkpoint::<VaeConfig>(file, KIND)?;
-        let model = Vae::new(config, 0)?;
-        model.params.load(file)?;
-        Ok((model, state))
+    fn config(&self) -> &VaeConfig {
+        &self.config
+    }
+
+    fn params(&self) -> &crate::params::Params {
+        &self.params
     }
 }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use promptlab_images::cnn::{images_tensor, Classifier, ClassifierConfig, FEATURES};
 use promptlab_images::cnn_train;
 use promptlab_images::data::{self, Dataset, DatasetKind, Split, PIXELS};
-use promptlab_images::params::CheckpointFile;
+use promptlab_images::params::{CheckpointFile, Checkpointed};
 use promptlab_images::train::{Progress, TrainOptions, TrainState};
 use promptlab_images::ImagesError;
 
