@@ -9,14 +9,19 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use promptlab_images::autoregressive_train;
 use promptlab_images::cnn::{Classifier, ClassifierConfig};
 use promptlab_images::cnn_train;
 use promptlab_images::data::{self, DatasetKind};
 use promptlab_images::dcgan::{Dcgan, DcganConfig};
 use promptlab_images::dcgan_train;
+use promptlab_images::ddpm::{Ddpm, DdpmConfig, SampleOptions};
+use promptlab_images::ddpm_train;
 use promptlab_images::fetch::{self, Fetched};
 use promptlab_images::metrics;
 use promptlab_images::params::{CheckpointFile, Checkpointed};
+use promptlab_images::pixelcnn::{PixelCnn, PixelCnnConfig};
+use promptlab_images::row_lstm::{RowLstm, RowLstmConfig};
 use promptlab_images::shipped;
 use promptlab_images::train::{Progress, TrainOptions, TrainState};
 use promptlab_images::vae::{Vae, VaeConfig};
@@ -52,6 +57,45 @@ pub struct SampleArgs {
     /// The PNG file to write
     #[arg(long, value_name = "FILE")]
     pub png: PathBuf,
+    #[command(flatten)]
+    pub diffusion: DiffusionArgs,
+}
+
+/// How the diffusion model samples.
+#[derive(Debug, Args)]
+pub struct DiffusionArgs {
+    /// ddpm: denoising steps (all of the model's, 1000, is the paper's
+    /// ancestral sampler with --eta 1; fewer is DDIM)
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub denoise_steps: usize,
+    /// ddpm: 0 for DDIM's deterministic path, 1 for fresh noise each step
+    #[arg(long, default_value_t = 0.0)]
+    pub eta: f64,
+    /// ddpm: classifier-free guidance weight (0: none)
+    #[arg(long, default_value_t = 2.0)]
+    pub guidance: f64,
+}
+
+impl DiffusionArgs {
+    fn options(&self) -> anyhow::Result<SampleOptions> {
+        anyhow::ensure!(
+            (2..=10_000).contains(&self.denoise_steps),
+            "--denoise-steps must be 2 to 10000"
+        );
+        anyhow::ensure!(
+            self.eta.is_finite() && (0.0..=1.0).contains(&self.eta),
+            "--eta must be between 0 and 1"
+        );
+        anyhow::ensure!(
+            self.guidance.is_finite() && (0.0..=20.0).contains(&self.guidance),
+            "--guidance must be between 0 and 20"
+        );
+        Ok(SampleOptions {
+            steps: self.denoise_steps,
+            eta: self.eta,
+            guidance: self.guidance,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +138,13 @@ pub enum ModelFlag {
     Vae,
     /// The deep convolutional GAN
     Dcgan,
+    /// PixelCNN: masked convolutions, pixel by pixel
+    #[value(name = "pixelcnn")]
+    PixelCnn,
+    /// The Row LSTM of PixelRNN, row by row
+    RowLstm,
+    /// The denoising diffusion model (class-conditional, with guidance)
+    Ddpm,
 }
 
 #[derive(Debug, Args)]
@@ -117,8 +168,9 @@ pub struct TrainArgs {
     pub lr: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// The CNN's two convolution widths
-    #[arg(long, value_name = "C1,C2", value_delimiter = ',')]
+    /// The CNN's two convolution widths; for pixelcnn, row-lstm and ddpm
+    /// one width (feature maps, hidden state, the U-Net's base)
+    #[arg(long, value_name = "C1[,C2]", value_delimiter = ',')]
     pub channels: Option<Vec<usize>>,
     /// Stop after this many steps in all (a quick check)
     #[arg(long, value_name = "N")]
@@ -142,6 +194,11 @@ pub struct EvalArgs {
     pub dataset: DatasetFlag,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// How many samples a generator is judged on
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub samples: usize,
+    #[command(flatten)]
+    pub diffusion: DiffusionArgs,
     /// Compute threads (default: all physical cores)
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -207,14 +264,34 @@ fn model_id(model: ModelFlag) -> &'static str {
         ModelFlag::Cnn => promptlab_images::cnn::KIND,
         ModelFlag::Vae => promptlab_images::vae::KIND,
         ModelFlag::Dcgan => promptlab_images::dcgan::KIND,
+        ModelFlag::PixelCnn => promptlab_images::pixelcnn::KIND,
+        ModelFlag::RowLstm => promptlab_images::row_lstm::KIND,
+        ModelFlag::Ddpm => promptlab_images::ddpm::KIND,
     }
 }
 
-/// A trained model of either kind, as its checkpoint gave it.
+/// A trained model of any kind, as its checkpoint gave it.
 enum Loaded {
     Cnn(Classifier),
     Vae(Vae),
     Dcgan(Dcgan),
+    PixelCnn(PixelCnn),
+    RowLstm(RowLstm),
+    Ddpm(Ddpm),
+}
+
+/// `$body` with `$m` bound to the model inside any `Loaded`.
+macro_rules! each_model {
+    ($loaded:expr, $m:ident => $body:expr) => {
+        match $loaded {
+            Loaded::Cnn($m) => $body,
+            Loaded::Vae($m) => $body,
+            Loaded::Dcgan($m) => $body,
+            Loaded::PixelCnn($m) => $body,
+            Loaded::RowLstm($m) => $body,
+            Loaded::Ddpm($m) => $body,
+        }
+    };
 }
 
 impl Loaded {
@@ -234,49 +311,66 @@ impl Loaded {
             }
             ModelFlag::Vae => Loaded::Vae(Vae::new(VaeConfig::new(kind), seed)?),
             ModelFlag::Dcgan => Loaded::Dcgan(Dcgan::new(DcganConfig::new(kind), seed)?),
+            ModelFlag::PixelCnn => {
+                let mut config = PixelCnnConfig::new(kind);
+                config.channels = one_width(args, config.channels, 1)?;
+                Loaded::PixelCnn(PixelCnn::new(config, seed)?)
+            }
+            ModelFlag::RowLstm => {
+                let mut config = RowLstmConfig::new(kind);
+                config.hidden = one_width(args, config.hidden, 1)?;
+                Loaded::RowLstm(RowLstm::new(config, seed)?)
+            }
+            ModelFlag::Ddpm => {
+                let mut config = DdpmConfig::new(kind);
+                config.channels = one_width(args, config.channels, 4)?;
+                Loaded::Ddpm(Ddpm::new(config, seed)?)
+            }
         })
     }
 
     fn from_file(model: ModelFlag, file: &CheckpointFile) -> anyhow::Result<(Self, TrainState)> {
-        Ok(match model {
-            ModelFlag::Cnn => {
-                let (m, s) = Classifier::from_checkpoint(file)?;
-                (Loaded::Cnn(m), s)
-            }
-            ModelFlag::Vae => {
-                let (m, s) = Vae::from_checkpoint(file)?;
-                (Loaded::Vae(m), s)
-            }
-            ModelFlag::Dcgan => {
-                let (m, s) = Dcgan::from_checkpoint(file)?;
-                (Loaded::Dcgan(m), s)
-            }
-        })
+        fn load<M: Checkpointed>(
+            file: &CheckpointFile,
+            wrap: fn(M) -> Loaded,
+        ) -> anyhow::Result<(Loaded, TrainState)> {
+            let (m, s) = M::from_checkpoint(file)?;
+            Ok((wrap(m), s))
+        }
+        match model {
+            ModelFlag::Cnn => load(file, Loaded::Cnn),
+            ModelFlag::Vae => load(file, Loaded::Vae),
+            ModelFlag::Dcgan => load(file, Loaded::Dcgan),
+            ModelFlag::PixelCnn => load(file, Loaded::PixelCnn),
+            ModelFlag::RowLstm => load(file, Loaded::RowLstm),
+            ModelFlag::Ddpm => load(file, Loaded::Ddpm),
+        }
     }
 
     fn dataset(&self) -> DatasetKind {
-        match self {
-            Loaded::Cnn(m) => m.config.dataset,
-            Loaded::Vae(m) => m.config.dataset,
-            Loaded::Dcgan(m) => m.config.dataset,
-        }
+        each_model!(self, m => m.config.dataset)
     }
 
     fn parameters(&self) -> usize {
-        match self {
-            Loaded::Cnn(m) => m.params.count(),
-            Loaded::Vae(m) => m.params.count(),
-            Loaded::Dcgan(m) => m.params.count(),
-        }
+        each_model!(self, m => m.params.count())
     }
 
     fn save(&self, path: &Path, state: &TrainState) -> anyhow::Result<()> {
-        match self {
-            Loaded::Cnn(m) => m.save(path, state)?,
-            Loaded::Vae(m) => m.save(path, state)?,
-            Loaded::Dcgan(m) => m.save(path, state)?,
-        }
+        each_model!(self, m => m.save(path, state)?);
         Ok(())
+    }
+}
+
+/// `--channels` as one width, a multiple of `multiple` up to 256, else
+/// `default`.
+fn one_width(args: &TrainArgs, default: usize, multiple: usize) -> anyhow::Result<usize> {
+    match args.channels.as_deref() {
+        None => Ok(default),
+        Some(&[c]) if c.is_multiple_of(multiple) && (multiple..=256).contains(&c) => Ok(c),
+        Some(_) => anyhow::bail!(
+            "--channels: for the {} one width, a multiple of {multiple} up to 256",
+            model_id(args.model)
+        ),
     }
 }
 
@@ -371,6 +465,24 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
                 on_progress,
             )
         }
+        Loaded::PixelCnn(m) => {
+            autoregressive_train::train(m, &data, &options, state, Some(&out), on_progress)
+        }
+        Loaded::RowLstm(m) => {
+            autoregressive_train::train(m, &data, &options, state, Some(&out), on_progress)
+        }
+        Loaded::Ddpm(m) => {
+            let judge = shipped_judge(kind).ok();
+            ddpm_train::train(
+                m,
+                &data,
+                judge.as_ref(),
+                &options,
+                state,
+                Some(&out),
+                on_progress,
+            )
+        }
     };
     match result {
         Ok(state) => {
@@ -432,6 +544,11 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let (model, state) = Loaded::from_file(args.model, &file)?;
     let kind = model.dataset();
     let data = data::load(kind, &data_dir())?;
+    let judged = args.samples;
+    anyhow::ensure!(
+        (1..=10_000).contains(&judged),
+        "--samples must be 1 to 10000"
+    );
     let mut report = serde_json::json!({
         "model": model_id(args.model),
         "checkpoint": file.path.display().to_string(),
@@ -459,17 +576,66 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
             lines.push(format!("nll             {:.4} nats", result.nll_nats));
         }
         Loaded::Vae(m) => {
-            let neg_elbo = vae_train::mean_neg_elbo(m, &vae_train::binarized(&data.test))?;
+            let neg_elbo = vae_train::mean_neg_elbo(
+                m,
+                &promptlab_images::rng::binarized_test_part(&data.test),
+            )?;
             report["neg_elbo_nats"] = neg_elbo.into();
             lines.push(format!(
                 "negative ELBO   {neg_elbo:.2} nats (binarized test set)"
             ));
-            let samples = m.sample(JUDGED_SAMPLES, 0)?;
+            let samples = m.sample(judged, 0)?;
             judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
         }
         Loaded::Dcgan(m) => {
-            let samples = m.sample(JUDGED_SAMPLES, 0)?;
+            let samples = m.sample(judged, 0)?;
             judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
+        }
+        Loaded::PixelCnn(m) => {
+            likelihood(m, &data.test, &mut report, &mut lines)?;
+            let samples = m.sample(judged, 0)?;
+            judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
+        }
+        Loaded::RowLstm(m) => {
+            likelihood(m, &data.test, &mut report, &mut lines)?;
+            let samples = m.sample(judged, 0)?;
+            judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
+        }
+        Loaded::Ddpm(m) => {
+            let options = args.diffusion.options()?;
+            report["sampler"] = serde_json::json!({
+                "steps": options.steps,
+                "eta": options.eta,
+                "guidance": options.guidance,
+            });
+            lines.push(format!(
+                "sampler         {} steps, eta {}, guidance {}{}",
+                options.steps,
+                options.eta,
+                options.guidance,
+                if m.config.class_conditional {
+                    " (classes 0–9 in turn)"
+                } else {
+                    ""
+                }
+            ));
+            let samples = m.sample(judged, 0, &options)?;
+            judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
+            if m.config.class_conditional {
+                let asked = m.sample_classes(judged);
+                let given = metrics::labels(&shipped_judge(kind)?, &samples)?;
+                let agree = asked
+                    .iter()
+                    .zip(&given)
+                    .filter(|(a, (g, _))| **a as usize == *g)
+                    .count() as f64
+                    / judged as f64;
+                report["class_agreement"] = agree.into();
+                lines.push(format!(
+                    "asked class     {:.1}% labelled as the class asked for",
+                    agree * 100.0
+                ));
+            }
         }
     }
     match args.format {
@@ -483,8 +649,23 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How many samples a generator is judged on.
-const JUDGED_SAMPLES: usize = 1000;
+/// The test NLL of an exact-likelihood model, in nats and bits per pixel.
+fn likelihood(
+    model: &impl autoregressive_train::ExactLikelihood,
+    test: &data::Split,
+    report: &mut serde_json::Value,
+    lines: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let nats =
+        autoregressive_train::mean_nll(model, &promptlab_images::rng::binarized_test_part(test))?;
+    let bits = autoregressive_train::bits_per_dim(nats);
+    report["nll_nats"] = nats.into();
+    report["bits_per_dim"] = bits.into();
+    lines.push(format!(
+        "test NLL        {nats:.2} nats, {bits:.4} bits/dim (binarized test set)"
+    ));
+    Ok(())
+}
 
 /// The shipped classifier's verdict on a generator's samples.
 fn judge_samples(
@@ -539,6 +720,9 @@ fn sample(args: &SampleArgs) -> anyhow::Result<()> {
         }
         Loaded::Vae(m) => m.sample(args.n, args.seed)?,
         Loaded::Dcgan(m) => m.sample(args.n, args.seed)?,
+        Loaded::PixelCnn(m) => m.sample(args.n, args.seed)?,
+        Loaded::RowLstm(m) => m.sample(args.n, args.seed)?,
+        Loaded::Ddpm(m) => m.sample(args.n, args.seed, &args.diffusion.options()?)?,
     };
     let png = grid_png(&pixels, args.n);
     promptlab_images::params::write_atomic(&args.png, &png)

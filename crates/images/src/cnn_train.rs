@@ -22,6 +22,12 @@ impl Checkpointed for Classifier {
         Classifier::new(config, seed)
     }
 
+    fn check(config: &ClassifierConfig) -> std::result::Result<(), String> {
+        crate::params::check_range("channels[0]", config.channels[0], 1, 256)?;
+        crate::params::check_range("channels[1]", config.channels[1], 1, 256)?;
+        crate::params::check_range("hidden", config.hidden, 1, 4096)
+    }
+
     fn config(&self) -> &ClassifierConfig {
         &self.config
     }

@@ -26,6 +26,17 @@ impl Checkpointed for Dcgan {
         Dcgan::new(config, seed)
     }
 
+    fn check(config: &DcganConfig) -> std::result::Result<(), String> {
+        crate::params::check_range("latent", config.latent, 1, 512)?;
+        crate::params::check_range("generator_channels", config.generator_channels, 1, 512)?;
+        crate::params::check_range(
+            "discriminator_channels",
+            config.discriminator_channels,
+            1,
+            512,
+        )
+    }
+
     fn config(&self) -> &DcganConfig {
         &self.config
     }
@@ -38,7 +49,7 @@ impl Checkpointed for Dcgan {
 /// Binary cross-entropy of logits against an all-`target` label, mean.
 fn bce_with_logits(logits: &Tensor, target: f64) -> Result<Tensor> {
     // −[t·log σ(l) + (1−t)·log(1−σ(l))] = softplus(l) − t·l
-    let loss = (crate::vae::softplus(logits)? - (logits * target)?)?;
+    let loss = (crate::layers::softplus(logits)? - (logits * target)?)?;
     Ok(loss.mean_all()?)
 }
 

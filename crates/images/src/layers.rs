@@ -18,9 +18,7 @@ pub fn init_conv(
     k: usize,
     rng: &mut ChaCha8Rng,
 ) -> Result<()> {
-    let bound = 1.0 / ((cin * k * k) as f32).sqrt();
-    p.uniform(&format!("{name}.weight"), &[cout, cin, k, k], bound, rng)?;
-    p.uniform(&format!("{name}.bias"), &[cout], bound, rng)
+    init_conv_rect(p, name, cin, cout, (k, k), rng)
 }
 
 /// Adds a transposed convolution `name` (`name.weight` (in, out, k, k),
@@ -56,7 +54,14 @@ pub fn init_linear(
 pub fn conv(p: &Params, name: &str, x: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
     let w = p.get(&format!("{name}.weight"))?;
     let b = p.get(&format!("{name}.bias"))?;
-    let y = x.conv2d(w, padding, stride, 1, 1)?;
+    let y = if stride == 1 {
+        let padded = x
+            .pad_with_zeros(2, padding, padding)?
+            .pad_with_zeros(3, padding, padding)?;
+        crate::conv_op::conv2d_valid(&padded, w)?
+    } else {
+        x.conv2d(w, padding, stride, 1, 1)?
+    };
     Ok(y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?)
 }
 
@@ -144,4 +149,98 @@ pub fn batch_norm(p: &Params, name: &str, x: &Tensor, training: bool) -> Result<
 /// max(x, slope·x).
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     Ok(x.maximum(&(x * slope)?)?)
+}
+
+/// The mask (1, 1, kh, kw) of an autoregressive convolution over pixels in
+/// raster order (van den Oord et al. 2016): every row above the centre
+/// row, and in the centre row the columns left of the centre — and the
+/// centre itself when `include_centre` (type B; type A leaves it out, so a
+/// pixel never sees itself).
+pub fn causal_mask(kh: usize, kw: usize, include_centre: bool) -> Result<Tensor> {
+    let (ch, cw) = (kh / 2, kw / 2);
+    let values: Vec<f32> = (0..kh * kw)
+        .map(|i| {
+            let (y, x) = (i / kw, i % kw);
+            let open = y < ch || (y == ch && (x < cw || (include_centre && x == cw)));
+            if open {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Ok(Tensor::from_vec(
+        values,
+        (1, 1, kh, kw),
+        &candle_core::Device::Cpu,
+    )?)
+}
+
+/// (b, cin, h, w) → (b, cout, h, w): the convolution `name` with its
+/// weight multiplied by `mask` (1, 1, kh, kw), padded to keep the size.
+pub fn masked_conv(p: &Params, name: &str, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let w = p.get(&format!("{name}.weight"))?;
+    let b = p.get(&format!("{name}.bias"))?;
+    let (_, _, kh, kw) = w.dims4()?;
+    let padded = x
+        .pad_with_zeros(2, kh / 2, kh / 2)?
+        .pad_with_zeros(3, kw / 2, kw / 2)?;
+    let y = crate::conv_op::conv2d_valid(&padded, &w.broadcast_mul(mask)?)?;
+    Ok(y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?)
+}
+
+/// Adds a convolution `name` with a kh × kw kernel (`name.weight` (out,
+/// in, kh, kw), `name.bias` (out)).
+pub fn init_conv_rect(
+    p: &mut Params,
+    name: &str,
+    cin: usize,
+    cout: usize,
+    (kh, kw): (usize, usize),
+    rng: &mut ChaCha8Rng,
+) -> Result<()> {
+    let bound = 1.0 / ((cin * kh * kw) as f32).sqrt();
+    p.uniform(&format!("{name}.weight"), &[cout, cin, kh, kw], bound, rng)?;
+    p.uniform(&format!("{name}.bias"), &[cout], bound, rng)
+}
+
+/// log(1 + eˣ), computed as max(x, 0) + log(1 + e^−|x|).
+pub fn softplus(x: &Tensor) -> Result<Tensor> {
+    let positive = x.relu()?;
+    let tail = (x.abs()?.neg()?.exp()? + 1.0)?.log()?;
+    Ok((positive + tail)?)
+}
+
+/// −log p(x) of binary `x` under Bernoulli pixels with `logits`, per
+/// element: softplus(l) − x·l, stable for any l.
+pub fn bernoulli_nll(logits: &Tensor, x: &Tensor) -> Result<Tensor> {
+    Ok((softplus(logits)? - (x * logits)?)?)
+}
+
+/// Adds a group norm `name` over `c` channels: a scale `name.weight`
+/// (ones) and a shift `name.bias` (zeros).
+pub fn init_group_norm(p: &mut Params, name: &str, c: usize) -> Result<()> {
+    p.constant(&format!("{name}.weight"), &[c], 1.0)?;
+    p.constant(&format!("{name}.bias"), &[c], 0.0)
+}
+
+/// Group norm (Wu & He 2018) of `x` (b, c, h, w) over `groups` groups of
+/// channels, each normalised by its own mean and variance per image.
+pub fn group_norm(p: &Params, name: &str, x: &Tensor, groups: usize) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    let grouped = x.reshape((b, groups, (c / groups) * h * w))?; // (b, g, c/g·h·w)
+    let mean = grouped.mean_keepdim(2)?;
+    let centred = grouped.broadcast_sub(&mean)?;
+    let var = centred.sqr()?.mean_keepdim(2)?;
+    let normalised = centred
+        .broadcast_div(&(var + 1e-5)?.sqrt()?)?
+        .reshape((b, c, h, w))?;
+    let scale = p.get(&format!("{name}.weight"))?.reshape((1, c, 1, 1))?;
+    let shift = p.get(&format!("{name}.bias"))?.reshape((1, c, 1, 1))?;
+    Ok(normalised.broadcast_mul(&scale)?.broadcast_add(&shift)?)
+}
+
+/// x·σ(x).
+pub fn silu(x: &Tensor) -> Result<Tensor> {
+    Ok(candle_nn::ops::silu(x)?)
 }

@@ -42,6 +42,11 @@ impl Params {
         self.insert(name, Tensor::full(value, shape, &Device::Cpu)?)
     }
 
+    /// Adds `name` with the values of `tensor`.
+    pub fn set_new(&mut self, name: &str, tensor: Tensor) -> Result<()> {
+        self.insert(name, tensor)
+    }
+
     fn insert(&mut self, name: &str, tensor: Tensor) -> Result<()> {
         self.vars
             .insert(name.to_string(), Var::from_tensor(&tensor)?);
@@ -78,6 +83,39 @@ impl Params {
             .filter(|(name, _)| name.starts_with(prefix) && !name.contains(crate::layers::RUNNING))
             .map(|(_, v)| v.clone())
             .collect()
+    }
+
+    /// Whether the model has parameter `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
+    }
+
+    /// Adds a copy of every parameter named `from…` as `to…` (the shadow
+    /// weights an average keeps).
+    pub fn duplicate_prefix(&mut self, from: &str, to: &str) -> Result<()> {
+        let mut copies = Vec::new();
+        for (name, var) in &self.vars {
+            if let Some(rest) = name.strip_prefix(from) {
+                copies.push((format!("{to}{rest}"), var.as_tensor().copy()?));
+            }
+        }
+        for (name, tensor) in copies {
+            self.insert(&name, tensor)?;
+        }
+        Ok(())
+    }
+
+    /// Each `shadow…` parameter ← decay·itself + (1 − decay)·its `source…`
+    /// twin (an exponential moving average).
+    pub fn blend_prefix(&self, shadow: &str, source: &str, decay: f64) -> Result<()> {
+        for (name, var) in &self.vars {
+            if let Some(rest) = name.strip_prefix(shadow) {
+                let twin = self.get(&format!("{source}{rest}"))?;
+                let next = ((var.as_tensor() * decay)? + (twin.detach() * (1.0 - decay))?)?;
+                var.set(&next)?;
+            }
+        }
+        Ok(())
     }
 
     /// How many numbers the model has.
@@ -323,6 +361,9 @@ pub trait Checkpointed: Sized {
 
     /// A fresh model of `config`, initialised from `seed`.
     fn build(config: Self::Config, seed: u64) -> Result<Self>;
+    /// Refuses a config whose sizes no model here has, before anything is
+    /// allocated (a checkpoint's config is input).
+    fn check(config: &Self::Config) -> std::result::Result<(), String>;
     fn config(&self) -> &Self::Config;
     fn params(&self) -> &Params;
 
@@ -333,6 +374,7 @@ pub trait Checkpointed: Sized {
     /// The model and its training state from a checkpoint file.
     fn from_checkpoint(file: &CheckpointFile) -> Result<(Self, crate::train::TrainState)> {
         let (config, state) = read_checkpoint::<Self::Config>(file, Self::KIND)?;
+        Self::check(&config).map_err(|e| checkpoint(&file.path, format!("config: {e}")))?;
         let model = Self::build(config, 0)?;
         model.params().load(file)?;
         Ok((model, state))
@@ -340,5 +382,19 @@ pub trait Checkpointed: Sized {
 
     fn load(path: &Path) -> Result<(Self, crate::train::TrainState)> {
         Self::from_checkpoint(&CheckpointFile::read(path)?)
+    }
+}
+
+/// `field` must lie in `lo..=hi`.
+pub fn check_range(
+    field: &str,
+    value: usize,
+    lo: usize,
+    hi: usize,
+) -> std::result::Result<(), String> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("`{field}` is {value} (expected {lo} to {hi})"))
     }
 }

@@ -34,3 +34,16 @@ pub fn binarize(pixels: &[f32], rng: &mut ChaCha8Rng) -> Vec<f32> {
         .map(|&p| if rng.random::<f32>() < p { 1.0 } else { 0.0 })
         .collect()
 }
+
+/// The seed the test part is binarized with, so every checkpoint of a
+/// binary model is measured on the same bits.
+pub const TEST_BINARIZE_SEED: u64 = 0xB1;
+
+/// The test part's pixels, binarized with [`TEST_BINARIZE_SEED`].
+pub fn binarized_test_part(split: &crate::data::Split) -> Vec<f32> {
+    use rand::SeedableRng;
+    binarize(
+        &split.images,
+        &mut ChaCha8Rng::seed_from_u64(TEST_BINARIZE_SEED),
+    )
+}

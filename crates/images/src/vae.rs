@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::PIXELS;
 use crate::error::Result;
-use crate::layers::{init_linear, linear};
+use crate::layers::{bernoulli_nll, init_linear, linear};
 use crate::params::Params;
 use crate::rng::normal_tensor;
 
@@ -95,8 +95,7 @@ impl Vae {
     /// The negative ELBO of each image (b), in nats, for binary `x`.
     pub fn neg_elbo(&self, x: &Tensor, eps: &Tensor) -> Result<Tensor> {
         let pass = self.pass(x, eps)?;
-        // −log p(x|z) = Σ softplus(l) − x·l over pixels, stable for any l.
-        let reconstruction = (softplus(&pass.logits)? - (x * &pass.logits)?)?.sum(1)?;
+        let reconstruction = bernoulli_nll(&pass.logits, x)?.sum(1)?;
         // KL(N(μ, σ²) ‖ N(0, 1)) = ½ Σ (μ² + σ² − 1 − log σ²).
         let kl = ((pass.mu.sqr()? + pass.logvar.exp()?)? - 1.0)?;
         let kl = (kl - &pass.logvar)?.sum(1)?.affine(0.5, 0.0)?;
@@ -118,11 +117,4 @@ impl Vae {
         let (mu, _) = self.encode(&x)?;
         Ok(self.decode(&mu)?.flatten_all()?.to_vec1::<f32>()?)
     }
-}
-
-/// log(1 + eˣ), computed as max(x, 0) + log(1 + e^−|x|).
-pub fn softplus(x: &Tensor) -> Result<Tensor> {
-    let positive = x.relu()?;
-    let tail = (x.abs()?.neg()?.exp()? + 1.0)?.log()?;
-    Ok((positive + tail)?)
 }

@@ -10,15 +10,12 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::{Dataset, Split, PIXELS};
+use crate::data::{Dataset, PIXELS};
 use crate::error::Result;
 use crate::params::Checkpointed;
-use crate::rng::{binarize, normal_tensor};
+use crate::rng::{binarize, binarized_test_part, normal_tensor};
 use crate::train::{gather, run_epochs, Flow, Progress, TrainOptions, TrainState};
 use crate::vae::{Vae, VaeConfig, KIND};
-
-/// The seed the test part is binarized with.
-pub const TEST_BINARIZE_SEED: u64 = 0xB1;
 
 impl Checkpointed for Vae {
     const KIND: &'static str = KIND;
@@ -28,6 +25,11 @@ impl Checkpointed for Vae {
         Vae::new(config, seed)
     }
 
+    fn check(config: &VaeConfig) -> std::result::Result<(), String> {
+        crate::params::check_range("hidden", config.hidden, 1, 4096)?;
+        crate::params::check_range("latent", config.latent, 1, 512)
+    }
+
     fn config(&self) -> &VaeConfig {
         &self.config
     }
@@ -35,14 +37,6 @@ impl Checkpointed for Vae {
     fn params(&self) -> &crate::params::Params {
         &self.params
     }
-}
-
-/// The test part's pixels, binarized with [`TEST_BINARIZE_SEED`].
-pub fn binarized(split: &Split) -> Vec<f32> {
-    binarize(
-        &split.images,
-        &mut ChaCha8Rng::seed_from_u64(TEST_BINARIZE_SEED),
-    )
 }
 
 /// The mean negative ELBO (nats per image) over binary `pixels`, one
@@ -72,7 +66,7 @@ pub fn train(
         Some(n) => data.train.take(n),
         None => data.train.clone(),
     };
-    let test = binarized(&data.test);
+    let test = binarized_test_part(&data.test);
     let mut optimiser = AdamW::new(
         model.params.vars(),
         ParamsAdamW {

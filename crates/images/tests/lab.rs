@@ -346,7 +346,7 @@ fn the_vae_has_its_shapes_and_its_negative_elbo_falls_on_a_fixed_batch() {
         train: halves(32),
         test: halves(32),
     };
-    let bits = promptlab_images::vae_train::binarized(&data.test);
+    let bits = promptlab_images::rng::binarized_test_part(&data.test);
     let before = promptlab_images::vae_train::mean_neg_elbo(&model, &bits).unwrap();
     // 784 pixels coded near p = ½ cost about 784 · ln 2 ≈ 543 nats.
     assert!((400.0..700.0).contains(&before), "{before}");
