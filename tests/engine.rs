@@ -527,3 +527,93 @@ fn a_request_id_still_in_use_is_refused() {
         }
     }
 }
+
+/// Image work goes to the images lane: it is served while the model's
+/// lane is busy with a job that runs until cancelled.
+#[test]
+fn image_work_runs_beside_the_model_lane() {
+    use promptlab_engine::images::{DatasetKind, ImagesRequest, ImagesWork, LabPaths, ModelKind};
+    let (engine, rx, dir) = start(&TinySpec::default());
+    assert!(matches!(next(&rx), Event::Loaded { .. }));
+    engine
+        .send(Command::Job {
+            id: 1,
+            job: Box::new(Counts(u64::MAX)),
+        })
+        .unwrap();
+    assert!(matches!(next(&rx), Event::JobProgress { id: 1, .. }));
+    let paths = LabPaths {
+        data: dir.path().join("no-data"),
+        checkpoints: dir.path().join("checkpoints"),
+    };
+    engine
+        .send(Command::Images(ImagesRequest {
+            id: 2,
+            model: ModelKind::Vae,
+            dataset: DatasetKind::Mnist,
+            paths: paths.clone(),
+            work: ImagesWork::Sample {
+                n: 4,
+                seed: 3,
+                shipped: false,
+            },
+        }))
+        .unwrap();
+    let mut samples = None;
+    let summary = loop {
+        match next(&rx) {
+            Event::ImagesSamples { id: 2, images } => samples = Some(images),
+            Event::ImagesFinished {
+                id: 2,
+                summary,
+                stopped,
+            } => {
+                assert!(!stopped);
+                break summary;
+            }
+            Event::JobProgress { id: 1, .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let samples = samples.expect("the labelled samples");
+    assert_eq!(samples.len(), 4);
+    assert_eq!(samples.labels.len(), 4);
+    assert!(samples.pixels.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert!(
+        summary.starts_with("4 from the VAE (shipped checkpoint, 200 epochs):"),
+        "{summary}"
+    );
+    // Training needs the dataset: one line saying what to run.
+    engine
+        .send(Command::Images(ImagesRequest {
+            id: 3,
+            model: ModelKind::Vae,
+            dataset: DatasetKind::Mnist,
+            paths,
+            work: ImagesWork::Train {
+                epochs: 1,
+                preview: 4,
+            },
+        }))
+        .unwrap();
+    let error = loop {
+        match next(&rx) {
+            Event::Failed { id: 3, error } => break error.to_string(),
+            Event::ImagesTraining { id: 3, .. } | Event::JobProgress { id: 1, .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(
+        error.contains("is not in") && error.contains("promptlab images data fetch"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'));
+    // The model's lane was busy all along.
+    engine.cancel(1);
+    loop {
+        if let Event::JobFinished { id: 1, stopped, .. } = next(&rx) {
+            assert!(stopped);
+            break;
+        }
+    }
+}

@@ -611,12 +611,12 @@ fn mouse_capture_follows_the_config_and_its_key() {
     tmux.wait_for_model();
     let mouse = || tmux.run(&["display-message", "-p", "-t", "app", "#{mouse_any_flag}"]);
     assert_eq!(mouse().trim(), "0", "config says off");
-    tmux.keys(&["F6"]);
+    tmux.keys(&["F8"]);
     tmux.wait_for("capture on", Duration::from_secs(5), |s| {
         s.contains("mouse capture on")
     });
     assert_eq!(mouse().trim(), "1");
-    tmux.keys(&["F6"]);
+    tmux.keys(&["F8"]);
     tmux.wait_for("capture off", Duration::from_secs(5), |s| {
         s.contains("mouse capture off")
     });
@@ -876,5 +876,72 @@ fn attention_pane_in_tmux_inspects_an_answer_and_every_key_moves_the_selection()
     tmux.keys(&["x", "F5"]);
     tmux.wait_for("the chat again", Duration::from_secs(10), |s| {
         s.contains("┌ chat") && s.contains("Paris")
+    });
+}
+
+/// The images pane in tmux on the real datasets and shipped checkpoints:
+/// F6 opens it, `s` draws and labels the VAE's samples, `t` trains a VAE
+/// epoch into the cache with the chart filling in, a PixelCNN drawing
+/// shows its rows and stops on Esc, and F6 goes back to the chat.
+#[test]
+fn images_pane_samples_trains_and_stops_in_tmux() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The datasets `promptlab images data fetch` put in the real cache.
+    let data = promptlab_hub::cache_dir().join("images").join("data");
+    assert!(
+        data.join("mnist").is_dir(),
+        "{} is missing: run `promptlab images data fetch`",
+        data.display()
+    );
+    std::fs::create_dir_all(d.join("cache/images")).unwrap();
+    std::os::unix::fs::symlink(&data, d.join("cache/images/data")).unwrap();
+    let script = format!(
+        "{app}; echo PROMPTLAB-EXITED; sleep 120",
+        app = app_command(d)
+    );
+    let tmux = Tmux::start("images", 80, 24, &script);
+    tmux.wait_for_model();
+    tmux.keys(&["F6"]);
+    tmux.wait_for("the images pane", Duration::from_secs(5), |s| {
+        s.contains("1 CNN") && s.contains("The VAE on MNIST.")
+    });
+    tmux.keys(&["s"]);
+    let (screen, _) = tmux.wait_for("labelled samples", Duration::from_secs(60), |s| {
+        s.contains("labelled with ≥ 0.9 confidence")
+    });
+    assert!(
+        screen.contains("shipped checkpoint, 200 epochs"),
+        "{screen}"
+    );
+    assert!(screen.contains('▀') || screen.contains('█'), "{screen}");
+
+    // One epoch of a fresh VAE, into the cache.
+    tmux.keys(&["t"]);
+    tmux.wait_for("the training chart", Duration::from_secs(30), |s| {
+        s.contains("training") && s.contains("step")
+    });
+    let (screen, _) = tmux.wait_for("the epoch", Duration::from_secs(240), |s| {
+        s.contains("trained the VAE to 1 epoch;")
+    });
+    assert!(screen.contains("−elbo"), "{screen}");
+    assert!(d
+        .join("cache/images/checkpoints/vae-mnist.safetensors")
+        .is_file());
+
+    // PixelCNN draws row by row; Esc stops it.
+    tmux.keys(&["4", "s"]);
+    tmux.wait_for("a row drawn", Duration::from_secs(120), |s| {
+        s.contains("row 2 of 28")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the stop", Duration::from_secs(60), |s| {
+        s.contains("stopped before the drawing was done")
+    });
+    tmux.keys(&["F6"]);
+    tmux.wait_for("the chat", Duration::from_secs(5), |s| !s.contains("1 CNN"));
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("the app to exit", Duration::from_secs(30), |s| {
+        s.contains("PROMPTLAB-EXITED")
     });
 }

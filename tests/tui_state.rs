@@ -377,7 +377,7 @@ fn hints_name_the_keys_as_bound() {
     );
     // Rebound: every hint follows the config.
     let mut state = state_with_config(Some(
-        "keys:\n  help: f10\n  stop: ctrl+g\n  regenerate: ctrl+t\n  compare: f8\n",
+        "keys:\n  help: f10\n  stop: ctrl+g\n  regenerate: ctrl+t\n  compare: f9\n",
     ));
     let first = screen(&state, 80, 24, Palette::Basic16).0;
     assert!(
@@ -392,13 +392,13 @@ fn hints_name_the_keys_as_bound() {
         Some("still generating: ctrl+g stops it")
     );
     // The compare pane names the key that leads back and the chat's stop.
-    key(&mut state, KeyCode::F(8), KeyModifiers::NONE);
+    key(&mut state, KeyCode::F(9), KeyModifiers::NONE);
     key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
     assert_eq!(
         state.notice.as_deref(),
-        Some("the chat is still generating (F8, then ctrl+g stops it)")
+        Some("the chat is still generating (F9, then ctrl+g stops it)")
     );
-    key(&mut state, KeyCode::F(8), KeyModifiers::NONE);
+    key(&mut state, KeyCode::F(9), KeyModifiers::NONE);
     stream(&mut state, id, &[("Hello", -0.1)], "eos");
     key(&mut state, KeyCode::Char('o'), KeyModifiers::CONTROL);
     assert_eq!(
@@ -1917,14 +1917,14 @@ fn settings_name_the_preset_the_values_match() {
 fn the_mouse_key_turns_capture_off_and_on_and_says_so() {
     let mut state = new_state();
     assert!(state.mouse);
-    let effects = key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+    let effects = key(&mut state, KeyCode::F(8), KeyModifiers::NONE);
     assert_eq!(effects, vec![Effect::Mouse(false)]);
     assert!(state
         .notice
         .as_deref()
         .unwrap()
         .contains("the terminal selects text"));
-    let effects = key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+    let effects = key(&mut state, KeyCode::F(8), KeyModifiers::NONE);
     assert_eq!(effects, vec![Effect::Mouse(true)]);
 }
 
@@ -3372,5 +3372,332 @@ mod eval_pane_edges {
         let (text, _) = screen(&state, 80, 24, Palette::Mono);
         assert!(text.contains("stopped before the first trial"), "{text}");
         assert!(!state.eval.running());
+    }
+}
+
+/// The images pane driven by scripted engine events: the request a key
+/// sends, a labelled grid, the frames of a drawing to scrub through, a
+/// training run's chart, stopping, and refusals while work runs.
+mod images_pane {
+    use super::*;
+    use promptlab_engine::images::{
+        DatasetKind, ImagesRequest, ImagesWork, LabPaths, LabelledImages, ModelKind, TrainReport,
+    };
+    use promptlab_tui::panes::images::ImagesState;
+    use promptlab_tui::state::Screen;
+
+    fn opened() -> State {
+        let mut state = new_state();
+        state.images = ImagesState::with_paths(LabPaths {
+            data: "/lab/data".into(),
+            checkpoints: "/lab/checkpoints".into(),
+        });
+        key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+        state
+    }
+
+    fn press(state: &mut State, c: char) -> Vec<Effect> {
+        key(state, KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    /// `n` made-up images: image i a bright bar `i % 8 + 2` pixels wide
+    /// down the middle, fading at its edges; labelled class i % 10 with
+    /// falling confidence.
+    fn images(n: usize, labelled: bool) -> LabelledImages {
+        let mut pixels = Vec::with_capacity(n * 784);
+        for i in 0..n {
+            let half = (i % 8 + 2) as i32;
+            for p in 0..784i32 {
+                let (y, x) = (p / 28, p % 28);
+                let d = (x - 14).abs();
+                let v = if (4..24).contains(&y) && d < half {
+                    1.0
+                } else if (4..24).contains(&y) && d == half {
+                    0.5
+                } else {
+                    0.0
+                };
+                pixels.push(v);
+            }
+        }
+        LabelledImages {
+            pixels,
+            labels: if labelled {
+                (0..n).map(|i| (i % 10, 1.0 - i as f32 * 0.05)).collect()
+            } else {
+                Vec::new()
+            },
+            dataset: DatasetKind::Mnist,
+        }
+    }
+
+    fn text(state: &State) -> String {
+        let (text, _) = screen(state, 80, 24, Palette::Mono);
+        text.lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn request(effects: &[Effect]) -> &ImagesRequest {
+        match effects {
+            [Effect::Images(request)] => request,
+            other => panic!("expected one images request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_images_key_opens_the_pane_and_goes_back() {
+        let mut state = opened();
+        assert_eq!(state.screen, Screen::Images);
+        insta::assert_snapshot!("images_intro", text(&state));
+        key(&mut state, KeyCode::F(6), KeyModifiers::NONE);
+        assert_eq!(state.screen, Screen::Chat);
+    }
+
+    #[test]
+    fn a_sample_request_comes_back_as_a_labelled_grid() {
+        let mut state = opened();
+        let effects = press(&mut state, 's');
+        let r = request(&effects).clone();
+        assert_eq!(r.model, ModelKind::Vae);
+        assert_eq!(r.dataset, DatasetKind::Mnist);
+        assert_eq!(r.paths.checkpoints, PathBuf::from("/lab/checkpoints"));
+        assert_eq!(
+            r.work,
+            ImagesWork::Sample {
+                n: 16,
+                seed: 1,
+                shipped: false
+            }
+        );
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesSamples {
+                id: r.id,
+                images: images(16, true),
+            }),
+        );
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesFinished {
+                id: r.id,
+                summary: "16 from the VAE (shipped checkpoint, 200 epochs)".into(),
+                stopped: false,
+            }),
+        );
+        insta::assert_snapshot!("images_grid", text(&state));
+        // A second sample draws new images.
+        let again = press(&mut state, 's');
+        assert!(matches!(
+            request(&again).work,
+            ImagesWork::Sample { seed: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn the_grid_greys_follow_the_pixels() {
+        let mut state = opened();
+        let id = request(&press(&mut state, 's')).id;
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesSamples {
+                id,
+                images: images(1, true),
+            }),
+        );
+        let (_, terminal) = screen(&state, 80, 24, Palette::Indexed256);
+        let buffer = terminal.backend().buffer();
+        // One image at full size from (0, 1): its row 0 is black, and the
+        // bar (x 13 … 15, pixel rows 4 … 23) white over white.
+        let colour = |x: u16, y: u16| (buffer[(x, y)].fg, buffer[(x, y)].bg);
+        use ratatui::style::Color;
+        assert_eq!(colour(0, 1), (Color::Indexed(16), Color::Indexed(16)));
+        assert_eq!(colour(14, 4), (Color::Indexed(231), Color::Indexed(231)));
+        // x 12 is the bar's fading edge: mid grey.
+        assert_eq!(colour(12, 4), (Color::Indexed(244), Color::Indexed(244)));
+        // Pixel rows 2 and 3 (text row 1) are above the bar; 4 and 5 in it.
+        assert_eq!(colour(14, 2), (Color::Indexed(16), Color::Indexed(16)));
+        assert_eq!(colour(14, 3), (Color::Indexed(231), Color::Indexed(231)));
+        assert_eq!(buffer[(14, 4)].symbol(), "▀");
+    }
+
+    #[test]
+    fn a_drawing_arrives_frame_by_frame_and_scrubs_back_and_forth() {
+        let mut state = opened();
+        press(&mut state, '6');
+        let r = request(&press(&mut state, 's')).clone();
+        assert_eq!(r.model, ModelKind::Ddpm);
+        for (step, t) in [(1, 999), (2, 499), (3, 0)] {
+            update(
+                &mut state,
+                Action::Engine(Event::ImagesFrame {
+                    id: r.id,
+                    images: images(4, false),
+                    caption: format!("step {step} of 3, t = {t}"),
+                }),
+            );
+        }
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesSamples {
+                id: r.id,
+                images: images(4, true),
+            }),
+        );
+        let last_line = |state: &State| text(state).lines().nth(22).unwrap_or("").to_string();
+        assert!(
+            last_line(&state).contains("frame 4/4"),
+            "{}",
+            last_line(&state)
+        );
+        press(&mut state, '[');
+        assert!(last_line(&state).starts_with("step 3 of 3, t = 0"));
+        assert!(last_line(&state).contains("frame 3/4"));
+        key(&mut state, KeyCode::Home, KeyModifiers::NONE);
+        assert!(last_line(&state).starts_with("step 1 of 3, t = 999"));
+        press(&mut state, '[');
+        assert!(
+            last_line(&state).contains("frame 1/4"),
+            "stays at the first"
+        );
+        press(&mut state, ']');
+        assert!(last_line(&state).contains("frame 2/4"));
+        key(&mut state, KeyCode::End, KeyModifiers::NONE);
+        assert!(last_line(&state).contains("frame 4/4"));
+    }
+
+    #[test]
+    fn training_fills_the_chart_and_stops_on_escape() {
+        let mut state = opened();
+        press(&mut state, '+');
+        let r = request(&press(&mut state, 't')).clone();
+        assert_eq!(
+            r.work,
+            ImagesWork::Train {
+                epochs: 2,
+                preview: 16
+            }
+        );
+        let report = |state: &mut State, report| {
+            update(
+                state,
+                Action::Engine(Event::ImagesTraining { id: r.id, report }),
+            )
+        };
+        report(
+            &mut state,
+            TrainReport::Started {
+                parameters: 652_824,
+                epochs_done: 0,
+                epochs_target: 2,
+                images: 8000,
+                resumed: false,
+            },
+        );
+        for step in 1..=125 {
+            report(
+                &mut state,
+                TrainReport::Step {
+                    epoch: 1,
+                    step,
+                    steps: 125,
+                    loss: 200.0 - step as f32,
+                },
+            );
+        }
+        report(
+            &mut state,
+            TrainReport::Epoch {
+                epoch: 1,
+                train_loss: 137.5,
+                metric: "neg_elbo_nats".into(),
+                value: 121.25,
+                seconds: 4.0,
+            },
+        );
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesSamples {
+                id: r.id,
+                images: images(16, true),
+            }),
+        );
+        report(
+            &mut state,
+            TrainReport::Step {
+                epoch: 2,
+                step: 10,
+                steps: 125,
+                loss: 70.0,
+            },
+        );
+        insta::assert_snapshot!("images_training", text(&state));
+        // Another model or another run waits for this one.
+        press(&mut state, '3');
+        assert!(text(&state).contains("the VAE is training: Esc stops it"));
+        assert!(press(&mut state, 's').is_empty());
+        let effects = key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(effects, vec![Effect::Cancel(r.id)]);
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesFinished {
+                id: r.id,
+                summary: "stopped; epoch 1's checkpoint is kept at /lab/checkpoints/vae-mnist.safetensors"
+                    .into(),
+                stopped: true,
+            }),
+        );
+        assert!(text(&state).contains("stopped; epoch 1's checkpoint is kept"));
+        // Free again: the model can change.
+        press(&mut state, '3');
+        assert!(text(&state).contains("The DCGAN on MNIST."));
+    }
+
+    #[test]
+    fn a_failure_is_one_line_and_frees_the_pane() {
+        let mut state = opened();
+        let id = request(&press(&mut state, 's')).id;
+        update(
+            &mut state,
+            Action::Engine(Event::Failed {
+                id,
+                error: RequestError::Images(
+                    "MNIST is not in /lab/data (run `promptlab images data fetch`)".into(),
+                ),
+            }),
+        );
+        assert!(text(&state).contains("MNIST is not in /lab/data"));
+        assert!(!state.images.running());
+        press(&mut state, 'd');
+        assert!(text(&state).contains("Fashion-MNIST (d)"));
+    }
+
+    #[test]
+    fn quitting_stops_the_work_in_flight() {
+        let mut state = opened();
+        let id = request(&press(&mut state, 't')).id;
+        let effects = key(&mut state, KeyCode::Char('q'), KeyModifiers::CONTROL);
+        assert!(effects.contains(&Effect::Cancel(id)), "{effects:?}");
+        assert!(effects.contains(&Effect::Quit));
+    }
+
+    #[test]
+    fn the_pane_and_its_help_fit_from_30_by_8_up() {
+        let mut state = opened();
+        let id = request(&press(&mut state, 's')).id;
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesSamples {
+                id,
+                images: images(16, true),
+            }),
+        );
+        for (w, h) in [(30, 8), (31, 9), (40, 10), (80, 24), (120, 40)] {
+            let (text, _) = screen(&state, w, h, Palette::Basic16);
+            assert!(text.contains("images"), "{w}×{h}:\n{text}");
+        }
+        key(&mut state, KeyCode::F(1), KeyModifiers::NONE);
+        insta::assert_snapshot!("images_help", text(&state));
     }
 }

@@ -5,27 +5,19 @@
 
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use promptlab_images::autoregressive_train;
-use promptlab_images::cnn::{Classifier, ClassifierConfig};
-use promptlab_images::cnn_train;
 use promptlab_images::data::{self, DatasetKind};
-use promptlab_images::dcgan::{Dcgan, DcganConfig};
-use promptlab_images::dcgan_train;
-use promptlab_images::ddpm::{Ddpm, DdpmConfig, SampleOptions};
-use promptlab_images::ddpm_train;
+use promptlab_images::ddpm::SampleOptions;
 use promptlab_images::fetch::{self, Fetched};
 use promptlab_images::metrics;
-use promptlab_images::params::{CheckpointFile, Checkpointed};
-use promptlab_images::pixelcnn::{PixelCnn, PixelCnnConfig};
-use promptlab_images::row_lstm::{RowLstm, RowLstmConfig};
-use promptlab_images::shipped;
+use promptlab_images::params::CheckpointFile;
 use promptlab_images::train::{Progress, TrainOptions, TrainState};
-use promptlab_images::vae::{Vae, VaeConfig};
 use promptlab_images::vae_train;
+use promptlab_images::zoo::{self, AnyModel, ModelKind};
 
 #[derive(Debug, Subcommand)]
 pub enum ImagesCommand {
@@ -219,6 +211,19 @@ fn data_dir() -> PathBuf {
     images_dir().join("data")
 }
 
+fn checkpoints_dir() -> PathBuf {
+    images_dir().join("checkpoints")
+}
+
+/// Where the images pane finds the datasets and keeps checkpoints: the
+/// same folders as these commands.
+pub fn lab_paths() -> promptlab_engine::images::LabPaths {
+    promptlab_engine::images::LabPaths {
+        data: data_dir(),
+        checkpoints: checkpoints_dir(),
+    }
+}
+
 pub fn run(command: &ImagesCommand) -> anyhow::Result<()> {
     match command {
         ImagesCommand::Data(DataCommand::Fetch { dataset }) => fetch_data(*dataset),
@@ -251,148 +256,17 @@ fn fetch_data(choice: DatasetChoice) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn default_checkpoint(model: ModelFlag, dataset: DatasetKind) -> PathBuf {
-    images_dir().join("checkpoints").join(format!(
-        "{}-{}.safetensors",
-        model_id(model),
-        dataset.id()
-    ))
-}
-
-fn model_id(model: ModelFlag) -> &'static str {
-    match model {
-        ModelFlag::Cnn => promptlab_images::cnn::KIND,
-        ModelFlag::Vae => promptlab_images::vae::KIND,
-        ModelFlag::Dcgan => promptlab_images::dcgan::KIND,
-        ModelFlag::PixelCnn => promptlab_images::pixelcnn::KIND,
-        ModelFlag::RowLstm => promptlab_images::row_lstm::KIND,
-        ModelFlag::Ddpm => promptlab_images::ddpm::KIND,
-    }
-}
-
-/// A trained model of any kind, as its checkpoint gave it.
-enum Loaded {
-    Cnn(Classifier),
-    Vae(Vae),
-    Dcgan(Dcgan),
-    PixelCnn(PixelCnn),
-    RowLstm(RowLstm),
-    Ddpm(Ddpm),
-}
-
-/// `$body` with `$m` bound to the model inside any `Loaded`.
-macro_rules! each_model {
-    ($loaded:expr, $m:ident => $body:expr) => {
-        match $loaded {
-            Loaded::Cnn($m) => $body,
-            Loaded::Vae($m) => $body,
-            Loaded::Dcgan($m) => $body,
-            Loaded::PixelCnn($m) => $body,
-            Loaded::RowLstm($m) => $body,
-            Loaded::Ddpm($m) => $body,
-        }
-    };
-}
-
-impl Loaded {
-    fn fresh(model: ModelFlag, kind: DatasetKind, args: &TrainArgs) -> anyhow::Result<Self> {
-        let seed = args.seed;
-        Ok(match model {
-            ModelFlag::Cnn => {
-                let mut config = ClassifierConfig::new(kind);
-                if let Some(c) = &args.channels {
-                    anyhow::ensure!(
-                        c.len() == 2 && c.iter().all(|&w| (1..=256).contains(&w)),
-                        "--channels: two widths, each 1 to 256 (e.g. 32,64)"
-                    );
-                    config.channels = [c[0], c[1]];
-                }
-                Loaded::Cnn(Classifier::new(config, seed)?)
-            }
-            ModelFlag::Vae => Loaded::Vae(Vae::new(VaeConfig::new(kind), seed)?),
-            ModelFlag::Dcgan => Loaded::Dcgan(Dcgan::new(DcganConfig::new(kind), seed)?),
-            ModelFlag::PixelCnn => {
-                let mut config = PixelCnnConfig::new(kind);
-                config.channels = one_width(args, config.channels, 1)?;
-                Loaded::PixelCnn(PixelCnn::new(config, seed)?)
-            }
-            ModelFlag::RowLstm => {
-                let mut config = RowLstmConfig::new(kind);
-                config.hidden = one_width(args, config.hidden, 1)?;
-                Loaded::RowLstm(RowLstm::new(config, seed)?)
-            }
-            ModelFlag::Ddpm => {
-                let mut config = DdpmConfig::new(kind);
-                config.channels = one_width(args, config.channels, 4)?;
-                Loaded::Ddpm(Ddpm::new(config, seed)?)
-            }
-        })
-    }
-
-    fn from_file(model: ModelFlag, file: &CheckpointFile) -> anyhow::Result<(Self, TrainState)> {
-        fn load<M: Checkpointed>(
-            file: &CheckpointFile,
-            wrap: fn(M) -> Loaded,
-        ) -> anyhow::Result<(Loaded, TrainState)> {
-            let (m, s) = M::from_checkpoint(file)?;
-            Ok((wrap(m), s))
-        }
-        match model {
-            ModelFlag::Cnn => load(file, Loaded::Cnn),
-            ModelFlag::Vae => load(file, Loaded::Vae),
-            ModelFlag::Dcgan => load(file, Loaded::Dcgan),
-            ModelFlag::PixelCnn => load(file, Loaded::PixelCnn),
-            ModelFlag::RowLstm => load(file, Loaded::RowLstm),
-            ModelFlag::Ddpm => load(file, Loaded::Ddpm),
+impl ModelFlag {
+    fn kind(self) -> ModelKind {
+        match self {
+            ModelFlag::Cnn => ModelKind::Cnn,
+            ModelFlag::Vae => ModelKind::Vae,
+            ModelFlag::Dcgan => ModelKind::Dcgan,
+            ModelFlag::PixelCnn => ModelKind::PixelCnn,
+            ModelFlag::RowLstm => ModelKind::RowLstm,
+            ModelFlag::Ddpm => ModelKind::Ddpm,
         }
     }
-
-    fn dataset(&self) -> DatasetKind {
-        each_model!(self, m => m.config.dataset)
-    }
-
-    fn parameters(&self) -> usize {
-        each_model!(self, m => m.params.count())
-    }
-
-    fn save(&self, path: &Path, state: &TrainState) -> anyhow::Result<()> {
-        each_model!(self, m => m.save(path, state)?);
-        Ok(())
-    }
-}
-
-/// `--channels` as one width, a multiple of `multiple` up to 256, else
-/// `default`.
-fn one_width(args: &TrainArgs, default: usize, multiple: usize) -> anyhow::Result<usize> {
-    match args.channels.as_deref() {
-        None => Ok(default),
-        Some(&[c]) if c.is_multiple_of(multiple) && (multiple..=256).contains(&c) => Ok(c),
-        Some(_) => anyhow::bail!(
-            "--channels: for the {} one width, a multiple of {multiple} up to 256",
-            model_id(args.model)
-        ),
-    }
-}
-
-/// `--ckpt`, else the shipped checkpoint of `model` on `kind`.
-fn checkpoint_file(
-    model: ModelFlag,
-    ckpt: Option<&Path>,
-    kind: DatasetKind,
-) -> anyhow::Result<CheckpointFile> {
-    Ok(match ckpt {
-        Some(path) => CheckpointFile::read(path)?,
-        None => {
-            let (name, bytes) = shipped::checkpoint(model_id(model), kind).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "promptlab ships no {} checkpoint for {} (give --ckpt)",
-                    model_id(model),
-                    kind.title()
-                )
-            })?;
-            CheckpointFile::from_bytes(Path::new(name), bytes.to_vec())?
-        }
-    })
 }
 
 fn train(args: &TrainArgs) -> anyhow::Result<()> {
@@ -400,7 +274,7 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| default_checkpoint(args.model, kind));
+        .unwrap_or_else(|| zoo::default_checkpoint(&checkpoints_dir(), args.model.kind(), kind));
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     anyhow::ensure!(
         args.lr.is_finite() && args.lr > 0.0,
@@ -416,7 +290,7 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
         train_limit: args.limit,
     };
     let (model, state) = if args.resume {
-        let (model, state) = Loaded::from_file(args.model, &CheckpointFile::read(&out)?)?;
+        let (model, state) = AnyModel::from_file(args.model.kind(), &CheckpointFile::read(&out)?)?;
         anyhow::ensure!(
             model.dataset() == kind,
             "{}: trained on {} (asked to go on with {})",
@@ -427,13 +301,13 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
         (model, state)
     } else {
         (
-            Loaded::fresh(args.model, kind, args)?,
+            AnyModel::fresh(args.model.kind(), kind, args.seed, args.channels.as_deref())?,
             TrainState::default(),
         )
     };
     eprintln!(
         "promptlab: training the {} on {} ({} training images, {} parameters) into {}",
-        model_id(args.model),
+        args.model.kind().id(),
         kind.title(),
         args.limit
             .map_or(data.train.len(), |n| n.min(data.train.len())),
@@ -450,40 +324,15 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
             ControlFlow::Continue(())
         }
     };
-    let result = match &model {
-        Loaded::Cnn(m) => cnn_train::train(m, &data, &options, state, Some(&out), on_progress),
-        Loaded::Vae(m) => vae_train::train(m, &data, &options, state, Some(&out), on_progress),
-        Loaded::Dcgan(m) => {
-            let judge = shipped_judge(kind).ok();
-            dcgan_train::train(
-                m,
-                &data,
-                judge.as_ref(),
-                &options,
-                state,
-                Some(&out),
-                on_progress,
-            )
-        }
-        Loaded::PixelCnn(m) => {
-            autoregressive_train::train(m, &data, &options, state, Some(&out), on_progress)
-        }
-        Loaded::RowLstm(m) => {
-            autoregressive_train::train(m, &data, &options, state, Some(&out), on_progress)
-        }
-        Loaded::Ddpm(m) => {
-            let judge = shipped_judge(kind).ok();
-            ddpm_train::train(
-                m,
-                &data,
-                judge.as_ref(),
-                &options,
-                state,
-                Some(&out),
-                on_progress,
-            )
-        }
-    };
+    let judge = zoo::shipped_judge(kind).ok();
+    let result = model.train(
+        &data,
+        judge.as_ref(),
+        &options,
+        state,
+        Some(&out),
+        on_progress,
+    );
     match result {
         Ok(state) => {
             if options.max_steps.is_some() {
@@ -540,8 +389,9 @@ fn report_progress(progress: &Progress, live: bool) {
 }
 
 fn eval(args: &EvalArgs) -> anyhow::Result<()> {
-    let file = checkpoint_file(args.model, args.ckpt.as_deref(), args.dataset.kind())?;
-    let (model, state) = Loaded::from_file(args.model, &file)?;
+    let file =
+        zoo::checkpoint_or_shipped(args.model.kind(), args.ckpt.as_deref(), args.dataset.kind())?;
+    let (model, state) = AnyModel::from_file(args.model.kind(), &file)?;
     let kind = model.dataset();
     let data = data::load(kind, &data_dir())?;
     let judged = args.samples;
@@ -550,7 +400,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         "--samples must be 1 to 10000"
     );
     let mut report = serde_json::json!({
-        "model": model_id(args.model),
+        "model": args.model.kind().id(),
         "checkpoint": file.path.display().to_string(),
         "dataset": kind.id(),
         "epochs": state.epochs_done,
@@ -560,7 +410,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         format!("checkpoint      {}", file.path.display()),
         format!(
             "model           {} on {}, {} epochs, {} parameters",
-            model_id(args.model),
+            args.model.kind().id(),
             kind.title(),
             state.epochs_done,
             model.parameters()
@@ -568,14 +418,14 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         format!("test images     {}", data.test.len()),
     ];
     match &model {
-        Loaded::Cnn(m) => {
-            let result = cnn_train::evaluate(m, &data.test)?;
+        AnyModel::Cnn(m) => {
+            let result = promptlab_images::cnn_train::evaluate(m, &data.test)?;
             report["accuracy"] = result.accuracy.into();
             report["nll_nats"] = result.nll_nats.into();
             lines.push(format!("accuracy        {:.2}%", result.accuracy * 100.0));
             lines.push(format!("nll             {:.4} nats", result.nll_nats));
         }
-        Loaded::Vae(m) => {
+        AnyModel::Vae(m) => {
             let neg_elbo = vae_train::mean_neg_elbo(
                 m,
                 &promptlab_images::rng::binarized_test_part(&data.test),
@@ -587,21 +437,21 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
             let samples = m.sample(judged, 0)?;
             judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
         }
-        Loaded::Dcgan(m) => {
+        AnyModel::Dcgan(m) => {
             let samples = m.sample(judged, 0)?;
             judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
         }
-        Loaded::PixelCnn(m) => {
+        AnyModel::PixelCnn(m) => {
             likelihood(m, &data.test, &mut report, &mut lines)?;
             let samples = m.sample(judged, 0)?;
             judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
         }
-        Loaded::RowLstm(m) => {
+        AnyModel::RowLstm(m) => {
             likelihood(m, &data.test, &mut report, &mut lines)?;
             let samples = m.sample(judged, 0)?;
             judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
         }
-        Loaded::Ddpm(m) => {
+        AnyModel::Ddpm(m) => {
             let options = args.diffusion.options()?;
             report["sampler"] = serde_json::json!({
                 "steps": options.steps,
@@ -623,7 +473,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
             judge_samples(kind, &samples, &data.test.images, &mut report, &mut lines)?;
             if m.config.class_conditional {
                 let asked = m.sample_classes(judged);
-                let given = metrics::labels(&shipped_judge(kind)?, &samples)?;
+                let given = metrics::labels(&zoo::shipped_judge(kind)?, &samples)?;
                 let agree = asked
                     .iter()
                     .zip(&given)
@@ -675,7 +525,7 @@ fn judge_samples(
     report: &mut serde_json::Value,
     lines: &mut Vec<String>,
 ) -> anyhow::Result<()> {
-    let judge = shipped_judge(kind)?;
+    let judge = zoo::shipped_judge(kind)?;
     let j = metrics::judge(&judge, samples, reference)?;
     report["samples"] = j.samples.into();
     report["mean_max_prob"] = j.mean_max_prob.into();
@@ -705,25 +555,12 @@ fn judge_samples(
     Ok(())
 }
 
-fn shipped_judge(kind: DatasetKind) -> anyhow::Result<Classifier> {
-    let file = checkpoint_file(ModelFlag::Cnn, None, kind)?;
-    Ok(Classifier::from_checkpoint(&file)?.0)
-}
-
 fn sample(args: &SampleArgs) -> anyhow::Result<()> {
     anyhow::ensure!((1..=1024).contains(&args.n), "--n must be 1 to 1024");
-    let file = checkpoint_file(args.model, args.ckpt.as_deref(), args.dataset.kind())?;
-    let (model, _) = Loaded::from_file(args.model, &file)?;
-    let pixels = match &model {
-        Loaded::Cnn(_) => {
-            anyhow::bail!("the cnn is a classifier: it judges samples but draws none")
-        }
-        Loaded::Vae(m) => m.sample(args.n, args.seed)?,
-        Loaded::Dcgan(m) => m.sample(args.n, args.seed)?,
-        Loaded::PixelCnn(m) => m.sample(args.n, args.seed)?,
-        Loaded::RowLstm(m) => m.sample(args.n, args.seed)?,
-        Loaded::Ddpm(m) => m.sample(args.n, args.seed, &args.diffusion.options()?)?,
-    };
+    let file =
+        zoo::checkpoint_or_shipped(args.model.kind(), args.ckpt.as_deref(), args.dataset.kind())?;
+    let (model, _) = AnyModel::from_file(args.model.kind(), &file)?;
+    let pixels = model.sample(args.n, args.seed, &args.diffusion.options()?)?;
     let png = grid_png(&pixels, args.n);
     promptlab_images::params::write_atomic(&args.png, &png)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.png.display()))?;

@@ -140,6 +140,7 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         prefill,
         model_spec: spec,
         suites_dir: args.suites.clone().unwrap_or_else(|| "prompts".into()),
+        images: super::images::lab_paths(),
     })?;
     Ok(())
 }

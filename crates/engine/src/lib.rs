@@ -12,11 +12,15 @@
 //! - `chat`, `compare`, `inspect`, `eval`: the built-in kinds of work (a
 //!   chat turn, a comparison of methods, an attention capture and its
 //!   readouts, a suite of prompts).
+//! - `images`: the image lab's work (training, sampling), served on a
+//!   second thread, the images lane, so it never waits on the model or
+//!   holds it up.
 
 mod cancel;
 mod chat;
 mod compare;
 pub mod eval;
+pub mod images;
 mod inspect;
 mod job;
 pub mod overview;
@@ -54,8 +58,11 @@ pub enum SendError {
 /// The sender's end of the engine thread.
 pub struct EngineHandle {
     messages: Sender<Message>,
+    /// The images lane's queue.
+    images: Sender<Message>,
     tokens: Tokens,
     thread: Option<JoinHandle<()>>,
+    images_thread: Option<JoinHandle<()>>,
 }
 
 impl EngineHandle {
@@ -64,7 +71,7 @@ impl EngineHandle {
     pub fn spawn(
         path: PathBuf,
         precision: Precision,
-        sink: impl Fn(Event) + Send + 'static,
+        sink: impl Fn(Event) + Send + Sync + 'static,
     ) -> EngineHandle {
         Self::spawn_with(move || LoadedModel::load_with(&path, precision), sink)
     }
@@ -72,19 +79,29 @@ impl EngineHandle {
     /// Starts the engine thread with a model from `load` (run on the thread).
     fn spawn_with(
         load: impl FnOnce() -> Result<LoadedModel, ModelError> + Send + 'static,
-        sink: impl Fn(Event) + Send + 'static,
+        sink: impl Fn(Event) + Send + Sync + 'static,
     ) -> EngineHandle {
+        let sink = std::sync::Arc::new(sink);
         let (messages, rx) = channel();
         let tokens = Tokens::default();
         let shared = tokens.clone();
+        let model_sink = std::sync::Arc::clone(&sink);
         let thread = std::thread::Builder::new()
             .name("promptlab-engine".into())
-            .spawn(move || worker::run(load, rx, shared, &sink))
+            .spawn(move || worker::run(load, rx, shared, &*model_sink))
             .expect("spawning the engine thread");
+        let (images, images_rx) = channel();
+        let shared = tokens.clone();
+        let images_thread = std::thread::Builder::new()
+            .name("promptlab-images".into())
+            .spawn(move || worker::run_images(images_rx, shared, &*sink))
+            .expect("spawning the images thread");
         EngineHandle {
             messages,
+            images,
             tokens,
             thread: Some(thread),
+            images_thread: Some(images_thread),
         }
     }
 
@@ -101,11 +118,11 @@ impl EngineHandle {
             }
             tokens.insert(id, cancel.clone());
         }
-        if self
-            .messages
-            .send(Message::Run { command, cancel })
-            .is_err()
-        {
+        let lane = match command {
+            Command::Images(_) => &self.images,
+            _ => &self.messages,
+        };
+        if lane.send(Message::Run { command, cancel }).is_err() {
             lock(&self.tokens).remove(&id);
             return Err(SendError::Stopped(id));
         }
@@ -133,7 +150,11 @@ impl Drop for EngineHandle {
     fn drop(&mut self) {
         self.cancel_all();
         let _ = self.messages.send(Message::Shutdown);
-        if let Some(thread) = self.thread.take() {
+        let _ = self.images.send(Message::Shutdown);
+        for thread in [self.thread.take(), self.images_thread.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = thread.join();
         }
     }

@@ -13,6 +13,7 @@ use promptlab_methods::spec::MethodSpec;
 use promptlab_methods::MethodError;
 
 use crate::eval::{EvalEnd, EvalPlan, EvalRequest};
+use crate::images::{ImagesRequest, LabelledImages, TrainReport};
 use crate::inspect::{InspectRequest, Readout, ReadoutRequest};
 use crate::job::Job;
 use crate::overview::Overview;
@@ -66,6 +67,8 @@ pub enum Command {
         id: RequestId,
         job: Box<dyn Job>,
     },
+    /// The image lab's work, on its own lane beside the model's.
+    Images(ImagesRequest),
 }
 
 impl Command {
@@ -77,6 +80,7 @@ impl Command {
             Command::Readout(r) => r.id,
             Command::Eval(r) => r.id,
             Command::Job { id, .. } => *id,
+            Command::Images(r) => r.id,
         }
     }
 }
@@ -94,6 +98,7 @@ impl std::fmt::Debug for Command {
                 .field("id", id)
                 .field("name", &job.name())
                 .finish(),
+            Command::Images(r) => f.debug_tuple("Images").field(r).finish(),
         }
     }
 }
@@ -144,6 +149,9 @@ pub enum RequestError {
     /// A long job's own failure.
     #[error(transparent)]
     Job(Arc<dyn std::error::Error + Send + Sync>),
+    /// The image lab's failure (a missing dataset, a bad checkpoint).
+    #[error("{0}")]
+    Images(String),
 }
 
 impl From<ModelError> for RequestError {
@@ -263,6 +271,30 @@ pub enum Event {
     /// A long job ended: its one-line summary; `stopped` when it returned
     /// early because it was cancelled.
     JobFinished {
+        id: RequestId,
+        summary: String,
+        stopped: bool,
+    },
+    /// A drawing in progress (a row, a denoising step), unlabelled.
+    ImagesFrame {
+        id: RequestId,
+        images: LabelledImages,
+        caption: String,
+    },
+    /// Finished images with the classifier's labels (a sample, or a
+    /// training run's look after an epoch).
+    ImagesSamples {
+        id: RequestId,
+        images: LabelledImages,
+    },
+    /// A training run's progress.
+    ImagesTraining {
+        id: RequestId,
+        report: TrainReport,
+    },
+    /// Image work `id` ended: its one-line summary; `stopped` when cancelled
+    /// midway (a training run keeps its last epoch's checkpoint).
+    ImagesFinished {
         id: RequestId,
         summary: String,
         stopped: bool,

@@ -77,6 +77,37 @@ pub(crate) fn run(
     }
 }
 
+/// The images lane: serves image work in turn until shutdown. Other
+/// commands never arrive here (the handle routes them).
+pub(crate) fn run_images(messages: Receiver<Message>, tokens: Tokens, sink: &dyn Fn(Event)) {
+    while let Ok(Message::Run { command, cancel }) = messages.recv() {
+        let id = command.id();
+        let outcome = match command {
+            _ if cancel.is_cancelled() => Err(RequestError::Cancelled),
+            Command::Images(request) => catch(|| crate::images::serve(request, &cancel, sink)),
+            other => Err(RequestError::Unsupported(format!(
+                "{other:?} is not image work"
+            ))),
+        };
+        if let Err(error) = outcome {
+            sink(Event::Failed { id, error });
+        }
+        lock(&tokens).remove(&id);
+    }
+}
+
+/// Runs `work`, turning a panic into [`RequestError::Panicked`].
+fn catch(work: impl FnOnce() -> Result<(), RequestError>) -> Result<(), RequestError> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            tracing::error!("request panicked: {message}");
+            Err(RequestError::Panicked(message))
+        }
+    }
+}
+
 /// Serves one request, turning a panic into [`RequestError::Panicked`].
 fn serve(
     backend: &mut LocalBackend<'_>,
@@ -84,7 +115,7 @@ fn serve(
     cancel: &CancelToken,
     sink: &dyn Fn(Event),
 ) -> Result<(), RequestError> {
-    let work = AssertUnwindSafe(|| match command {
+    let work = || match command {
         Command::Chat(request) => chat(backend, request, cancel, sink),
         Command::Compare(request) => {
             compare(backend, &request, cancel, sink);
@@ -112,15 +143,11 @@ fn serve(
             });
             Ok(())
         }
-    });
-    match catch_unwind(work) {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            let message = panic_message(panic.as_ref());
-            tracing::error!("request panicked: {message}");
-            Err(RequestError::Panicked(message))
-        }
-    }
+        Command::Images(_) => Err(RequestError::Unsupported(
+            "image work runs on the images lane".into(),
+        )),
+    };
+    catch(work)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

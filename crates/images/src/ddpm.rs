@@ -56,7 +56,7 @@ impl DdpmConfig {
     pub fn new(dataset: crate::data::DatasetKind) -> Self {
         Self {
             dataset,
-            channels: 32,
+            channels: 16,
             timesteps: 1000,
             beta_start: 1e-4,
             beta_end: 0.02,

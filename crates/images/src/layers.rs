@@ -179,11 +179,20 @@ pub fn causal_mask(kh: usize, kw: usize, include_centre: bool) -> Result<Tensor>
 /// (b, cin, h, w) → (b, cout, h, w): the convolution `name` with its
 /// weight multiplied by `mask` (1, 1, kh, kw), padded to keep the size.
 pub fn masked_conv(p: &Params, name: &str, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let kh = p.get(&format!("{name}.weight"))?.dim(2)?;
+    masked_conv_padded(p, name, &x.pad_with_zeros(2, kh / 2, 0)?, mask)
+}
+
+/// (b, cin, h, w) → (b, cout, h − kh/2, w): as [`masked_conv`], but with
+/// no padding above, so only the rows whose whole context is in `x` come
+/// out — output row j is input row j + kh/2. A causal mask sees nothing
+/// below the centre, so nothing is lost at the bottom.
+pub fn masked_conv_padded(p: &Params, name: &str, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let w = p.get(&format!("{name}.weight"))?;
     let b = p.get(&format!("{name}.bias"))?;
     let (_, _, kh, kw) = w.dims4()?;
     let padded = x
-        .pad_with_zeros(2, kh / 2, kh / 2)?
+        .pad_with_zeros(2, 0, kh / 2)?
         .pad_with_zeros(3, kw / 2, kw / 2)?;
     let y = crate::conv_op::conv2d_valid(&padded, &w.broadcast_mul(mask)?)?;
     Ok(y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?)

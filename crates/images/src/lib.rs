@@ -24,5 +24,6 @@ pub mod shipped;
 pub mod train;
 pub mod vae;
 pub mod vae_train;
+pub mod zoo;
 
 pub use error::{ImagesError, Result};

@@ -19,7 +19,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::{PIXELS, SIDE};
 use crate::error::Result;
-use crate::layers::{bernoulli_nll, causal_mask, conv, init_conv, init_conv_rect, masked_conv};
+use crate::layers::{
+    bernoulli_nll, causal_mask, conv, init_conv, init_conv_rect, masked_conv, masked_conv_padded,
+};
 use crate::params::Params;
 use crate::pixelcnn::crop_rows;
 use crate::train::Flow;
@@ -186,8 +188,11 @@ impl RowLstm {
             let top = row.saturating_sub(3);
             let mut state = None;
             for col in 0..SIDE {
+                // The row and the 3 above it (zeros above the image) give
+                // the row's features alone: (n, c, 1, w).
                 let crop = crop_rows(&canvas, n, top, row - top + 1)?;
-                let features = self.features(&crop)?.narrow(2, row - top, 1)?; // (n, c, 1, w)
+                let crop = crop.pad_with_zeros(2, 3 - (row - top), 0)?;
+                let features = masked_conv_padded(&self.params, "in", &crop, &self.mask_a)?;
                 let is_row = self.input_to_state(&features)?.squeeze(2)?; // (n, 4c, w)
                 let next = self.step(&is_row, above.as_ref())?;
                 let logits = self.output(&features, &next.h.unsqueeze(2)?)?; // (n, 1, 1, w)

@@ -43,6 +43,8 @@ pub struct TuiOptions {
     pub model_spec: String,
     /// The folder the eval pane lists suites from.
     pub suites_dir: PathBuf,
+    /// Where the images pane finds the datasets and keeps checkpoints.
+    pub images: promptlab_engine::images::LabPaths,
 }
 
 /// What the command line fills in on the compare pane; anything given
@@ -112,6 +114,7 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
     state.eval.suites_dir = options.suites_dir;
     state.eval.model_spec = options.model_spec;
     state.eval.model_file = options.model_path.clone();
+    state.images.paths = Some(options.images);
     let mut tui = terminal::enter(options.mouse)?;
     let result = (|| -> Result<(), Error> {
         spawn_signal_thread(tx.clone())?;

@@ -35,6 +35,7 @@ pub(crate) fn apply(effect: Effect, state: &mut State, engine: &EngineHandle) ->
         Effect::Inspect(request) => send(state, engine, Command::Inspect(request)),
         Effect::Readout(request) => send(state, engine, Command::Readout(request)),
         Effect::Eval(request) => send(state, engine, Command::Eval(request)),
+        Effect::Images(request) => send(state, engine, Command::Images(request)),
         Effect::ListSuites(dir) => {
             let listed = crate::panes::eval::update::list_suites(&dir);
             update(state, Action::SuitesListed(listed));

@@ -16,6 +16,7 @@ use crate::panes::attention::{self, AttentionState};
 use crate::panes::chat::{self, ChatState};
 use crate::panes::compare::{self, CompareState};
 use crate::panes::eval::{self, EvalState, SuiteEntry};
+use crate::panes::images;
 use crate::panes::{Cx, ModelStatus, ViewCx};
 use crate::settings::Settings;
 use crate::theme::Theme;
@@ -56,6 +57,8 @@ pub enum Effect {
     Readout(ReadoutRequest),
     /// Run a suite (the eval pane).
     Eval(EvalRequest),
+    /// Train or sample an image model (the images pane).
+    Images(promptlab_engine::images::ImagesRequest),
     /// Read the suites folder for the eval pane.
     ListSuites(PathBuf),
     /// Stop request `id` (a chat turn, a comparison, a capture, a run).
@@ -101,6 +104,7 @@ pub enum Screen {
     Compare,
     Attention,
     Eval,
+    Images,
 }
 
 pub struct State {
@@ -113,6 +117,9 @@ pub struct State {
     pub eval: EvalState,
     /// The pane the eval key came from.
     pub(crate) eval_from: Screen,
+    pub images: crate::panes::images::ImagesState,
+    /// The pane the images key came from.
+    pub(crate) images_from: Screen,
     pub settings: Settings,
     pub(crate) keymap: Keymap,
     pub overlay: Option<Overlay>,
@@ -145,6 +152,8 @@ impl State {
             attention_from: Screen::Chat,
             eval: EvalState::default(),
             eval_from: Screen::Chat,
+            images: Default::default(),
+            images_from: Screen::Chat,
             settings,
             keymap,
             overlay: None,
@@ -183,6 +192,8 @@ impl State {
             Screen::Eval => {
                 self.chat.generating.is_some() || self.compare.running() || self.attention.running()
             }
+            // The images lane runs beside the model's: nothing waits.
+            Screen::Images => false,
         }
     }
 }
@@ -240,7 +251,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 (None, Screen::Compare) => compare::update::paste(&mut state.compare, &text),
                 (None, Screen::Chat) => chat::update::paste(&mut state.chat, &text),
                 (None, Screen::Attention) => attention::update::paste(&mut state.attention, &text),
-                (None, Screen::Eval) => {}
+                (None, Screen::Eval | Screen::Images) => {}
             }
             vec![]
         }
@@ -250,7 +261,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                     compare::update::on_mouse(&mut state.compare, state.overlay, mouse)
                 }
                 Screen::Chat => chat::update::on_mouse(&mut state.chat, mouse),
-                Screen::Attention | Screen::Eval => {}
+                Screen::Attention | Screen::Eval | Screen::Images => {}
             }
             vec![]
         }
@@ -380,13 +391,22 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         Some(GlobalAction::SwitchPane) => {
             let to = match state.screen {
                 Screen::Chat => Screen::Compare,
-                Screen::Compare | Screen::Attention | Screen::Eval => Screen::Chat,
+                Screen::Compare | Screen::Attention | Screen::Eval | Screen::Images => Screen::Chat,
             };
             show_screen(state, to);
             vec![]
         }
         Some(GlobalAction::Attention) => open_attention(state),
         Some(GlobalAction::Eval) => open_eval(state),
+        Some(GlobalAction::Images) => {
+            if state.screen == Screen::Images {
+                show_screen(state, state.images_from);
+            } else {
+                state.images_from = state.screen;
+                show_screen(state, Screen::Images);
+            }
+            vec![]
+        }
         Some(GlobalAction::Quit) | None => match state.screen {
             Screen::Chat => {
                 let (chat, _, _, mut cx) = pane_cx(state);
@@ -412,6 +432,18 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                     other_busy,
                 );
                 eval::update::on_key(&mut state.eval, &mut cx, key)
+            }
+            Screen::Images => {
+                let mut cx = Cx::new(
+                    &state.keymap,
+                    &state.settings,
+                    &state.model,
+                    &mut state.notice,
+                    &mut state.overlay,
+                    &mut state.next_id,
+                    false,
+                );
+                images::update::on_key(&mut state.images, &mut cx, key)
             }
         },
     }
@@ -554,6 +586,8 @@ fn quit(state: &mut State) -> Vec<Effect> {
     effects.extend(state.attention.in_flight().into_iter().map(Effect::Cancel));
     // A run stops; its finished trials are in the store already.
     effects.extend(state.eval.in_flight().map(Effect::Cancel));
+    // Training stops; its last epoch's checkpoint is on disk.
+    effects.extend(state.images.in_flight().map(Effect::Cancel));
     effects.push(Effect::Autosave);
     effects.push(Effect::Quit);
     effects
@@ -633,6 +667,11 @@ fn on_engine(state: &mut State, event: Event) -> Vec<Effect> {
         | Event::EvalTrial { .. }
         | Event::EvalFinished { .. }) => on_eval_event(state, event),
         event @ Event::Failed { id, .. } if state.eval.owns(id) => on_eval_event(state, event),
+        event @ (Event::ImagesFrame { .. }
+        | Event::ImagesSamples { .. }
+        | Event::ImagesTraining { .. }
+        | Event::ImagesFinished { .. }) => on_images_event(state, event),
+        event @ Event::Failed { id, .. } if state.images.owns(id) => on_images_event(state, event),
         // Long jobs have no pane yet.
         Event::JobProgress { .. } | Event::JobFinished { .. } => vec![],
         event @ (Event::Failed { .. }
@@ -665,6 +704,13 @@ fn on_attention_event(state: &mut State, event: Event) -> Vec<Effect> {
     let effects = attention::update::on_engine(&mut state.attention, &mut cx, event);
     put_notice(state, Screen::Attention, notice, shown);
     effects
+}
+
+fn on_images_event(state: &mut State, event: Event) -> Vec<Effect> {
+    let (mut notice, shown) = take_notice(state, Screen::Images);
+    images::update::on_engine(&mut state.images, &mut notice, event);
+    put_notice(state, Screen::Images, notice, shown);
+    vec![]
 }
 
 fn on_eval_event(state: &mut State, event: Event) -> Vec<Effect> {

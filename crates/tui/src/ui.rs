@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::keymap::GlobalAction;
-use crate::panes::{attention, chat, compare, eval};
+use crate::panes::{attention, chat, compare, eval, images};
 use crate::state::{Overlay, Screen, State};
 use crate::theme::Theme;
 use crate::widgets::status::{self, Status};
@@ -38,7 +38,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
             spans.extend(compare::view::status_spans(&state.compare));
             "chat"
         }
-        Screen::Attention | Screen::Eval => "chat",
+        Screen::Attention | Screen::Eval | Screen::Images => "chat",
     };
     let status = Status {
         model: state.model.label(),
@@ -60,6 +60,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
         Screen::Compare => compare::view::render(frame, &state.compare, v, pane),
         Screen::Attention => attention::view::render(frame, &state.attention, v, pane),
         Screen::Eval => eval::view::render(frame, &state.eval, v, pane),
+        Screen::Images => images::view::render(frame, &state.images, v, pane),
     }
     status::render(frame, status, theme, status_area);
     match state.overlay {
@@ -71,6 +72,9 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
         }
         Some(Overlay::Help) if state.screen == Screen::Eval => {
             eval::view::render_help(frame, v, area)
+        }
+        Some(Overlay::Help) if state.screen == Screen::Images => {
+            images::view::render_help(frame, v, area)
         }
         Some(Overlay::Help) => chat::view::render_help(frame, v, area),
         Some(Overlay::Settings) => {

@@ -34,10 +34,11 @@ pub(crate) enum ConfigKey {
     Conversations,
     Attention,
     Eval,
+    Images,
 }
 
 impl ConfigKey {
-    pub(crate) const ALL: [ConfigKey; 26] = [
+    pub(crate) const ALL: [ConfigKey; 27] = [
         ConfigKey::Send,
         ConfigKey::Newline,
         ConfigKey::Stop,
@@ -64,6 +65,7 @@ impl ConfigKey {
         ConfigKey::Conversations,
         ConfigKey::Attention,
         ConfigKey::Eval,
+        ConfigKey::Images,
     ];
 
     /// The name used in `config.yaml`'s `keys` section.
@@ -95,6 +97,7 @@ impl ConfigKey {
             ConfigKey::Conversations => "conversations",
             ConfigKey::Attention => "attention",
             ConfigKey::Eval => "eval",
+            ConfigKey::Images => "images",
         }
     }
 
@@ -129,6 +132,7 @@ impl ConfigKey {
                 "attention pane (from the chat: inspect the selected or last answer; again: back)"
             }
             ConfigKey::Eval => "eval pane: run a suite with live A/B statistics",
+            ConfigKey::Images => "images pane: train, sample and judge the image models",
         }
     }
 }
@@ -149,6 +153,8 @@ pub(crate) enum GlobalAction {
     Attention,
     /// The eval pane, and back.
     Eval,
+    /// The images pane, and back.
+    Images,
 }
 
 /// The chat pane's actions.
@@ -209,6 +215,7 @@ impl ConfigKey {
             ConfigKey::Palette => GlobalAction::Palette,
             ConfigKey::Attention => GlobalAction::Attention,
             ConfigKey::Eval => GlobalAction::Eval,
+            ConfigKey::Images => GlobalAction::Images,
             _ => return None,
         })
     }

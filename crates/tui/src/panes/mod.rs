@@ -1,12 +1,13 @@
 //! The panes, each a module with its own state, its own `update` (keys,
 //! paste, mouse and engine events in, effects out) and its own view, and
 //! what a pane gets of the app's shared state ([`Cx`] to update, [`ViewCx`]
-//! to draw). Room for more panes (images) beside these.
+//! to draw).
 
 pub mod attention;
 pub mod chat;
 pub mod compare;
 pub mod eval;
+pub mod images;
 
 use promptlab_engine::plain::ModelInfo;
 use promptlab_engine::{Capabilities, RequestId};

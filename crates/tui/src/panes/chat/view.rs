@@ -116,6 +116,11 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
             ConfigKey::Conversations,
             "new conversation / the saved ones (search, open, rename)",
         ),
+        (
+            ConfigKey::Eval,
+            ConfigKey::Images,
+            "eval pane (a suite, live A/B) / images pane (image lab)",
+        ),
     ];
     let mut lines: Vec<Line> = Vec::new();
     for a in ConfigKey::ALL {
