@@ -583,6 +583,51 @@ fn image_work_runs_beside_the_model_lane() {
         summary.starts_with("4 from the VAE (shipped checkpoint, 200 epochs):"),
         "{summary}"
     );
+    // The VAE's latent walk and the GAN's interpolation, labelled.
+    let explore = |id, model, work| {
+        engine
+            .send(Command::Images(ImagesRequest {
+                id,
+                model,
+                dataset: DatasetKind::Mnist,
+                paths: paths.clone(),
+                work,
+            }))
+            .unwrap();
+        let mut images = None;
+        loop {
+            match next(&rx) {
+                Event::ImagesSamples { id: i, images: got } if i == id => images = Some(got),
+                Event::ImagesFinished { id: i, .. } if i == id => break,
+                Event::JobProgress { id: 1, .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        images.expect("images")
+    };
+    let walk = explore(
+        4,
+        ModelKind::Vae,
+        ImagesWork::Walk {
+            x: 0.5,
+            y: -1.0,
+            shipped: true,
+        },
+    );
+    assert_eq!(walk.len(), 10);
+    assert_eq!(walk.labels.len(), 10);
+    let line = explore(
+        5,
+        ModelKind::Dcgan,
+        ImagesWork::Interpolate {
+            seed_a: 1,
+            seed_b: 2,
+            steps: 6,
+            shipped: true,
+        },
+    );
+    assert_eq!(line.len(), 6);
+    assert_ne!(line.image(0), line.image(5));
     // Training needs the dataset: one line saying what to run.
     engine
         .send(Command::Images(ImagesRequest {

@@ -3496,6 +3496,94 @@ mod images_pane {
     }
 
     #[test]
+    fn the_vae_walks_and_reconstructs_and_the_gan_interpolates() {
+        let mut state = opened();
+        let walk = |effects: &[Effect]| match &request(effects).work {
+            ImagesWork::Walk { x, y, .. } => (*x, *y),
+            other => panic!("{other:?}"),
+        };
+        // v: the latent walk at the origin; arrows move its two sliders.
+        let effects = press(&mut state, 'v');
+        assert_eq!(walk(&effects), (0.0, 0.0));
+        let id = request(&effects).id;
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesSamples {
+                id,
+                images: images(10, true),
+            }),
+        );
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesFinished {
+                id,
+                summary: "the VAE's latent walk at z₁ = 0.0, z₂ = 0.0".into(),
+                stopped: false,
+            }),
+        );
+        insta::assert_snapshot!("images_walk", text(&state));
+        let effects = key(&mut state, KeyCode::Right, KeyModifiers::NONE);
+        assert_eq!(walk(&effects), (0.5, 0.0));
+        // While that decodes, more arrows wait.
+        assert!(key(&mut state, KeyCode::Down, KeyModifiers::NONE).is_empty());
+        let id = request(&effects).id;
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesFinished {
+                id,
+                summary: String::new(),
+                stopped: false,
+            }),
+        );
+        let effects = key(&mut state, KeyCode::Down, KeyModifiers::NONE);
+        assert_eq!(walk(&effects), (0.5, 0.5));
+        let id = request(&effects).id;
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesFinished {
+                id,
+                summary: String::new(),
+                stopped: false,
+            }),
+        );
+        // v again: reconstructions of four test images.
+        let effects = press(&mut state, 'v');
+        assert!(matches!(
+            request(&effects).work,
+            ImagesWork::Reconstruct { n: 4, .. }
+        ));
+        let id = request(&effects).id;
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesFinished {
+                id,
+                summary: String::new(),
+                stopped: false,
+            }),
+        );
+        // The DCGAN's second view goes between two seeds; the PixelCNN has
+        // only samples.
+        press(&mut state, '3');
+        let effects = press(&mut state, 'v');
+        assert!(matches!(
+            request(&effects).work,
+            ImagesWork::Interpolate { steps: 10, .. }
+        ));
+        let id = request(&effects).id;
+        update(
+            &mut state,
+            Action::Engine(Event::ImagesFinished {
+                id,
+                summary: String::new(),
+                stopped: false,
+            }),
+        );
+        press(&mut state, '4');
+        assert!(press(&mut state, 'v').is_empty());
+        assert!(text(&state).contains("the PixelCNN has the samples view only"));
+    }
+
+    #[test]
     fn the_grid_greys_follow_the_pixels() {
         let mut state = opened();
         let id = request(&press(&mut state, 's')).id;

@@ -56,6 +56,31 @@ pub enum ImagesWork {
     /// Trains `epochs` more epochs into the user's checkpoint, from it when
     /// it exists, else afresh; `preview` samples after each epoch.
     Train { epochs: usize, preview: usize },
+    /// The VAE's latent walk: a [`WALK_GRID`] grid of decodings around
+    /// (`x`, `y`) in its first two latent dimensions.
+    Walk { x: f32, y: f32, shipped: bool },
+    /// The VAE's reconstructions: `n` test images, each followed by what
+    /// the VAE makes of it.
+    Reconstruct { n: usize, seed: u64, shipped: bool },
+    /// The GAN's interpolation: `steps` images along the line between the
+    /// latents of two seeds.
+    Interpolate {
+        seed_a: u64,
+        seed_b: u64,
+        steps: usize,
+        shipped: bool,
+    },
+}
+
+/// How far apart the latent walk's grid points are, and how many (across,
+/// down): it fits an 80 × 24 terminal.
+pub const WALK_SPACING: f32 = 0.6;
+pub const WALK_GRID: (usize, usize) = (5, 2);
+
+/// Test image `i` of a set of `count` beginning at `seed`, spread over
+/// the split (whose images come class by class).
+fn spread(count: usize, seed: u64, i: usize) -> usize {
+    ((seed as usize).wrapping_mul(16).wrapping_add(i)).wrapping_mul(211) % count.max(1)
 }
 
 /// Images and what the classifier says of each.
@@ -137,6 +162,9 @@ pub(crate) fn serve(
             sample(&request, *n, *seed, *shipped, cancel, sink)
         }
         ImagesWork::Train { epochs, preview } => train(&request, *epochs, *preview, cancel, sink),
+        ImagesWork::Walk { .. }
+        | ImagesWork::Reconstruct { .. }
+        | ImagesWork::Interpolate { .. } => explore(&request, sink),
     };
     match outcome {
         Ok((summary, stopped)) => {
@@ -207,9 +235,8 @@ fn sample(
         AnyModel::Cnn(_) => {
             // The classifier draws nothing: it labels test images instead.
             let data = data::load(request.dataset, &request.paths.data)?;
-            let start = (seed as usize * n) % data.test.len().max(1);
             (0..n)
-                .flat_map(|i| data.test.image((start + i) % data.test.len()).to_vec())
+                .flat_map(|i| data.test.image(spread(data.test.len(), seed, i)).to_vec())
                 .collect()
         }
         AnyModel::PixelCnn(m) => m.sample_rows(n, seed, |row, canvas| {
@@ -244,6 +271,65 @@ fn sample(
         ),
         false,
     ))
+}
+
+/// The model-specific views: decode, reconstruct or interpolate, then
+/// label what came out.
+fn explore(request: &ImagesRequest, sink: &dyn Fn(Event)) -> Outcome {
+    let shipped = match request.work {
+        ImagesWork::Walk { shipped, .. }
+        | ImagesWork::Reconstruct { shipped, .. }
+        | ImagesWork::Interpolate { shipped, .. } => shipped,
+        _ => false,
+    };
+    let (model, _, source) = load(request, shipped)?;
+    let wrong = || ImagesError::Invalid(format!("the {} has no such view", request.model.title()));
+    let (pixels, summary) = match (&request.work, &model) {
+        (ImagesWork::Walk { x, y, .. }, AnyModel::Vae(m)) => (
+            m.walk(*x, *y, WALK_GRID, WALK_SPACING)?,
+            format!("the VAE's latent walk at z₁ = {x:.1}, z₂ = {y:.1} ({source} checkpoint)"),
+        ),
+        (ImagesWork::Reconstruct { n, seed, .. }, AnyModel::Vae(m)) => {
+            let data = data::load(request.dataset, &request.paths.data)?;
+            let originals: Vec<f32> = (0..*n)
+                .flat_map(|i| data.test.image(spread(data.test.len(), *seed, i)).to_vec())
+                .collect();
+            let rebuilt = m.reconstruct(&originals)?;
+            let mut pairs = Vec::with_capacity(2 * originals.len());
+            for (a, b) in originals.chunks(PIXELS).zip(rebuilt.chunks(PIXELS)) {
+                pairs.extend_from_slice(a);
+                pairs.extend_from_slice(b);
+            }
+            (
+                pairs,
+                format!("{n} test images, each followed by the VAE's reconstruction ({source} checkpoint)"),
+            )
+        }
+        (
+            ImagesWork::Interpolate {
+                seed_a,
+                seed_b,
+                steps,
+                ..
+            },
+            AnyModel::Dcgan(m),
+        ) => (
+            m.interpolate(*seed_a, *seed_b, *steps)?,
+            format!("the DCGAN from seed {seed_a} to seed {seed_b} in {steps} steps ({source} checkpoint)"),
+        ),
+        _ => return Err(wrong()),
+    };
+    let judge = zoo::shipped_judge(request.dataset)?;
+    let labels = metrics::labels(&judge, &pixels)?;
+    sink(Event::ImagesSamples {
+        id: request.id,
+        images: LabelledImages {
+            pixels,
+            labels,
+            dataset: request.dataset,
+        },
+    });
+    Ok((summary, false))
 }
 
 fn train(
@@ -368,8 +454,8 @@ fn preview_images(
         ..SampleOptions::fast()
     };
     let pixels = match model {
-        AnyModel::Cnn(_) => (0..n.min(data.test.len()))
-            .flat_map(|i| data.test.image(i).to_vec())
+        AnyModel::Cnn(_) => (0..n)
+            .flat_map(|i| data.test.image(spread(data.test.len(), 0, i)).to_vec())
             .collect(),
         other => other.sample(n, 0, &quick)?,
     };

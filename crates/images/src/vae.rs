@@ -109,6 +109,33 @@ impl Vae {
         Ok(self.decode(&z)?.flatten_all()?.to_vec1::<f32>()?)
     }
 
+    /// A latent walk: `cols` × `rows` decodings (pixel probabilities, row by
+    /// row) on a grid `spacing` apart centred on (`x`, `y`) in the first two
+    /// latent dimensions, the others at 0 (the prior's mean). Columns go
+    /// across the first dimension, rows down the second.
+    pub fn walk(
+        &self,
+        x: f32,
+        y: f32,
+        (cols, rows): (usize, usize),
+        spacing: f32,
+    ) -> Result<Vec<f32>> {
+        let latent = self.config.latent;
+        let offset = |i: usize, n: usize| (i as f32 - (n as f32 - 1.0) / 2.0) * spacing;
+        let mut z = vec![0f32; cols * rows * latent];
+        for row in 0..rows {
+            for col in 0..cols {
+                let at = (row * cols + col) * latent;
+                z[at] = x + offset(col, cols);
+                if latent > 1 {
+                    z[at + 1] = y + offset(row, rows);
+                }
+            }
+        }
+        let z = Tensor::from_vec(z, (cols * rows, latent), &Device::Cpu)?;
+        Ok(self.decode(&z)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+
     /// The reconstruction (pixel probabilities) of images `pixels` through
     /// their posterior means.
     pub fn reconstruct(&self, pixels: &[f32]) -> Result<Vec<f32>> {

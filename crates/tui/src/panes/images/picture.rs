@@ -33,16 +33,32 @@ impl GridFit {
     }
 }
 
+/// How many images a grid row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Columns {
+    /// As many as fit.
+    Any,
+    /// A multiple of this (pairs stay side by side).
+    MultipleOf(usize),
+    /// At most this many (a grid with its own columns, as the latent walk).
+    AtMost(usize),
+}
+
 /// The largest size at which all `n` images fit in `width` × `height`
-/// cells; else half size with as many as fit (at least one when an image
-/// fits at all).
-pub(crate) fn fit(width: usize, height: usize, n: usize) -> Option<GridFit> {
+/// cells; else half size with as many as fit (none when not one fits).
+pub(crate) fn fit(width: usize, height: usize, n: usize, columns: Columns) -> Option<GridFit> {
     let at = |scale: usize| {
         let cell_w = IMAGE_SIDE / scale + 1;
         let cell_h = IMAGE_SIDE / scale / 2 + 1;
+        let room = (width + 1) / cell_w;
+        let cols = match columns {
+            Columns::Any => room,
+            Columns::MultipleOf(k) => room / k.max(1) * k.max(1),
+            Columns::AtMost(k) => room.min(k),
+        };
         GridFit {
             scale,
-            cols: (width + 1) / cell_w,
+            cols,
             rows: height / cell_h,
         }
     };
@@ -181,7 +197,7 @@ mod tests {
     fn the_grid_takes_full_size_when_all_fit_and_half_otherwise() {
         // Four full images need 4·29−1 = 115 columns and 15 rows.
         assert_eq!(
-            fit(115, 15, 4),
+            fit(115, 15, 4, Columns::Any),
             Some(GridFit {
                 scale: 1,
                 cols: 4,
@@ -190,13 +206,20 @@ mod tests {
         );
         // 16 do not fit in 60 × 20: half size, 4 across (15 each), 2 down.
         assert_eq!(
-            fit(60, 20, 16),
+            fit(60, 20, 16, Columns::Any),
             Some(GridFit {
                 scale: 2,
                 cols: 4,
                 rows: 2
             })
         );
-        assert_eq!(fit(10, 20, 16), None);
+        assert_eq!(fit(10, 20, 16, Columns::Any), None);
+        // Pairs: 5 would fit across, 4 keep the pairs whole; a walk of 3
+        // columns keeps 3 even where 4 fit.
+        assert_eq!(
+            fit(75, 20, 16, Columns::MultipleOf(2)).map(|f| f.cols),
+            Some(4)
+        );
+        assert_eq!(fit(60, 20, 16, Columns::AtMost(3)).map(|f| f.cols), Some(3));
     }
 }

@@ -16,6 +16,38 @@ pub(crate) enum RunKind {
     Train,
 }
 
+/// What the sub-view shows: samples, or one of the model's own views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum View {
+    Samples,
+    /// The VAE's latent walk (two sliders).
+    Walk,
+    /// The VAE's reconstructions of test images.
+    Reconstruct,
+    /// The GAN between two seeds.
+    Interpolate,
+}
+
+impl View {
+    /// The views a model has, in the order the view key cycles them.
+    pub(crate) fn of(model: ModelKind) -> &'static [View] {
+        match model {
+            ModelKind::Vae => &[View::Samples, View::Walk, View::Reconstruct],
+            ModelKind::Dcgan => &[View::Samples, View::Interpolate],
+            _ => &[View::Samples],
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            View::Samples => "samples",
+            View::Walk => "latent walk",
+            View::Reconstruct => "reconstructions",
+            View::Interpolate => "interpolation",
+        }
+    }
+}
+
 /// The request in flight.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ImagesRun {
@@ -73,6 +105,9 @@ pub struct ImagesState {
     pub(crate) shipped_only: bool,
     /// How many images the grid showed last (the caption says when not all).
     pub(crate) grid_shown: std::cell::Cell<usize>,
+    pub(crate) view: View,
+    /// The latent walk's point (z₁, z₂).
+    pub(crate) walk: (f32, f32),
 }
 
 impl Default for ImagesState {
@@ -91,6 +126,8 @@ impl Default for ImagesState {
             seed: 0,
             shipped_only: false,
             grid_shown: std::cell::Cell::new(0),
+            view: View::Samples,
+            walk: (0.0, 0.0),
         }
     }
 }

@@ -4,20 +4,25 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::state::{ImagesRun, ImagesState, RunKind, Training, MAX_EPOCHS, SAMPLES};
+use super::state::{ImagesRun, ImagesState, RunKind, Training, View, MAX_EPOCHS, SAMPLES};
 use crate::panes::Cx;
 use crate::state::Effect;
 use promptlab_engine::images::{DatasetKind, ImagesRequest, ImagesWork, ModelKind};
 use promptlab_engine::{Event, RequestError};
 
 /// The pane's keys and what they do, for the help and the README.
-pub(crate) const KEYS: [(&str, &str); 10] = [
+pub(crate) const KEYS: [(&str, &str); 12] = [
     (
         "← → 1-6",
         "the model: CNN, VAE, DCGAN, PixelCNN, Row LSTM, DDPM",
     ),
     ("d", "the dataset: MNIST or Fashion-MNIST"),
     ("s Enter", "draw 16 samples (the CNN: label 16 test images)"),
+    (
+        "v",
+        "the model's views: VAE walk and reconstructions, GAN interpolation",
+    ),
+    ("← → ↑ ↓", "in the VAE's walk: move the two latent sliders"),
     ("t", "train the model more epochs (into your checkpoint)"),
     ("+ -", "epochs the train key adds (1 … 50)"),
     (
@@ -36,9 +41,50 @@ pub(crate) const KEYS: [(&str, &str); 10] = [
 /// The notice the `?` key shows.
 const JUDGING: &str = "labels come from the shipped CNN; ≥ 0.9 is a confident label";
 
+/// Images in a reconstruction or interpolation: what fits 80 × 24.
+const EXPLORED: usize = 10;
+
+/// How far one arrow moves a latent slider, and how far it goes.
+const WALK_STEP: f32 = 0.5;
+const WALK_LIMIT: f32 = 3.0;
+
 pub(crate) fn on_key(s: &mut ImagesState, cx: &mut Cx, key: KeyEvent) -> Vec<Effect> {
+    if s.view == View::Walk {
+        let (dx, dy) = match key.code {
+            KeyCode::Left => (-WALK_STEP, 0.0),
+            KeyCode::Right => (WALK_STEP, 0.0),
+            KeyCode::Up => (0.0, -WALK_STEP),
+            KeyCode::Down => (0.0, WALK_STEP),
+            _ => (0.0, 0.0),
+        };
+        if (dx, dy) != (0.0, 0.0) {
+            if s.running() {
+                return vec![];
+            }
+            let clamp = |v: f32| v.clamp(-WALK_LIMIT, WALK_LIMIT);
+            s.walk = (clamp(s.walk.0 + dx), clamp(s.walk.1 + dy));
+            return start(s, cx, RunKind::Sample);
+        }
+    }
     match key.code {
         KeyCode::Esc => return escape(s, cx),
+        KeyCode::Char('v') => {
+            if refuse_while_running(s, cx) {
+                return vec![];
+            }
+            let views = View::of(s.model);
+            if views.len() == 1 {
+                *cx.notice = Some(format!("the {} has the samples view only", s.model.title()));
+                return vec![];
+            }
+            let at = views.iter().position(|v| *v == s.view).unwrap_or(0);
+            s.view = views[(at + 1) % views.len()];
+            clear_images(s);
+            *cx.notice = Some(format!("view: {}", s.view.name()));
+            if s.view != View::Samples {
+                return start(s, cx, RunKind::Sample);
+            }
+        }
         KeyCode::Left => pick_model(s, cx, -1),
         KeyCode::Right => pick_model(s, cx, 1),
         KeyCode::Char(c @ '1'..='6') => {
@@ -104,6 +150,7 @@ fn select(s: &mut ImagesState, cx: &mut Cx, model: ModelKind) {
         return;
     }
     s.model = model;
+    s.view = View::Samples;
     clear_images(s);
 }
 
@@ -153,10 +200,29 @@ fn start(s: &mut ImagesState, cx: &mut Cx, kind: RunKind) -> Vec<Effect> {
     let work = match kind {
         RunKind::Sample => {
             s.seed += 1;
-            ImagesWork::Sample {
-                n: SAMPLES,
-                seed: s.seed,
-                shipped: s.shipped_only,
+            let shipped = s.shipped_only;
+            match s.view {
+                View::Samples => ImagesWork::Sample {
+                    n: SAMPLES,
+                    seed: s.seed,
+                    shipped,
+                },
+                View::Walk => ImagesWork::Walk {
+                    x: s.walk.0,
+                    y: s.walk.1,
+                    shipped,
+                },
+                View::Reconstruct => ImagesWork::Reconstruct {
+                    n: EXPLORED / 2 - 1,
+                    seed: s.seed,
+                    shipped,
+                },
+                View::Interpolate => ImagesWork::Interpolate {
+                    seed_a: 2 * s.seed,
+                    seed_b: 2 * s.seed + 1,
+                    steps: EXPLORED,
+                    shipped,
+                },
             }
         }
         RunKind::Train => {
@@ -177,7 +243,7 @@ fn start(s: &mut ImagesState, cx: &mut Cx, kind: RunKind) -> Vec<Effect> {
         model: s.model,
         stopping: false,
     });
-    if kind == RunKind::Sample {
+    if kind == RunKind::Sample && s.view == View::Samples {
         clear_images(s);
         s.caption = format!("drawing {SAMPLES} samples…");
     }
@@ -223,9 +289,24 @@ pub(crate) fn on_engine(s: &mut ImagesState, notice: &mut Option<String>, event:
                 }
             } else {
                 let confident = images.labels.iter().filter(|(_, p)| *p >= 0.9).count();
-                format!("{confident} of {} labelled with ≥ 0.9", images.labels.len())
+                let judged = format!("{confident}/{} labelled ≥ .9", images.labels.len());
+                match s.view {
+                    View::Samples => judged,
+                    View::Walk => format!(
+                        "z₁ {:+.1} across, z₂ {:+.1} down, at the middle (← → ↑ ↓) · {judged}",
+                        s.walk.0, s.walk.1
+                    ),
+                    View::Reconstruct => format!("test image, reconstruction, … · {judged}"),
+                    View::Interpolate => {
+                        format!(
+                            "seed {} → seed {}, row by row · {judged}",
+                            2 * s.seed,
+                            2 * s.seed + 1
+                        )
+                    }
+                }
             };
-            if !training {
+            if !training && s.view == View::Samples {
                 s.frames.push((s.caption.clone(), images.clone()));
             }
             s.shown = Some(images);

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 
 use super::picture;
-use super::state::{ImagesState, RunKind, SAMPLES};
+use super::state::{ImagesState, RunKind, View, SAMPLES};
 use super::update::KEYS;
 use crate::panes::ViewCx;
 use crate::theme::Theme;
@@ -55,6 +55,9 @@ fn tab_line(s: &ImagesState, theme: &Theme) -> Line<'static> {
         }
     }
     spans.push(Span::raw(format!("· {} (d)", s.dataset.title())));
+    if View::of(s.model).len() > 1 {
+        spans.push(Span::raw(format!(" · {} (v)", s.view.name())));
+    }
     Line::from(spans)
 }
 
@@ -94,7 +97,17 @@ fn render_grid(frame: &mut Frame, s: &ImagesState, v: ViewCx, area: Rect) {
         );
         return;
     };
-    let Some(fit) = picture::fit(area.width as usize, area.height as usize, images.len()) else {
+    let columns = match s.view {
+        View::Walk => picture::Columns::AtMost(promptlab_engine::images::WALK_GRID.0),
+        View::Reconstruct => picture::Columns::MultipleOf(2),
+        View::Samples | View::Interpolate => picture::Columns::Any,
+    };
+    let Some(fit) = picture::fit(
+        area.width as usize,
+        area.height as usize,
+        images.len(),
+        columns,
+    ) else {
         frame.render_widget(
             Paragraph::new("too small for an image (28 × 8 cells at least)"),
             area,
@@ -111,7 +124,8 @@ fn intro(s: &ImagesState, theme: &Theme) -> Vec<Line<'static>> {
         ModelKind::Cnn => "s labels 16 test images with the classifier",
         ModelKind::PixelCnn | ModelKind::RowLstm => "s draws 16 samples pixel by pixel, row by row",
         ModelKind::Ddpm => "s denoises 16 samples in 50 steps ([ ] scrubs through them)",
-        ModelKind::Vae | ModelKind::Dcgan => "s draws 16 samples",
+        ModelKind::Vae => "s draws 16 samples, v walks its latent space or reconstructs",
+        ModelKind::Dcgan => "s draws 16 samples, v goes between two seeds",
     };
     let mut lines = vec![
         Line::from(format!("The {} on {}.", s.model.title(), s.dataset.title())),
