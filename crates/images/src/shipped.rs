@@ -32,6 +32,24 @@ const SHIPPED: &[Shipped] = &[
         "shipped/dcgan-mnist.safetensors",
         include_bytes!("../checkpoints/dcgan-mnist.safetensors"),
     ),
+    (
+        "pixelcnn",
+        DatasetKind::Mnist,
+        "shipped/pixelcnn-mnist.safetensors",
+        include_bytes!("../checkpoints/pixelcnn-mnist.safetensors"),
+    ),
+    (
+        "row-lstm",
+        DatasetKind::Mnist,
+        "shipped/row-lstm-mnist.safetensors",
+        include_bytes!("../checkpoints/row-lstm-mnist.safetensors"),
+    ),
+    (
+        "ddpm",
+        DatasetKind::Mnist,
+        "shipped/ddpm-mnist.safetensors",
+        include_bytes!("../checkpoints/ddpm-mnist.safetensors"),
+    ),
 ];
 
 /// The shipped checkpoint of model `kind` on `dataset`: its file name and
