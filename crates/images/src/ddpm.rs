@@ -301,10 +301,14 @@ impl Ddpm {
         let mut x = normal_tensor(&[n, 1, SIDE, SIDE], &mut rng)?;
         let mut x0 = x.clone();
         for (i, &t) in times.iter().enumerate() {
-            let eps = self.guided_noise(&x, t, &labels, options.guidance)?;
+            // No gradients flow in sampling: each step's tensors let go of
+            // the graph behind them, or memory grows with every step.
+            let eps = self.guided_noise(&x, t, &labels, options.guidance)?.detach();
             let ab = self.alphas_bar[t];
             // x₀ = (x_t − √(1−ᾱ)·ε) / √ᾱ, clipped to the pixel range.
-            x0 = ((&x - (&eps * (1.0 - ab).sqrt())?)? / ab.sqrt())?.clamp(-1f32, 1f32)?;
+            x0 = ((&x - (&eps * (1.0 - ab).sqrt())?)? / ab.sqrt())?
+                .clamp(-1f32, 1f32)?
+                .detach();
             let previous = times.get(i + 1).map(|&s| self.alphas_bar[s]);
             x = match previous {
                 None => x0.clone(),
@@ -317,9 +321,9 @@ impl Ddpm {
                     let mean = ((&x0 * ab_prev.sqrt())? + (eps * direction)?)?;
                     if sigma > 0.0 {
                         let z = normal_tensor(&[n, 1, SIDE, SIDE], &mut rng)?;
-                        (mean + (z * sigma)?)?
+                        (mean + (z * sigma)?)?.detach()
                     } else {
-                        mean
+                        mean.detach()
                     }
                 }
             };

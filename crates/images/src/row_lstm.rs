@@ -203,8 +203,12 @@ impl RowLstm {
                     canvas[i * PIXELS + at] = pick(i, at, *p);
                 }
                 // No position of this row sees the row's last pixel, so the
-                // state from the last column's pass is the row's state.
-                state = Some(next);
+                // state from the last column's pass is the row's state
+                // (detached: sampling keeps no graph).
+                state = Some(RowState {
+                    h: next.h.detach(),
+                    c: next.c.detach(),
+                });
             }
             above = state;
             if on_row(row, &canvas).is_break() {
