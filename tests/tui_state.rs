@@ -3439,6 +3439,23 @@ mod images_pane {
             .join("\n")
     }
 
+    /// The engine ends request `id` with nothing to say.
+    fn finish(state: &mut State, id: u64) {
+        update(
+            state,
+            Action::Engine(Event::ImagesFinished {
+                id,
+                summary: String::new(),
+                stopped: false,
+            }),
+        );
+    }
+
+    /// The engine's labelled images for request `id`.
+    fn show(state: &mut State, id: u64, images: LabelledImages) {
+        update(state, Action::Engine(Event::ImagesSamples { id, images }));
+    }
+
     fn request(effects: &[Effect]) -> &ImagesRequest {
         match effects {
             [Effect::Images(request)] => request,
@@ -3527,25 +3544,11 @@ mod images_pane {
         // While that decodes, more arrows wait.
         assert!(key(&mut state, KeyCode::Down, KeyModifiers::NONE).is_empty());
         let id = request(&effects).id;
-        update(
-            &mut state,
-            Action::Engine(Event::ImagesFinished {
-                id,
-                summary: String::new(),
-                stopped: false,
-            }),
-        );
+        finish(&mut state, id);
         let effects = key(&mut state, KeyCode::Down, KeyModifiers::NONE);
         assert_eq!(walk(&effects), (0.5, 0.5));
         let id = request(&effects).id;
-        update(
-            &mut state,
-            Action::Engine(Event::ImagesFinished {
-                id,
-                summary: String::new(),
-                stopped: false,
-            }),
-        );
+        finish(&mut state, id);
         // v again: reconstructions of four test images.
         let effects = press(&mut state, 'v');
         assert!(matches!(
@@ -3553,14 +3556,7 @@ mod images_pane {
             ImagesWork::Reconstruct { n: 4, .. }
         ));
         let id = request(&effects).id;
-        update(
-            &mut state,
-            Action::Engine(Event::ImagesFinished {
-                id,
-                summary: String::new(),
-                stopped: false,
-            }),
-        );
+        finish(&mut state, id);
         // The DCGAN's second view goes between two seeds; the PixelCNN has
         // only samples.
         press(&mut state, '3');
@@ -3570,14 +3566,7 @@ mod images_pane {
             ImagesWork::Interpolate { steps: 10, .. }
         ));
         let id = request(&effects).id;
-        update(
-            &mut state,
-            Action::Engine(Event::ImagesFinished {
-                id,
-                summary: String::new(),
-                stopped: false,
-            }),
-        );
+        finish(&mut state, id);
         press(&mut state, '4');
         assert!(press(&mut state, 'v').is_empty());
         assert!(text(&state).contains("the PixelCNN has the samples view only"));
@@ -3774,13 +3763,7 @@ mod images_pane {
     fn the_pane_and_its_help_fit_from_30_by_8_up() {
         let mut state = opened();
         let id = request(&press(&mut state, 's')).id;
-        update(
-            &mut state,
-            Action::Engine(Event::ImagesSamples {
-                id,
-                images: images(16, true),
-            }),
-        );
+        show(&mut state, id, images(16, true));
         for (w, h) in [(30, 8), (31, 9), (40, 10), (80, 24), (120, 40)] {
             let (text, _) = screen(&state, w, h, Palette::Basic16);
             assert!(text.contains("images"), "{w}×{h}:\n{text}");

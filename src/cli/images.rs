@@ -15,6 +15,7 @@ use promptlab_images::ddpm::SampleOptions;
 use promptlab_images::fetch::{self, Fetched};
 use promptlab_images::metrics;
 use promptlab_images::params::CheckpointFile;
+use promptlab_images::raster::RasterSampler;
 use promptlab_images::train::{Progress, TrainOptions, TrainState};
 use promptlab_images::vae_train;
 use promptlab_images::zoo::{self, AnyModel, ModelKind};

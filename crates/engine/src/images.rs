@@ -12,6 +12,7 @@ pub use promptlab_images::data::DatasetKind;
 use promptlab_images::data::{self, PIXELS, SIDE};
 use promptlab_images::ddpm::SampleOptions;
 use promptlab_images::metrics;
+use promptlab_images::raster::RasterSampler;
 use promptlab_images::train::{Progress, TrainOptions, TrainState};
 pub use promptlab_images::zoo::ModelKind;
 use promptlab_images::zoo::{self, AnyModel};

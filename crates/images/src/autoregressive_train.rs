@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::Optimizer;
 
 use crate::data::{Dataset, PIXELS, SIDE};
 use crate::error::Result;
@@ -16,47 +16,8 @@ use crate::rng::{binarize, binarized_test_part};
 use crate::row_lstm::{RowLstm, RowLstmConfig};
 use crate::train::{gather, run_epochs, Flow, Progress, TrainOptions, TrainState};
 
-impl Checkpointed for PixelCnn {
-    const KIND: &'static str = crate::pixelcnn::KIND;
-    type Config = PixelCnnConfig;
-
-    fn build(config: PixelCnnConfig, seed: u64) -> Result<Self> {
-        PixelCnn::new(config, seed)
-    }
-
-    fn check(config: &PixelCnnConfig) -> std::result::Result<(), String> {
-        config.check()
-    }
-
-    fn config(&self) -> &PixelCnnConfig {
-        &self.config
-    }
-
-    fn params(&self) -> &crate::params::Params {
-        &self.params
-    }
-}
-
-impl Checkpointed for RowLstm {
-    const KIND: &'static str = crate::row_lstm::KIND;
-    type Config = RowLstmConfig;
-
-    fn build(config: RowLstmConfig, seed: u64) -> Result<Self> {
-        RowLstm::new(config, seed)
-    }
-
-    fn check(config: &RowLstmConfig) -> std::result::Result<(), String> {
-        config.check()
-    }
-
-    fn config(&self) -> &RowLstmConfig {
-        &self.config
-    }
-
-    fn params(&self) -> &crate::params::Params {
-        &self.params
-    }
-}
+crate::checkpointed!(PixelCnn, PixelCnnConfig, crate::pixelcnn::KIND);
+crate::checkpointed!(RowLstm, RowLstmConfig, crate::row_lstm::KIND);
 
 /// Any model with an exact per-image NLL over binary (b, 1, 28, 28).
 pub trait ExactLikelihood {
@@ -103,19 +64,9 @@ pub fn train<M: ExactLikelihood + Checkpointed>(
     checkpoint: Option<&Path>,
     on_progress: impl FnMut(&Progress) -> Flow,
 ) -> Result<TrainState> {
-    let train = match options.train_limit {
-        Some(n) => data.train.take(n),
-        None => data.train.clone(),
-    };
+    let train = options.training_part(&data.train);
     let test = binarized_test_part(&data.test);
-    let mut optimiser = AdamW::new(
-        model.params().vars(),
-        ParamsAdamW {
-            lr: options.learning_rate,
-            weight_decay: 0.0,
-            ..Default::default()
-        },
-    )?;
+    let mut optimiser = options.adam(model.params().vars())?;
     run_epochs(
         train.len(),
         options,

@@ -27,6 +27,13 @@ pub struct ClassifierConfig {
 }
 
 impl ClassifierConfig {
+    /// Refuses sizes no model here has (a checkpoint's config is input).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        crate::params::check_range("channels[0]", self.channels[0], 1, 256)?;
+        crate::params::check_range("channels[1]", self.channels[1], 1, 256)?;
+        crate::params::check_range("hidden", self.hidden, 1, 4096)
+    }
+
     pub fn new(dataset: crate::data::DatasetKind) -> Self {
         Self {
             dataset,
@@ -44,6 +51,7 @@ pub struct Classifier {
 impl Classifier {
     /// A fresh classifier, initialised from `seed`.
     pub fn new(config: ClassifierConfig, seed: u64) -> Result<Self> {
+        config.check().map_err(crate::ImagesError::Invalid)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut params = Params::default();
         let [c1, c2] = config.channels;

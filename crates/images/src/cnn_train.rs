@@ -14,28 +14,7 @@ use crate::layers::{cross_entropy, log_softmax};
 use crate::params::Checkpointed;
 use crate::train::{gather, run_epochs, shift_randomly, Flow, Progress, TrainOptions, TrainState};
 
-impl Checkpointed for Classifier {
-    const KIND: &'static str = KIND;
-    type Config = ClassifierConfig;
-
-    fn build(config: ClassifierConfig, seed: u64) -> Result<Self> {
-        Classifier::new(config, seed)
-    }
-
-    fn check(config: &ClassifierConfig) -> std::result::Result<(), String> {
-        crate::params::check_range("channels[0]", config.channels[0], 1, 256)?;
-        crate::params::check_range("channels[1]", config.channels[1], 1, 256)?;
-        crate::params::check_range("hidden", config.hidden, 1, 4096)
-    }
-
-    fn config(&self) -> &ClassifierConfig {
-        &self.config
-    }
-
-    fn params(&self) -> &crate::params::Params {
-        &self.params
-    }
-}
+crate::checkpointed!(Classifier, ClassifierConfig, KIND);
 
 /// How the classifier does on a split.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -96,10 +75,7 @@ pub fn train(
     checkpoint: Option<&Path>,
     on_progress: impl FnMut(&Progress) -> Flow,
 ) -> Result<TrainState> {
-    let train = match options.train_limit {
-        Some(n) => data.train.take(n),
-        None => data.train.clone(),
-    };
+    let train = options.training_part(&data.train);
     let mut optimiser = AdamW::new(
         model.params.vars(),
         ParamsAdamW {

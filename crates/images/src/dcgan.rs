@@ -32,6 +32,14 @@ pub struct DcganConfig {
 }
 
 impl DcganConfig {
+    /// Refuses sizes no model here has (a checkpoint's config is input).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        crate::params::check_range("latent", self.latent, 1, 512)?;
+        let channels = [self.generator_channels, self.discriminator_channels];
+        crate::params::check_range("generator_channels", channels[0], 1, 512)?;
+        crate::params::check_range("discriminator_channels", channels[1], 1, 512)
+    }
+
     pub fn new(dataset: crate::data::DatasetKind) -> Self {
         Self {
             dataset,
@@ -50,6 +58,7 @@ pub struct Dcgan {
 
 impl Dcgan {
     pub fn new(config: DcganConfig, seed: u64) -> Result<Self> {
+        config.check().map_err(crate::ImagesError::Invalid)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut p = Params::default();
         let (g, d) = (config.generator_channels, config.discriminator_channels);

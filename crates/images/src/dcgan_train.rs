@@ -18,33 +18,7 @@ use crate::params::Checkpointed;
 use crate::rng::normal_tensor;
 use crate::train::{gather, run_epochs, Flow, Progress, TrainOptions, TrainState};
 
-impl Checkpointed for Dcgan {
-    const KIND: &'static str = KIND;
-    type Config = DcganConfig;
-
-    fn build(config: DcganConfig, seed: u64) -> Result<Self> {
-        Dcgan::new(config, seed)
-    }
-
-    fn check(config: &DcganConfig) -> std::result::Result<(), String> {
-        crate::params::check_range("latent", config.latent, 1, 512)?;
-        crate::params::check_range("generator_channels", config.generator_channels, 1, 512)?;
-        crate::params::check_range(
-            "discriminator_channels",
-            config.discriminator_channels,
-            1,
-            512,
-        )
-    }
-
-    fn config(&self) -> &DcganConfig {
-        &self.config
-    }
-
-    fn params(&self) -> &crate::params::Params {
-        &self.params
-    }
-}
+crate::checkpointed!(Dcgan, DcganConfig, KIND);
 
 /// Binary cross-entropy of logits against an all-`target` label, mean.
 fn bce_with_logits(logits: &Tensor, target: f64) -> Result<Tensor> {
@@ -62,10 +36,7 @@ pub fn train(
     checkpoint: Option<&Path>,
     on_progress: impl FnMut(&Progress) -> Flow,
 ) -> Result<TrainState> {
-    let train = match options.train_limit {
-        Some(n) => data.train.take(n),
-        None => data.train.clone(),
-    };
+    let train = options.training_part(&data.train);
     let adam = |prefix: &str| {
         AdamW::new(
             model.params.vars_with_prefix(prefix),

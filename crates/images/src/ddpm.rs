@@ -303,7 +303,9 @@ impl Ddpm {
         for (i, &t) in times.iter().enumerate() {
             // No gradients flow in sampling: each step's tensors let go of
             // the graph behind them, or memory grows with every step.
-            let eps = self.guided_noise(&x, t, &labels, options.guidance)?.detach();
+            let eps = self
+                .guided_noise(&x, t, &labels, options.guidance)?
+                .detach();
             let ab = self.alphas_bar[t];
             // x₀ = (x_t − √(1−ᾱ)·ε) / √ᾱ, clipped to the pixel range.
             x0 = ((&x - (&eps * (1.0 - ab).sqrt())?)? / ab.sqrt())?

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::Optimizer;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -25,26 +25,7 @@ const LABEL_DROP: f64 = 0.1;
 /// The moving average's decay once warmed up.
 const AVERAGE_DECAY: f64 = 0.995;
 
-impl Checkpointed for Ddpm {
-    const KIND: &'static str = KIND;
-    type Config = DdpmConfig;
-
-    fn build(config: DdpmConfig, seed: u64) -> Result<Self> {
-        Ddpm::new(config, seed)
-    }
-
-    fn check(config: &DdpmConfig) -> std::result::Result<(), String> {
-        config.check()
-    }
-
-    fn config(&self) -> &DdpmConfig {
-        &self.config
-    }
-
-    fn params(&self) -> &crate::params::Params {
-        &self.params
-    }
-}
+crate::checkpointed!(Ddpm, DdpmConfig, KIND);
 
 /// Pixels in [0, 1] as the model's (b, 1, 28, 28) in [−1, 1].
 fn centred(pixels: &[f32]) -> Result<Tensor> {
@@ -84,18 +65,8 @@ pub fn train(
     checkpoint: Option<&Path>,
     on_progress: impl FnMut(&Progress) -> Flow,
 ) -> Result<TrainState> {
-    let train = match options.train_limit {
-        Some(n) => data.train.take(n),
-        None => data.train.clone(),
-    };
-    let mut optimiser = AdamW::new(
-        model.params.vars_with_prefix("net."),
-        ParamsAdamW {
-            lr: options.learning_rate,
-            weight_decay: 0.0,
-            ..Default::default()
-        },
-    )?;
+    let train = options.training_part(&data.train);
+    let mut optimiser = options.adam(model.params.vars_with_prefix("net."))?;
     let mut steps = state.steps_done;
     run_epochs(
         train.len(),

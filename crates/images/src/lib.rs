@@ -18,6 +18,7 @@ pub mod layers;
 pub mod metrics;
 pub mod params;
 pub mod pixelcnn;
+pub mod raster;
 pub mod rng;
 pub mod row_lstm;
 pub mod shipped;

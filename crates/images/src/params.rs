@@ -352,6 +352,34 @@ mod erased {
     }
 }
 
+/// Implements [`Checkpointed`] for a model with `config` and `params`
+/// fields, a `new(config, seed)`, and a config with a `check()`.
+#[macro_export]
+macro_rules! checkpointed {
+    ($model:ty, $config:ty, $kind:expr) => {
+        impl $crate::params::Checkpointed for $model {
+            const KIND: &'static str = $kind;
+            type Config = $config;
+
+            fn build(config: $config, seed: u64) -> $crate::Result<Self> {
+                <$model>::new(config, seed)
+            }
+
+            fn check(config: &$config) -> std::result::Result<(), String> {
+                config.check()
+            }
+
+            fn config(&self) -> &$config {
+                &self.config
+            }
+
+            fn params(&self) -> &$crate::params::Params {
+                &self.params
+            }
+        }
+    };
+}
+
 /// A model that lives in a checkpoint: its kind, its config, how to build
 /// it from the config, and its parameters. Saving and loading are the same
 /// for every model.

@@ -16,7 +16,7 @@
 //! (a test checks it).
 
 use candle_core::{Device, IndexOp, Tensor};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::{PIXELS, SIDE};
@@ -25,6 +25,7 @@ use crate::layers::{
     bernoulli_nll, causal_mask, conv, init_conv, init_conv_rect, masked_conv, masked_conv_padded,
 };
 use crate::params::Params;
+use crate::raster::RasterSampler;
 use crate::train::Flow;
 
 pub const KIND: &str = "pixelcnn";
@@ -124,30 +125,10 @@ impl PixelCnn {
     pub fn context_rows(&self) -> usize {
         3 + self.config.layers
     }
+}
 
-    /// `n` binary samples (n × 784), seeded.
-    pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
-        self.sample_rows(n, seed, |_, _| Flow::Continue(()))
-    }
-
-    /// `n` binary samples drawn pixel by pixel from a seeded generator;
-    /// `on_row` sees the canvas (n × 784, later rows still 0) after each
-    /// row and may stop early (the canvas so far is returned).
-    pub fn sample_rows(
-        &self,
-        n: usize,
-        seed: u64,
-        on_row: impl FnMut(usize, &[f32]) -> Flow,
-    ) -> Result<Vec<f32>> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        self.draw(n, |_, _, p| f32::from(rng.random::<f32>() < p), on_row)
-    }
-
-    /// Fills `n` canvases pixel by pixel in raster order: `pick(image,
-    /// pixel, p)` gives each pixel's value from its probability of being 1
-    /// (a seeded draw, or anything a test wants); `on_row` as for
-    /// [`PixelCnn::sample_rows`].
-    pub fn draw(
+impl RasterSampler for PixelCnn {
+    fn draw(
         &self,
         n: usize,
         mut pick: impl FnMut(usize, usize, f32) -> f32,

@@ -14,7 +14,7 @@
 //! f + h (residual) → relu → 1×1 → relu → 1×1 → (b, 1, h, 28) logits
 
 use candle_core::{Device, IndexOp, Tensor};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::{PIXELS, SIDE};
@@ -24,6 +24,7 @@ use crate::layers::{
 };
 use crate::params::Params;
 use crate::pixelcnn::crop_rows;
+use crate::raster::RasterSampler;
 use crate::train::Flow;
 
 pub const KIND: &str = "row-lstm";
@@ -153,29 +154,10 @@ impl RowLstm {
             .flatten_from(1)?
             .sum(1)?)
     }
+}
 
-    /// `n` binary samples (n × 784), seeded.
-    pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
-        self.sample_rows(n, seed, |_, _| Flow::Continue(()))
-    }
-
-    /// `n` binary samples drawn pixel by pixel from a seeded generator;
-    /// `on_row` sees the canvas (n × 784, later rows still 0) after each
-    /// row and may stop early (the canvas so far is returned).
-    pub fn sample_rows(
-        &self,
-        n: usize,
-        seed: u64,
-        on_row: impl FnMut(usize, &[f32]) -> Flow,
-    ) -> Result<Vec<f32>> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        self.draw(n, |_, _, p| f32::from(rng.random::<f32>() < p), on_row)
-    }
-
-    /// Fills `n` canvases pixel by pixel, the recurrent state carried from
-    /// row to row: `pick(image, pixel, p)` gives each pixel's value from its
-    /// probability of being 1; `on_row` as for [`RowLstm::sample_rows`].
-    pub fn draw(
+impl RasterSampler for RowLstm {
+    fn draw(
         &self,
         n: usize,
         mut pick: impl FnMut(usize, usize, f32) -> f32,

@@ -23,6 +23,28 @@ pub struct TrainOptions {
     pub train_limit: Option<usize>,
 }
 
+impl TrainOptions {
+    /// The training images a run uses: all of `train`, or its first
+    /// `train_limit`.
+    pub fn training_part(&self, train: &Split) -> Split {
+        match self.train_limit {
+            Some(n) => train.take(n),
+            None => train.clone(),
+        }
+    }
+
+    /// Adam (AdamW without weight decay) over `vars` at the run's rate.
+    pub fn adam(&self, vars: Vec<candle_core::Var>) -> crate::Result<candle_nn::AdamW> {
+        let params = candle_nn::ParamsAdamW {
+            lr: self.learning_rate,
+            weight_decay: 0.0,
+            ..Default::default()
+        };
+        use candle_nn::Optimizer;
+        Ok(candle_nn::AdamW::new(vars, params)?)
+    }
+}
+
 /// One report from a training run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {

@@ -27,6 +27,12 @@ pub struct VaeConfig {
 }
 
 impl VaeConfig {
+    /// Refuses sizes no model here has (a checkpoint's config is input).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        crate::params::check_range("hidden", self.hidden, 1, 4096)?;
+        crate::params::check_range("latent", self.latent, 1, 512)
+    }
+
     pub fn new(dataset: crate::data::DatasetKind) -> Self {
         Self {
             dataset,
@@ -50,6 +56,7 @@ pub struct VaePass {
 
 impl Vae {
     pub fn new(config: VaeConfig, seed: u64) -> Result<Self> {
+        config.check().map_err(crate::ImagesError::Invalid)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut params = Params::default();
         let (h, z) = (config.hidden, config.latent);

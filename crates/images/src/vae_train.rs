@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::Optimizer;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -17,27 +17,7 @@ use crate::rng::{binarize, binarized_test_part, normal_tensor};
 use crate::train::{gather, run_epochs, Flow, Progress, TrainOptions, TrainState};
 use crate::vae::{Vae, VaeConfig, KIND};
 
-impl Checkpointed for Vae {
-    const KIND: &'static str = KIND;
-    type Config = VaeConfig;
-
-    fn build(config: VaeConfig, seed: u64) -> Result<Self> {
-        Vae::new(config, seed)
-    }
-
-    fn check(config: &VaeConfig) -> std::result::Result<(), String> {
-        crate::params::check_range("hidden", config.hidden, 1, 4096)?;
-        crate::params::check_range("latent", config.latent, 1, 512)
-    }
-
-    fn config(&self) -> &VaeConfig {
-        &self.config
-    }
-
-    fn params(&self) -> &crate::params::Params {
-        &self.params
-    }
-}
+crate::checkpointed!(Vae, VaeConfig, KIND);
 
 /// The mean negative ELBO (nats per image) over binary `pixels`, one
 /// posterior sample per image from a fixed seed.
@@ -62,19 +42,9 @@ pub fn train(
     checkpoint: Option<&Path>,
     on_progress: impl FnMut(&Progress) -> Flow,
 ) -> Result<TrainState> {
-    let train = match options.train_limit {
-        Some(n) => data.train.take(n),
-        None => data.train.clone(),
-    };
+    let train = options.training_part(&data.train);
     let test = binarized_test_part(&data.test);
-    let mut optimiser = AdamW::new(
-        model.params.vars(),
-        ParamsAdamW {
-            lr: options.learning_rate,
-            weight_decay: 0.0,
-            ..Default::default()
-        },
-    )?;
+    let mut optimiser = options.adam(model.params.vars())?;
     run_epochs(
         train.len(),
         options,

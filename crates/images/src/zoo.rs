@@ -12,6 +12,7 @@ use crate::ddpm::{Ddpm, DdpmConfig, SampleOptions};
 use crate::error::{ImagesError, Result};
 use crate::params::{CheckpointFile, Checkpointed};
 use crate::pixelcnn::{PixelCnn, PixelCnnConfig};
+use crate::raster::RasterSampler;
 use crate::row_lstm::{RowLstm, RowLstmConfig};
 use crate::train::{Flow, Progress, TrainOptions, TrainState};
 use crate::vae::{Vae, VaeConfig};
@@ -126,7 +127,6 @@ impl AnyModel {
                         ))
                     }
                 }
-                Self::checked::<Classifier>(&config)?;
                 AnyModel::Cnn(Classifier::new(config, seed)?)
             }
             ModelKind::Vae => AnyModel::Vae(Vae::new(VaeConfig::new(dataset), seed)?),
@@ -147,10 +147,6 @@ impl AnyModel {
                 AnyModel::Ddpm(Ddpm::new(config, seed)?)
             }
         })
-    }
-
-    fn checked<M: Checkpointed>(config: &M::Config) -> Result<()> {
-        M::check(config).map_err(ImagesError::Invalid)
     }
 
     /// The model of `kind` in `file`, and its training state.

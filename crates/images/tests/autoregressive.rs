@@ -12,6 +12,7 @@ use promptlab_images::autoregressive_train::{self, bits_per_dim, mean_nll};
 use promptlab_images::data::{Dataset, DatasetKind, Split, PIXELS, SIDE};
 use promptlab_images::params::{CheckpointFile, Checkpointed};
 use promptlab_images::pixelcnn::{PixelCnn, PixelCnnConfig};
+use promptlab_images::raster::RasterSampler;
 use promptlab_images::row_lstm::{RowLstm, RowLstmConfig};
 use promptlab_images::train::{Progress, TrainOptions, TrainState};
 
