@@ -20,7 +20,7 @@ pub(crate) const KEYS: [(&str, &str); 12] = [
     ("s Enter", "draw 16 samples (the CNN: label 16 test images)"),
     (
         "v",
-        "the model's views: VAE walk and reconstructions, GAN interpolation",
+        "views: VAE walk and reconstructions, GAN interpolation",
     ),
     ("← → ↑ ↓", "in the VAE's walk: move the two latent sliders"),
     ("t", "train the model more epochs (into your checkpoint)"),
