@@ -198,6 +198,22 @@ impl State {
     }
 }
 
+/// The eval and images panes and what their updates may use (the images
+/// pane is never kept waiting: `other_busy` is false on its screen).
+fn lab_cx(state: &mut State) -> (&mut EvalState, &mut images::ImagesState, Cx<'_>) {
+    let other_busy = state.other_busy();
+    let cx = Cx::new(
+        &state.keymap,
+        &state.settings,
+        &state.model,
+        &mut state.notice,
+        &mut state.overlay,
+        &mut state.next_id,
+        other_busy,
+    );
+    (&mut state.eval, &mut state.images, cx)
+}
+
 /// The panes and what the active one's update may use.
 fn pane_cx(
     state: &mut State,
@@ -421,29 +437,12 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 attention::update::on_key(a, &mut cx, key)
             }
             Screen::Eval => {
-                let other_busy = state.other_busy();
-                let mut cx = Cx::new(
-                    &state.keymap,
-                    &state.settings,
-                    &state.model,
-                    &mut state.notice,
-                    &mut state.overlay,
-                    &mut state.next_id,
-                    other_busy,
-                );
-                eval::update::on_key(&mut state.eval, &mut cx, key)
+                let (e, _, mut cx) = lab_cx(state);
+                eval::update::on_key(e, &mut cx, key)
             }
             Screen::Images => {
-                let mut cx = Cx::new(
-                    &state.keymap,
-                    &state.settings,
-                    &state.model,
-                    &mut state.notice,
-                    &mut state.overlay,
-                    &mut state.next_id,
-                    false,
-                );
-                images::update::on_key(&mut state.images, &mut cx, key)
+                let (_, i, mut cx) = lab_cx(state);
+                images::update::on_key(i, &mut cx, key)
             }
         },
     }
