@@ -3556,6 +3556,8 @@ mod images_pane {
             ImagesWork::Reconstruct { n: 4, .. }
         ));
         let id = request(&effects).id;
+        show(&mut state, id, images(8, true));
+        insta::assert_snapshot!("images_reconstructions", text(&state));
         finish(&mut state, id);
         // The DCGAN's second view goes between two seeds; the PixelCNN has
         // only samples.
@@ -3566,6 +3568,8 @@ mod images_pane {
             ImagesWork::Interpolate { steps: 10, .. }
         ));
         let id = request(&effects).id;
+        show(&mut state, id, images(10, true));
+        insta::assert_snapshot!("images_interpolation", text(&state));
         finish(&mut state, id);
         press(&mut state, '4');
         assert!(press(&mut state, 'v').is_empty());
@@ -3633,6 +3637,7 @@ mod images_pane {
         assert!(last_line(&state).contains("frame 3/4"));
         key(&mut state, KeyCode::Home, KeyModifiers::NONE);
         assert!(last_line(&state).starts_with("step 1 of 3, t = 999"));
+        insta::assert_snapshot!("images_ddpm_first_frame", text(&state));
         press(&mut state, '[');
         assert!(
             last_line(&state).contains("frame 1/4"),
