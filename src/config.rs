@@ -27,6 +27,8 @@ pub struct Config {
     pub keys: BTreeMap<String, String>,
     /// Whether the terminal app starts with mouse capture on.
     pub mouse: bool,
+    /// How the terminal app draws pictures.
+    pub graphics: promptlab_tui::graphics::Setting,
 }
 
 impl Config {

@@ -590,7 +590,7 @@ fn grid_png(pixels: &[f32], n: usize) -> Vec<u8> {
             }
         }
     }
-    super::png::encode(width, height, &rgb)
+    promptlab_tui::graphics::png::encode(width, height, &rgb)
 }
 
 /// Set by Ctrl-C, SIGTERM or SIGHUP: training stops at the next step and

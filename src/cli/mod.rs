@@ -10,7 +10,6 @@ pub mod generate;
 pub mod images;
 pub mod methods;
 pub mod models;
-mod png;
 pub mod tui;
 
 use std::path::PathBuf;

@@ -136,6 +136,7 @@ pub fn run(args: &TuiArgs, config: &Config) -> anyhow::Result<()> {
         keymap,
         save_path,
         mouse: config.mouse,
+        graphics: config.graphics,
         conversations_dir: data_dir().join("conversations"),
         prefill,
         model_spec: spec,

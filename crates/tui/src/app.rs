@@ -14,6 +14,7 @@ use crossterm::event::{Event as TermEvent, KeyEventKind};
 use crate::conversation::Conversation;
 use crate::effects;
 use crate::error::Error;
+use crate::graphics;
 use crate::keymap::Keymap;
 use crate::panes::compare::CompareFocus;
 use crate::settings::Settings;
@@ -45,6 +46,8 @@ pub struct TuiOptions {
     pub suites_dir: PathBuf,
     /// Where the images pane finds the datasets and keeps checkpoints.
     pub images: promptlab_engine::images::LabPaths,
+    /// How pictures are drawn: the terminal's graphics protocol or half blocks.
+    pub graphics: graphics::Setting,
 }
 
 /// What the command line fills in on the compare pane; anything given
@@ -116,6 +119,9 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
     state.eval.model_file = options.model_path.clone();
     state.images.paths = Some(options.images);
     let mut tui = terminal::enter(options.mouse)?;
+    // Before the input thread: the terminal's replies come in as input.
+    let mut pictures = pick_graphics(options.graphics).map(graphics::Overlay::new);
+    state.images.graphics = pictures.as_ref().map(|o| o.graphics.protocol);
     let result = (|| -> Result<(), Error> {
         spawn_signal_thread(tx.clone())?;
         spawn_input_thread(tx)?;
@@ -125,6 +131,9 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
             let since = last_frame.map_or(FRAME, |t| t.elapsed());
             if dirty && since >= FRAME {
                 tui.draw(|frame| crate::ui::render(frame, &state, &theme))?;
+                if let Some(overlay) = pictures.as_mut() {
+                    draw_pictures(overlay, &mut tui, &state, &theme)?;
+                }
                 last_frame = Some(Instant::now());
                 dirty = false;
             }
@@ -144,6 +153,10 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
             actions.extend(rx.try_iter());
             for action in actions {
                 dirty |= changes_screen(&action);
+                if let (Action::Resize(..), Some(overlay)) = (&action, pictures.as_mut()) {
+                    // The resized frame is drawn from blank.
+                    overlay.forget();
+                }
                 for effect in update(&mut state, action) {
                     if !effects::apply(effect, &mut state, &engine) {
                         return Ok(());
@@ -170,6 +183,47 @@ pub fn run(options: TuiOptions) -> Result<(), Error> {
         std::process::exit(128 + signal);
     }
     result
+}
+
+/// The terminal's graphics protocol under `setting`, asking the terminal
+/// (raw mode must be on, and nothing else reading its input yet).
+fn pick_graphics(setting: graphics::Setting) -> Option<graphics::Graphics> {
+    if setting == graphics::Setting::HalfBlocks {
+        return None;
+    }
+    let reply = graphics::query_terminal(&mut std::io::stdout()).unwrap_or_else(|e| {
+        tracing::warn!("asking the terminal about graphics: {e}");
+        None
+    });
+    let window_cell = crossterm::terminal::window_size().ok().and_then(|w| {
+        (w.width > 0 && w.height > 0 && w.columns > 0 && w.rows > 0)
+            .then(|| (w.width / w.columns, w.height / w.rows))
+    });
+    let chosen = graphics::choose(
+        setting,
+        |k| std::env::var(k).ok(),
+        reply.as_ref(),
+        window_cell,
+    );
+    tracing::info!("pictures drawn with {chosen:?}");
+    chosen
+}
+
+/// Draws the pictures the frame placed; when a picture that lives in the
+/// cells went away, redraws the frame from blank first.
+fn draw_pictures(
+    overlay: &mut graphics::Overlay,
+    tui: &mut terminal::Tui,
+    state: &State,
+    theme: &Theme,
+) -> Result<(), Error> {
+    let mut out = std::io::stdout();
+    if overlay.show(&crate::ui::placements(state), &mut out)? == graphics::Shown::NeedsRedraw {
+        tui.clear()?;
+        tui.draw(|frame| crate::ui::render(frame, state, theme))?;
+        overlay.show(&crate::ui::placements(state), &mut out)?;
+    }
+    Ok(())
 }
 
 /// The signal that ended the app, 0 while none has.

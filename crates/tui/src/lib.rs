@@ -15,6 +15,7 @@ pub mod conversation;
 pub mod conversations;
 mod effects;
 mod error;
+pub mod graphics;
 pub mod keymap;
 mod markdown;
 pub mod palette;

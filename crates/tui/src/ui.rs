@@ -18,6 +18,20 @@ pub(crate) const MIN_WIDTH: u16 = 30;
 pub(crate) const MIN_HEIGHT: u16 = 8;
 
 pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
+    state.images.placements.borrow_mut().clear();
+    render_screen(frame, state, theme);
+    if state.overlay.is_some() {
+        // Pictures drawn by the terminal would cover the overlay.
+        state.images.placements.borrow_mut().clear();
+    }
+}
+
+/// The pictures the last frame placed, for the terminal's graphics protocol.
+pub fn placements(state: &State) -> Vec<crate::graphics::Placement> {
+    state.images.placements.borrow().clone()
+}
+
+fn render_screen(frame: &mut Frame, state: &State, theme: &Theme) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let text = format!(
@@ -74,7 +88,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
             eval::view::render_help(frame, v, area)
         }
         Some(Overlay::Help) if state.screen == Screen::Images => {
-            images::view::render_help(frame, v, area)
+            images::view::render_help(frame, &state.images, v, area)
         }
         Some(Overlay::Help) => chat::view::render_help(frame, v, area),
         Some(Overlay::Settings) => {

@@ -75,7 +75,7 @@ impl Image {
     }
 
     fn write(&self, path: &Path) -> std::io::Result<()> {
-        let png = super::png::encode(self.width, self.height, &self.rgb);
+        let png = promptlab_tui::graphics::png::encode(self.width, self.height, &self.rgb);
         promptlab_infer::fsutil::write_atomic(path, &png)
     }
 }

@@ -4,10 +4,14 @@
 //! 256-colour cube, four of the basic 16, or shade glyphs without colour.
 //! A grid of labelled images at full size (28 × 14 cells each) or, where
 //! that does not fit, at half size (each cell the mean of 2 × 2 pixels).
+//! Where the terminal has a graphics protocol, each image's cells also get
+//! a [`Placement`], drawn over them at full resolution.
 
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 
+use crate::graphics::Placement;
 use crate::theme::Palette;
 use promptlab_engine::images::{LabelledImages, IMAGE_SIDE};
 
@@ -171,6 +175,29 @@ pub(crate) fn grid(
         lines.push(Line::from(spans));
     }
     lines
+}
+
+/// Where [`grid`] puts each image shown, for the terminal's graphics
+/// protocol to draw it there at full resolution.
+pub(crate) fn placements(images: &LabelledImages, fit: GridFit, area: Rect) -> Vec<Placement> {
+    let side = fit.width();
+    (0..fit.shown(images.len()))
+        .map(|i| {
+            let (row, col) = (i / fit.cols.max(1), i % fit.cols.max(1));
+            let x = area.x as usize + col * (side + 1);
+            let y = area.y as usize + row * (side / 2 + 1);
+            Placement {
+                area: Rect::new(x as u16, y as u16, side as u16, (side / 2) as u16),
+                width: IMAGE_SIDE,
+                height: IMAGE_SIDE,
+                grey: images
+                    .image(i)
+                    .iter()
+                    .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 use promptlab_engine::images::{DatasetKind, LabPaths, LabelledImages, ModelKind, TrainReport};
 use promptlab_engine::RequestId;
 
+use crate::graphics::{Placement, Protocol};
+
 /// How many images a sample asks for.
 pub(crate) const SAMPLES: usize = 16;
 /// The most epochs one press of the train key asks for.
@@ -105,6 +107,11 @@ pub struct ImagesState {
     pub(crate) shipped_only: bool,
     /// How many images the grid showed last (the caption says when not all).
     pub(crate) grid_shown: std::cell::Cell<usize>,
+    /// Where the last frame put each image (for the graphics overlay;
+    /// cleared when something covers them).
+    pub(crate) placements: std::cell::RefCell<Vec<Placement>>,
+    /// The terminal's graphics protocol, when it has one.
+    pub(crate) graphics: Option<Protocol>,
     pub(crate) view: View,
     /// The latent walk's point (z₁, z₂).
     pub(crate) walk: (f32, f32),
@@ -126,6 +133,8 @@ impl Default for ImagesState {
             seed: 0,
             shipped_only: false,
             grid_shown: std::cell::Cell::new(0),
+            placements: std::cell::RefCell::default(),
+            graphics: None,
             view: View::Samples,
             walk: (0.0, 0.0),
         }

@@ -117,6 +117,7 @@ fn render_grid(frame: &mut Frame, s: &ImagesState, v: ViewCx, area: Rect) {
     s.grid_shown.set(fit.shown(images.len()));
     let lines = picture::grid(images, fit, theme.palette, theme.title, theme.dim);
     frame.render_widget(Paragraph::new(lines), area);
+    *s.placements.borrow_mut() = picture::placements(images, fit, area);
 }
 
 fn intro(s: &ImagesState, theme: &Theme) -> Vec<Line<'static>> {
@@ -252,7 +253,7 @@ fn short_metric(metric: &str) -> &str {
     }
 }
 
-pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
+pub(crate) fn render_help(frame: &mut Frame, s: &ImagesState, v: ViewCx, area: Rect) {
     use crate::keymap::GlobalAction;
     let theme = v.theme;
     let mut lines: Vec<Line> = KEYS
@@ -278,6 +279,11 @@ pub(crate) fn render_help(frame: &mut Frame, v: ViewCx, area: Rect) {
         "quit (a training run keeps its last epoch's checkpoint)",
     ));
     lines.push(Line::from(""));
+    let pictures = s.graphics.map_or("half blocks", |p| p.name());
+    lines.push(Line::from(Span::styled(
+        format!("pictures: {pictures} (`graphics:` in the config sets it)"),
+        theme.dim,
+    )));
     lines.push(Line::from(Span::styled(
         format!("any key closes this help · a sample is {SAMPLES} images"),
         theme.dim,
