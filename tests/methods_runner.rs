@@ -1282,3 +1282,122 @@ fn select_foreach_samples_and_the_table_tool_are_checked_at_load() {
     );
     assert!(backend.calls.is_empty());
 }
+
+/// The shipped Chain-of-Code method.
+fn chain_of_code() -> MethodSpec {
+    let path = common::repo_path("surveys/methods/chain-of-code.yaml");
+    let text = std::fs::read_to_string(&path).expect("the shipped method");
+    MethodSpec::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn chain_of_code_hands_the_model_only_what_python_cannot_run() {
+    let spec = chain_of_code();
+    let mut backend = Scripted::new(&[
+        // The program (the prompt ends in an open code fence).
+        "items = ['apple', 'chair', 'banana', 'apple']\ncount = 0\nfor item in items:\n    \
+         if is_fruit(item):\n        count += 1\nanswer = count * 10 / 10\n",
+        // The LMulator's questions: one per distinct call.
+        "True",
+        "False, it is furniture.",
+        "True",
+    ]);
+    let result = run(
+        &spec,
+        &inputs("How many fruits: apple, chair, banana, apple?"),
+        &mut backend,
+        &ALLOW_CODE,
+        |_| {},
+    )
+    .unwrap();
+    // Python did the counting and the arithmetic; the model only judged.
+    assert_eq!(result.answer.as_deref(), Some("3.0"));
+    assert_eq!(
+        backend.calls.len(),
+        4,
+        "the second apple is answered from the first"
+    );
+    let asked: Vec<&str> = backend.calls[1..]
+        .iter()
+        .map(|c| c.prompt.as_str())
+        .collect();
+    assert!(
+        asked[0]
+            .contains("Python cannot run `is_fruit('apple')` (on the line `if is_fruit(item):`)"),
+        "{}",
+        asked[0]
+    );
+    assert!(
+        asked[0].contains("count = 0\nitem = 'apple'\nitems = ["),
+        "{}",
+        asked[0]
+    );
+    assert!(
+        asked[1].contains("`is_fruit('chair')`") && asked[1].contains("count = 1"),
+        "{}",
+        asked[1]
+    );
+    assert!(asked[2].contains("`is_fruit('banana')`") && asked[2].contains("count = 1"));
+    let execution = &result.steps.iter().find(|s| s.id == "execution").unwrap();
+    assert_eq!(execution.calls.len(), 3);
+}
+
+#[test]
+fn chain_of_code_has_the_model_set_a_line_python_cannot_run_and_stops_at_its_budget() {
+    let spec = chain_of_code();
+    // A statement that raises: the model says what it sets, the run goes on.
+    let mut backend = Scripted::new(&[
+        "total = 12\nshare = total / 0\nanswer = share + 1\n",
+        "{'share': 4}",
+    ]);
+    let result = run(&spec, &inputs("q"), &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert_eq!(result.answer.as_deref(), Some("5"));
+    let prompt = &backend.calls[1].prompt;
+    assert!(prompt.contains("Python could not run the line `share = total / 0` (ZeroDivisionError: division by zero)"), "{prompt}");
+    assert!(prompt.contains("total = 12"), "{prompt}");
+
+    // Seventeen distinct calls: the sixteenth answer is the last one asked.
+    let mut replies = vec!["answer = sum(1 for i in range(17) if odd(i))\n"];
+    replies.extend(std::iter::repeat_n("True", 16));
+    let mut backend = Scripted::new(&replies);
+    let result = run(&spec, &inputs("q"), &mut backend, &ALLOW_CODE, |_| {}).unwrap();
+    assert_eq!(backend.calls.len(), 17);
+    assert_eq!(result.answer, None);
+    let execution = result.steps.iter().find(|s| s.id == "execution").unwrap();
+    let Output::Runs { runs } = &execution.output else {
+        panic!("{:?}", execution.output)
+    };
+    assert!(
+        runs[0].stderr.contains("still needed the model after 16 questions (at `answer = sum(1 for i in range(17) if odd(i))`)"),
+        "{}",
+        runs[0].stderr
+    );
+}
+
+#[test]
+fn lmulator_bounds_and_prompt_variables_are_checked_at_load() {
+    let text =
+        std::fs::read_to_string(common::repo_path("surveys/methods/chain-of-code.yaml")).unwrap();
+    let with = |from: &str, to: &str| {
+        assert_eq!(text.matches(from).count(), 1, "{from}");
+        MethodSpec::parse(&text.replace(from, to), Path::new("coc.yaml"))
+            .unwrap_err()
+            .to_string()
+    };
+    let err = with(
+        "max_tokens: 24\n",
+        "max_tokens: 24\n        max_calls: 1000\n",
+    );
+    assert!(
+        err.contains("steps[1].run_code.lmulator.max_calls: is 1000; must be at most 64"),
+        "{err}"
+    );
+    let err = with(
+        "Python could not run the line `{{ line }}`",
+        "{{ variables }}",
+    );
+    assert!(
+        err.contains("lmulator.line: template uses `variables`"),
+        "{err}"
+    );
+}

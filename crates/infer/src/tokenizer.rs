@@ -291,14 +291,29 @@ fn tokenizer_json(path: &Path) -> std::result::Result<Tokenizer, String> {
         .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to()))?;
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map_err(|e| format!("not valid JSON: {}", first_line(&e)))?;
-    std::panic::catch_unwind(|| <Tokenizer as std::str::FromStr>::from_str(text))
-        .map_err(|_| "the tokenizers library failed on this file".to_string())?
-        .map_err(|e| first_line(&e))
+    let mut tokenizer =
+        std::panic::catch_unwind(|| <Tokenizer as std::str::FromStr>::from_str(text))
+            .map_err(|_| "the tokenizers library failed on this file".to_string())?
+            .map_err(|e| first_line(&e))?;
+    let mut model = tokenizer.get_model().clone();
+    model.resize_cache(NO_WORD_CACHE);
+    tokenizer.with_model(model);
+    Ok(tokenizer)
 }
+
+/// The BPE word cache's size: none. The tokenizers library keeps every
+/// BPE's cache in a map per thread that outlives the BPE (nothing removes
+/// a dropped one's entries), so each tokenizer loaded on a thread would
+/// leave up to 10,000 cached words behind for the thread's life — the
+/// engine thread's, across model loads. A word is merged afresh instead
+/// (microseconds).
+const NO_WORD_CACHE: usize = 0;
 
 fn gpt2_from_files(vocab: &Path, merges: &Path) -> tokenizers::Result<Tokenizer> {
     let to_str = |p: &Path| p.to_string_lossy().into_owned();
-    let bpe = BPE::from_file(&to_str(vocab), &to_str(merges)).build()?;
+    let bpe = BPE::from_file(&to_str(vocab), &to_str(merges))
+        .cache_capacity(NO_WORD_CACHE)
+        .build()?;
     let mut tokenizer = Tokenizer::new(bpe);
     tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
     tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
@@ -319,6 +334,7 @@ fn build(
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, merges)
         .ignore_merges(pre == PreTokenizerKind::Llama3)
+        .cache_capacity(NO_WORD_CACHE)
         .build()?;
     let mut tokenizer = Tokenizer::new(bpe);
     let split = |pattern: &str| -> tokenizers::Result<PreTokenizerWrapper> {

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod item;
+mod lmulator;
 mod logical;
 pub mod runner;
 pub mod sandbox;

@@ -759,7 +759,12 @@ fn run_step<B: Backend>(
                 if let Some(append) = &r.append {
                     code = format!("{}\n{append}\n", code.trim_end());
                 }
-                runs.push(sandbox::run_python(&code, python, &limits).map_err(|e| in_step(id, e))?);
+                runs.push(match &r.lmulator {
+                    None => {
+                        sandbox::run_python(&code, python, &limits).map_err(|e| in_step(id, e))?
+                    }
+                    Some(lm) => crate::lmulator::run(ctx, step, lm, &code, python, &limits, calls)?,
+                });
             }
             Output::Runs { runs }
         }

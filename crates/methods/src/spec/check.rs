@@ -231,7 +231,13 @@ impl Step {
             StepKind::RunCode(r) => r
                 .timeout_seconds
                 .and_then(|t| outside(t, 1, MAX_TIMEOUT_SECONDS))
-                .map(|m| ("timeout_seconds", m)),
+                .map(|m| ("timeout_seconds", m))
+                .or_else(|| {
+                    let lm = r.lmulator.as_ref()?;
+                    outside(lm.max_calls(), 1, MAX_SAMPLES)
+                        .map(|m| ("lmulator.max_calls", m))
+                        .or_else(|| bad_tokens(lm.max_tokens).map(|m| ("lmulator.max_tokens", m)))
+                }),
             StepKind::Search(search) => {
                 let calls = [&search.propose, &search.sample, &search.vote];
                 outside(search.depth, 1, MAX_ITERATIONS)
@@ -306,7 +312,15 @@ impl Step {
             StepKind::SampleN(s) => vec![("prompt", &s.prompt)],
             StepKind::Foreach(f) => vec![("prompt", &f.prompt)],
             StepKind::LoopUntil(l) => vec![("prompt", &l.prompt)],
-            StepKind::RunCode(r) => r.program.iter().map(|p| ("program", p)).collect(),
+            StepKind::RunCode(r) => {
+                let mut templates: Vec<(&'static str, &String)> =
+                    r.program.iter().map(|p| ("program", p)).collect();
+                if let Some(lm) = &r.lmulator {
+                    templates.push(("lmulator.call", &lm.call));
+                    templates.push(("lmulator.line", &lm.line));
+                }
+                templates
+            }
             StepKind::CheckSteps(c) => vec![
                 ("affirm", &c.affirm),
                 ("negate", &c.negate),

@@ -341,6 +341,39 @@ pub struct RunCodeStep {
     /// Wall-clock limit per program (default 10 s).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// Run each program under Chain-of-Code's LMulator: what Python cannot
+    /// run is asked of the model (`crate::lmulator`).
+    #[serde(default)]
+    pub lmulator: Option<LmulatorSpec>,
+}
+
+/// The LMulator's questions to the model. Both prompts see `line` (the
+/// program line it stopped at) and `state` (the program's variables, one
+/// `name = value` a line); `call` sees the helper call (`is_fruit('apple')`),
+/// `line` what Python raised as `error`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LmulatorSpec {
+    /// For a call to a function the program does not define: its value.
+    pub call: String,
+    /// For a statement Python could not run: the variables it sets, as a
+    /// Python dict.
+    pub line: String,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Questions per program at most (default [`LmulatorSpec::DEFAULT_CALLS`]).
+    #[serde(default)]
+    pub max_calls: Option<usize>,
+}
+
+impl LmulatorSpec {
+    pub const DEFAULT_CALLS: usize = 16;
+
+    pub fn max_calls(&self) -> usize {
+        self.max_calls.unwrap_or(Self::DEFAULT_CALLS)
+    }
 }
 
 /// Tree-of-Thoughts' breadth-first search (Yao et al., `bfs.py` of their

@@ -116,6 +116,12 @@ pub(crate) enum Local {
     Affirmation,
     /// `check_steps`: the argument that it is false.
     Negation,
+    /// `run_code`'s LMulator: the helper call the model is asked for.
+    Call,
+    /// `run_code`'s LMulator: the program line it stopped at.
+    Line,
+    /// `run_code`'s LMulator: what Python raised on that line.
+    Error,
 }
 
 impl Local {
@@ -134,6 +140,9 @@ impl Local {
             Local::Number => "number",
             Local::Affirmation => "affirmation",
             Local::Negation => "negation",
+            Local::Call => "call",
+            Local::Line => "line",
+            Local::Error => "error",
         }
     }
 }
@@ -148,6 +157,9 @@ impl StepKind {
             StepKind::Foreach(_) => &[Local::Item],
             StepKind::LoopUntil(_) => &[Local::Iteration, Local::Previous, Local::Transcript],
             StepKind::Search(_) => &[Local::State, Local::Depth, Local::States],
+            StepKind::RunCode(r) if r.lmulator.is_some() => {
+                &[Local::Call, Local::Line, Local::State, Local::Error]
+            }
             StepKind::CheckSteps(_) => &[
                 Local::Steps,
                 Local::CheckedStep,
