@@ -887,15 +887,7 @@ fn attention_pane_in_tmux_inspects_an_answer_and_every_key_moves_the_selection()
 fn images_pane_samples_trains_and_stops_in_tmux() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // The datasets `promptlab images data fetch` put in the real cache.
-    let data = promptlab_hub::cache_dir().join("images").join("data");
-    assert!(
-        data.join("mnist").is_dir(),
-        "{} is missing: run `promptlab images data fetch`",
-        data.display()
-    );
-    std::fs::create_dir_all(d.join("cache/images")).unwrap();
-    std::os::unix::fs::symlink(&data, d.join("cache/images/data")).unwrap();
+    common::link_image_datasets(&d.join("cache"));
     let script = format!(
         "{app}; echo PROMPTLAB-EXITED; sleep 120",
         app = app_command(d)

@@ -34,14 +34,7 @@ impl Terminal {
     fn start(env: &[(&str, &str)]) -> Terminal {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
-        let data = promptlab_hub::cache_dir().join("images").join("data");
-        assert!(
-            data.join("mnist").is_dir(),
-            "{} is missing: run `promptlab images data fetch`",
-            data.display()
-        );
-        std::fs::create_dir_all(d.join("cache/images")).expect("cache dir");
-        std::os::unix::fs::symlink(&data, d.join("cache/images/data")).expect("symlink");
+        common::link_image_datasets(&d.join("cache"));
 
         let size = libc::winsize {
             ws_row: ROWS,

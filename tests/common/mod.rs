@@ -76,3 +76,16 @@ pub fn chromium_dom(page: &std::path::Path) -> String {
         .expect("chromium runs");
     String::from_utf8_lossy(&dom.stdout).into_owned()
 }
+
+/// Gives the cache folder `cache` the image datasets `promptlab images data
+/// fetch` put in the real cache (linked, not copied).
+pub fn link_image_datasets(cache: &std::path::Path) {
+    let data = promptlab_hub::cache_dir().join("images").join("data");
+    assert!(
+        data.join("mnist").is_dir(),
+        "{} is missing: run `promptlab images data fetch`",
+        data.display()
+    );
+    std::fs::create_dir_all(cache.join("images")).expect("the cache folder");
+    std::os::unix::fs::symlink(&data, cache.join("images/data")).expect("a link to the datasets");
+}
