@@ -25,8 +25,31 @@ pub enum Setting {
     Iterm2,
 }
 
-/// The queries, written together.
-pub const QUERY: &str = "\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1b[c";
+/// Kitty's query: a one-pixel picture it only checks.
+const KITTY_QUERY: &str = "\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\";
+/// The cell size in pixels, then the device attributes (answered last).
+const CELL_AND_ATTRIBUTES_QUERY: &str = "\x1b[16t\x1b[c";
+
+/// Whether the program runs inside tmux or GNU screen. Both take an APC
+/// (`ESC _ … ESC \`) as a new window title, so kitty's query would rename
+/// the user's pane; neither passes kitty pictures through anyway.
+pub fn inside_multiplexer(env: impl Fn(&str) -> Option<String>) -> bool {
+    let term = env("TERM").unwrap_or_default();
+    env("TMUX").is_some()
+        || env("STY").is_some()
+        || term.starts_with("screen")
+        || term.starts_with("tmux")
+}
+
+/// The queries to write together: all three, or without kitty's inside a
+/// multiplexer.
+pub fn query(env: impl Fn(&str) -> Option<String>) -> String {
+    if inside_multiplexer(env) {
+        CELL_AND_ATTRIBUTES_QUERY.to_string()
+    } else {
+        format!("{KITTY_QUERY}{CELL_AND_ATTRIBUTES_QUERY}")
+    }
+}
 
 /// What the terminal answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -122,7 +145,7 @@ pub fn choose(
 /// How long the terminal has to answer.
 const WAIT: Duration = Duration::from_millis(1000);
 
-/// Sends [`QUERY`] and reads the replies from standard input, which must
+/// Sends [`query`] (for this process's environment) and reads the replies from standard input, which must
 /// be the terminal in raw mode, before anything else reads it. `None`
 /// when standard input is not a terminal.
 #[allow(unsafe_code)]
@@ -131,7 +154,7 @@ pub fn query_terminal(out: &mut impl std::io::Write) -> std::io::Result<Option<R
     if unsafe { libc::isatty(0) } != 1 {
         return Ok(None);
     }
-    out.write_all(QUERY.as_bytes())?;
+    out.write_all(query(|k| std::env::var(k).ok()).as_bytes())?;
     out.flush()?;
     let start = Instant::now();
     let mut bytes = Vec::new();
@@ -195,6 +218,30 @@ mod tests {
         let neither = parse(b"\x1b_Gi=31;ENOTSUPPORTED\x1b\\\x1b[?1;42c");
         assert!(!neither.kitty && !neither.sixel && neither.complete);
         assert!(!parse(b"\x1b[6;20;10t").complete);
+    }
+
+    #[test]
+    fn inside_tmux_or_screen_no_apc_goes_out() {
+        let env_of = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let plain = query(env_of(&[("TERM", "xterm-256color")]));
+        assert!(plain.starts_with("\x1b_G") && plain.ends_with("\x1b[c"));
+        for pairs in [
+            &[("TMUX", "/tmp/tmux-0/default,1,0"), ("TERM", "xterm")][..],
+            &[("TERM", "tmux-256color")][..],
+            &[("TERM", "screen.xterm-256color")][..],
+            &[("STY", "1.pts-0.host"), ("TERM", "xterm")][..],
+        ] {
+            let q = query(env_of(pairs));
+            assert!(!q.contains("\x1b_"), "{pairs:?}: {q:?}");
+            assert!(q.ends_with("\x1b[16t\x1b[c"), "{pairs:?}: {q:?}");
+        }
     }
 
     #[test]

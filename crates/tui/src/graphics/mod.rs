@@ -15,7 +15,7 @@ use std::io::Write;
 
 use ratatui::layout::Rect;
 
-pub use detect::{choose, parse, query_terminal, Reply, Setting, QUERY};
+pub use detect::{choose, inside_multiplexer, parse, query, query_terminal, Reply, Setting};
 
 /// A terminal graphics protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
